@@ -1,0 +1,101 @@
+"""Alertmanager's configuration: one route per severity to the receiver the stack settings
+choose (`none` is a receiver without integrations, so those alerts are dropped on purpose), and
+a critical alert muting the warning and info alerts of the same name and scope.
+
+Secrets never enter the YAML: Slack and webhook URLs are read from files under `SECRETS_DIR`
+that the Alertmanager component uploads (`SECRET_FILES`).
+"""
+
+from collections.abc import Mapping
+from typing import Final
+
+import yaml
+
+from settings import Receiver, Settings, Severity
+
+SECRETS_DIR: Final = "/etc/alertmanager/secrets"
+# Slack's `api_url_file` (alertmanager@v0.34.0 config/notifiers.go, since v0.22) and the
+# webhook's `url_file` (notify/webhook/config.go at v0.34.0; in config/notifiers.go since v0.26).
+SECRET_FILES: Final[Mapping[Receiver, str]] = {
+    Receiver.SLACK: f"{SECRETS_DIR}/slack_api_url",
+    Receiver.WEBHOOK: f"{SECRETS_DIR}/webhook_url",
+}
+
+# One notification per alert name, environment and severity; the rules' own scope labels stay
+# inside it, listed by the templates below.
+GROUP_BY: Final = ("alertname", "env", "severity")
+# The labels an alert's critical and warning versions share (configs/rules/ gives them the same
+# alert name); a label absent from both sides counts as equal, so one list serves every rule.
+INHIBIT_EQUAL: Final = ("alertname", "env", "job", "instance", "model", "provider")
+
+_SLACK_TITLE: Final = (
+    '[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}]'
+    " {{ .CommonLabels.severity | toUpper }} {{ .CommonLabels.alertname }}"
+    " ({{ .CommonLabels.env }})")
+_SLACK_TEXT: Final = (
+    "{{ range .Alerts }}*{{ .Annotations.summary }}*\n{{ .Annotations.description }}\n"
+    "env: {{ .Labels.env }}, severity: {{ .Labels.severity }}\n{{ end }}")
+_SLACK_COLOR: Final = (
+    '{{ if eq .Status "firing" }}{{ if eq .CommonLabels.severity "critical" }}danger'
+    "{{ else }}warning{{ end }}{{ else }}good{{ end }}")
+# Keeps each template on one line of the file.
+_NO_WRAP: Final = 1 << 16
+
+
+def _matcher(name: str, value: str) -> str:
+    return f'{name}="{value}"'
+
+
+def _receiver(receiver: Receiver, settings: Settings) -> dict[str, object]:
+    if receiver is Receiver.SLACK:
+        return {"name": receiver.value, "slack_configs": [{
+            "api_url_file": SECRET_FILES[receiver],
+            "channel": settings.alerting.slack_channel,
+            "send_resolved": True,
+            "title": _SLACK_TITLE,
+            "text": _SLACK_TEXT,
+            "color": _SLACK_COLOR,
+        }]}
+    if receiver is Receiver.WEBHOOK:
+        return {"name": receiver.value, "webhook_configs": [{
+            "url_file": SECRET_FILES[receiver],
+            "send_resolved": True,
+        }]}
+    # No integration at all: Alertmanager accepts the alert and notifies nobody.
+    return {"name": receiver.value}
+
+
+def alertmanager_config(settings: Settings) -> dict[str, object]:
+    """The whole alertmanager.yml, routing by the `severity` label every rule sets."""
+    receivers = settings.alerting.receivers
+    # An alert without a known severity is a rule bug: send it where warnings go, to be seen.
+    fallback = receivers[Severity.WARNING]
+    used = sorted({fallback, *receivers.values()})
+    return {
+        "route": {
+            "receiver": fallback.value,
+            "group_by": list(GROUP_BY),
+            "group_wait": "30s",
+            "group_interval": "5m",
+            "repeat_interval": "4h",
+            "routes": [{"matchers": [_matcher("severity", severity.value)],
+                        "receiver": receivers[severity].value}
+                       for severity in Severity],
+        },
+        "inhibit_rules": [{
+            "source_matchers": [_matcher("severity", Severity.CRITICAL.value)],
+            "target_matchers": [
+                f'severity=~"{Severity.WARNING.value}|{Severity.INFO.value}"'],
+            "equal": list(INHIBIT_EQUAL),
+        }],
+        "receivers": [_receiver(receiver, settings) for receiver in used],
+    }
+
+
+def render(config: dict[str, object]) -> str:
+    """YAML of the configuration; the same settings always render to the same text."""
+    return yaml.safe_dump(config, sort_keys=False, width=_NO_WRAP)
+
+
+__all__ = ["GROUP_BY", "INHIBIT_EQUAL", "SECRETS_DIR", "SECRET_FILES", "alertmanager_config",
+           "render"]
