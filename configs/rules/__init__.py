@@ -17,13 +17,16 @@ _NO_WRAP: Final = 1 << 16
 
 
 def rule_files(settings: Settings) -> dict[str, dict[str, object]]:
-    """Rule documents (`{"groups": [...]}`) by file name, recording rules first."""
-    return {
-        "recording.yml": recording.document(),
-        "backend.yml": backend.document(settings),
-        "redis.yml": redis.document(settings),
-        "stack.yml": stack.document(settings),
-    }
+    """Rule documents (`{"groups": [...]}`) by file name, recording rules first.
+
+    Redis alerts only where a Redis is watched: without an exporter, RedisExporterDown would
+    fire for its missing target forever.
+    """
+    files = {"recording.yml": recording.document(), "backend.yml": backend.document(settings)}
+    if settings.redis is not None:
+        files["redis.yml"] = redis.document(settings)
+    files["stack.yml"] = stack.document(settings)
+    return files
 
 
 def render(doc: dict[str, object]) -> str:
