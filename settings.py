@@ -80,6 +80,8 @@ class Receiver(StrEnum):
 
 @dataclass(frozen=True)
 class ConfigKey:
+    """One config key. `default=None` makes it required; `""` means unset (optional)."""
+
     name: str
     kind: Kind
     default: str | int | bool | tuple[str, ...] | None
@@ -138,7 +140,7 @@ CONTAINER_PORTS: Final[Mapping[Port, int]] = {
 }
 
 KEYS: Final[tuple[ConfigKey, ...]] = (
-    ConfigKey("environment", Kind.STRING, None,
+    ConfigKey("environment", Kind.STRING, "",
               "Value of the `env` label on every series and of the dashboards' env variable "
               "(default: the stack name)."),
     ConfigKey("metricsRetentionTime", Kind.STRING, "15d",
@@ -163,24 +165,25 @@ KEYS: Final[tuple[ConfigKey, ...]] = (
     ConfigKey("backendAuth", Kind.STRING, BackendAuth.NONE.value,
               "How Prometheus authenticates to the backend: `none` or `bearer` "
               "(then `backendBearerToken` is required)."),
-    ConfigKey("backendBearerToken", Kind.STRING, None,
+    ConfigKey("backendBearerToken", Kind.STRING, "",
               "Bearer token for the backend's metrics endpoint (secret).", secret=True),
     ConfigKey("extraTargets", Kind.ARRAY, (),
               "More scrape targets, each `job=<name> url=<scheme://host/path> env=<label>` "
               "with optional `interval=<dur>` and `timeout=<dur>`."),
-    ConfigKey("redisAddress", Kind.STRING, None,
-              "Redis the exporter watches (required; `redis://host:port` or `rediss://host:port`)."),
+    ConfigKey("redisAddress", Kind.STRING, "",
+              "Redis the exporter watches (`redis://host:port` or `rediss://host:port`); "
+              "unset: no Redis is watched and no exporter runs."),
     ConfigKey("redisUser", Kind.STRING, "",
               "Redis ACL user for the exporter (empty: the default user)."),
     ConfigKey("redisAuth", Kind.STRING, RedisAuth.NONE.value,
               "`none` or `password` (then `redisPassword` is required)."),
-    ConfigKey("redisPassword", Kind.STRING, None,
+    ConfigKey("redisPassword", Kind.STRING, "",
               "Password of the watched Redis (secret).", secret=True),
-    ConfigKey("grafanaUrl", Kind.STRING, None,
+    ConfigKey("grafanaUrl", Kind.STRING, "",
               "URL the operator running Pulumi reaches Grafana on, for the Grafana provider "
               "(default: from `grafanaBind`)."),
     ConfigKey("grafanaAdminUser", Kind.STRING, "admin", "Grafana admin login."),
-    ConfigKey("grafanaAdminPassword", Kind.STRING, None,
+    ConfigKey("grafanaAdminPassword", Kind.STRING, "",
               "Grafana admin password (secret; generated when unset).", secret=True),
     ConfigKey("protectData", Kind.BOOLEAN, False,
               "Protect data volumes and retain them on delete (production)."),
@@ -205,10 +208,10 @@ KEYS: Final[tuple[ConfigKey, ...]] = (
               "Where info alerts go: `none`, `slack` or `webhook`."),
     ConfigKey("alertSlackChannel", Kind.STRING, "#gatewayz-alerts",
               "Slack channel for alerts routed to `slack`."),
-    ConfigKey("alertSlackWebhookUrl", Kind.STRING, None,
+    ConfigKey("alertSlackWebhookUrl", Kind.STRING, "",
               "Slack incoming-webhook URL (secret; required when a severity routes to `slack`).",
               secret=True),
-    ConfigKey("alertWebhookUrl", Kind.STRING, None,
+    ConfigKey("alertWebhookUrl", Kind.STRING, "",
               "Generic webhook URL, e.g. a pager (secret; required when a severity routes to "
               "`webhook`).", secret=True),
     ConfigKey("alertErrorRatioPercent", Kind.INTEGER, 5,
@@ -241,7 +244,8 @@ _DURATION_UNITS: Final[Mapping[str, int]] = {
 }
 # Prometheus' duration grammar (units in descending order, each at most once), minus `ms`:
 # nothing here is meant to be shorter than a second.
-_DURATION_RE: Final = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_DURATION_RE: Final = re.compile(
+    r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _SIZE_RE: Final = re.compile(r"^([1-9]\d*)(B|KB|MB|GB|TB|PB)$")
 _LOG_SIZE_RE: Final = re.compile(r"^[1-9]\d*[kmg]$")
 _ENV_RE: Final = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
@@ -345,7 +349,8 @@ class Settings:
     evaluation_interval: Duration
     backend: ScrapeTarget
     extra_targets: tuple[ScrapeTarget, ...]
-    redis: Redis
+    # None: this stack watches no Redis, so no exporter runs.
+    redis: Redis | None
     grafana: Grafana
     images: Mapping[Service, str]
     memory_mb: Mapping[Service, int]
@@ -487,7 +492,8 @@ def _parse_url(parser: _Parser, key: str, text: str) -> tuple[str, str, str] | N
     return parts.scheme, address, parts.path or "/metrics"
 
 
-def _parse_target(parser: _Parser, key: str, item: str, defaults: ScrapeTarget) -> ScrapeTarget | None:
+def _parse_target(parser: _Parser, key: str, item: str,
+                  defaults: ScrapeTarget) -> ScrapeTarget | None:
     fields = ("job", "url", "env", "interval", "timeout")
     accepted = "`job=<name> url=<http(s) URL> env=<label>` and optional `interval=`, `timeout=`"
     try:
@@ -527,6 +533,17 @@ def _parse_bind(parser: _Parser, port: Port) -> Binding | None:
         parser.fail(name, text, "`<IPv4 address>:<port>` such as 127.0.0.1:9090, or `none`")
         return None
     return Binding(host, int(number))
+
+
+def _valid_redis_address(text: str) -> bool:
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return False
+    return (parts.scheme in ("redis", "rediss") and bool(parts.hostname) and port is not None
+            and _HOST_RE.match(parts.hostname or "") is not None and not parts.username
+            and not parts.password and parts.path in ("", "/") and not parts.query)
 
 
 def _check_image(parser: _Parser, name: str, image: str) -> None:
@@ -585,26 +602,22 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
                                    f"than its interval {target.interval}")
 
     redis_auth = parser.choice("redisAuth", RedisAuth)
-    redis_address = parser.required("redisAddress")
-    redis_parts = urlsplit(redis_address) if redis_address else None
-    if redis_parts is not None and (
-            redis_parts.scheme not in ("redis", "rediss") or not redis_parts.hostname
-            or redis_parts.password or redis_parts.username or redis_parts.path not in ("", "/")):
+    redis_address = parser.text("redisAddress")
+    redis = Redis(redis_address, parser.text("redisUser"), redis_auth) if redis_address else None
+    if redis is not None and not _valid_redis_address(redis_address):
         parser.fail("redisAddress", redis_address,
                     "`redis://host:port` or `rediss://host:port`, without credentials")
+    if redis is None and redis_auth is RedisAuth.PASSWORD:
+        parser.problems.append(f"{PROJECT}:redisAuth is `password` but no redisAddress is set")
 
-    required_secrets = {
-        "backendBearerToken": auth is BackendAuth.BEARER,
-        "redisPassword": redis_auth is RedisAuth.PASSWORD,
-    }
     receivers = {severity: parser.choice(f"alert{severity.title()}Receiver", Receiver)
                  for severity in Severity}
-    required_secrets["alertSlackWebhookUrl"] = Receiver.SLACK in receivers.values()
-    required_secrets["alertWebhookUrl"] = Receiver.WEBHOOK in receivers.values()
-    for name, needed in required_secrets.items():
-        if needed and name not in secrets_set:
-            parser.problems.append(f"{PROJECT}:{name} is required by this stack's settings: "
-                                   f"set it with `pulumi config set --secret {name} <value>`")
+    _check_required_secrets(parser, secrets_set, {
+        "backendBearerToken": auth is BackendAuth.BEARER,
+        "redisPassword": redis_auth is RedisAuth.PASSWORD,
+        "alertSlackWebhookUrl": Receiver.SLACK in receivers.values(),
+        "alertWebhookUrl": Receiver.WEBHOOK in receivers.values(),
+    })
 
     images = {service: parser.text(f"{_camel(service)}Image") for service in Service}
     for service, image in images.items():
@@ -645,7 +658,7 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
         evaluation_interval=parser.duration("evaluationInterval"),
         backend=backend,
         extra_targets=extra_targets,
-        redis=Redis(redis_address, parser.text("redisUser"), redis_auth),
+        redis=redis,
         grafana=Grafana(grafana_url, parser.text("grafanaAdminUser") or "admin"),
         images=images,
         memory_mb=memory,
@@ -659,6 +672,14 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
     if parser.problems:
         raise SettingsError(stack, parser.problems)
     return settings
+
+
+def _check_required_secrets(parser: _Parser, secrets_set: frozenset[str],
+                            needed: Mapping[str, bool]) -> None:
+    for name, required in needed.items():
+        if required and name not in secrets_set:
+            parser.problems.append(f"{PROJECT}:{name} is required by this stack's settings: "
+                                   f"set it with `pulumi config set --secret {name} <value>`")
 
 
 def _check_unique_jobs(parser: _Parser, settings: Settings) -> None:
@@ -678,33 +699,63 @@ def _check_unique_jobs(parser: _Parser, settings: Settings) -> None:
 def load_settings() -> tuple[Settings, Secrets]:
     """Read and validate this stack's config; raises SettingsError listing every problem."""
     # Imported here so that the pure builders in configs/ can use these types without Pulumi.
-    import pulumi
-    from pulumi.runtime import config as runtime_config
+    import pulumi  # noqa: PLC0415
+    from pulumi.runtime import config as runtime_config  # noqa: PLC0415
 
     prefix = f"{PROJECT}:"
     present = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     names = {key[len(prefix):] for key in present if key.startswith(prefix)}
-    config = pulumi.Config(PROJECT)
     secret_names = {key.name for key in KEYS if key.secret}
-    secrets_set = frozenset(name for name in names & secret_names)
+    # The CLI applies Pulumi.yaml's empty defaults, so an empty secret is an unset one.
+    secrets_set = frozenset(name for name in names & secret_names
+                            if runtime_config.get_config(prefix + name))
     plain_secrets = frozenset(name for name in secrets_set
                               if not runtime_config.is_config_secret(prefix + name))
-    raw = {name: str(runtime_config.get_config(prefix + name))
+    raw = {name: _config_text(runtime_config.get_config(prefix + name))
            for name in names - secret_names}
     settings = parse_settings(pulumi.get_stack(), raw, secrets_set, plain_secrets)
+
+    config = pulumi.Config(PROJECT)
+
+    def secret(name: str) -> pulumi.Output[str] | None:
+        return config.require_secret(name) if name in secrets_set else None
+
     secrets = Secrets(
-        backend_bearer_token=config.get_secret("backendBearerToken"),
-        redis_password=config.get_secret("redisPassword"),
-        grafana_admin_password=config.get_secret("grafanaAdminPassword"),
-        alert_slack_webhook_url=config.get_secret("alertSlackWebhookUrl"),
-        alert_webhook_url=config.get_secret("alertWebhookUrl"),
+        backend_bearer_token=secret("backendBearerToken"),
+        redis_password=secret("redisPassword"),
+        grafana_admin_password=secret("grafanaAdminPassword"),
+        alert_slack_webhook_url=secret("alertSlackWebhookUrl"),
+        alert_webhook_url=secret("alertWebhookUrl"),
     )
     return settings, secrets
 
 
+def _config_text(value: object) -> str:
+    """Config as the language host hands it over: strings, with lists as JSON."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 __all__ = [
-    "CONTAINER_PORTS", "KEYS", "Alerting", "AlertThresholds", "BackendAuth", "Binding",
-    "ConfigKey", "Duration", "Kind", "Port", "Receiver", "Redis", "RedisAuth", "Retention",
-    "ScrapeTarget", "Secrets", "Service", "Settings", "SettingsError", "Severity",
-    "load_settings", "parse_settings",
+    "CONTAINER_PORTS",
+    "KEYS",
+    "AlertThresholds",
+    "Alerting",
+    "BackendAuth",
+    "Binding",
+    "ConfigKey",
+    "Duration",
+    "Kind",
+    "Port",
+    "Receiver",
+    "Redis",
+    "RedisAuth",
+    "Retention",
+    "ScrapeTarget",
+    "Secrets",
+    "Service",
+    "Settings",
+    "SettingsError",
+    "Severity",
+    "load_settings",
+    "parse_settings",
 ]
