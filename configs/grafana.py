@@ -1,0 +1,25 @@
+"""Grafana's server settings, as GF_* environment variables (none of them secret).
+
+The admin password reaches Grafana only as a file (`GF_SECURITY_ADMIN_PASSWORD__FILE`).
+"""
+
+from typing import Final
+
+from settings import Settings
+
+DATA_DIR: Final = "/var/lib/grafana"
+ADMIN_PASSWORD_FILE: Final = "/etc/grafana/secrets/admin_password"
+
+
+def grafana_env(settings: Settings) -> dict[str, str]:
+    return {
+        "GF_SECURITY_ADMIN_USER": settings.grafana.admin_user,
+        "GF_SECURITY_ADMIN_PASSWORD__FILE": ADMIN_PASSWORD_FILE,
+        "GF_AUTH_ANONYMOUS_ENABLED": "false",
+        "GF_AUTH_DISABLE_LOGIN_FORM": "false",
+        "GF_USERS_ALLOW_SIGN_UP": "false",
+        "GF_SERVER_ROOT_URL": settings.grafana.url,
+        "GF_ANALYTICS_REPORTING_ENABLED": "false",
+        "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
+        "GF_METRICS_ENABLED": "true",
+    }

@@ -1,0 +1,86 @@
+"""Prometheus: the scrape configuration and command-line flags.
+
+One job per endpoint: the GatewayZ backend (`gatewayz_<env>`), extra targets, redis_exporter and
+each stack service. Every target carries `env` as a target label, so even `up` has it.
+"""
+
+from collections.abc import Iterable
+from typing import Final
+
+from configs.endpoints import HTTP_PORTS, internal_address, job_name
+from settings import BackendAuth, Duration, ScrapeTarget, Service, Settings
+
+CONFIG_PATH: Final = "/etc/prometheus/prometheus.yml"
+SECRETS_DIR: Final = "/etc/prometheus/secrets"
+DATA_DIR: Final = "/prometheus"
+# Prometheus' own default; capped by the interval because a longer timeout is a config error.
+DEFAULT_SCRAPE_TIMEOUT: Final = Duration(10)
+
+# Services scraped over the stack's network; Prometheus scrapes itself on localhost.
+SELF_SCRAPED: Final = (Service.PROMETHEUS, Service.LOKI, Service.TEMPO, Service.GRAFANA,
+                       Service.ALERTMANAGER, Service.REDIS_EXPORTER)
+
+
+def credentials_file(target: ScrapeTarget) -> str:
+    """Where the bearer token of a job is uploaded; the YAML names only this path."""
+    return f"{SECRETS_DIR}/{target.job}.token"
+
+
+def scraped_services(settings: Settings) -> tuple[Service, ...]:
+    """The stack services Prometheus scrapes: all of them, but the exporter only if it runs."""
+    return tuple(service for service in SELF_SCRAPED
+                 if service is not Service.REDIS_EXPORTER or settings.redis is not None)
+
+
+def _service_job(settings: Settings, service: Service) -> dict[str, object]:
+    address = (f"localhost:{HTTP_PORTS[service]}" if service is Service.PROMETHEUS
+               else internal_address(service))
+    return {
+        "job_name": job_name(service),
+        "static_configs": [{"targets": [address], "labels": {"env": settings.environment}}],
+    }
+
+
+def _target_job(target: ScrapeTarget) -> dict[str, object]:
+    job: dict[str, object] = {
+        "job_name": target.job,
+        "scheme": target.scheme,
+        "metrics_path": target.metrics_path,
+        "scrape_interval": str(target.interval),
+        "scrape_timeout": str(target.timeout),
+    }
+    if target.auth is BackendAuth.BEARER:
+        job["authorization"] = {"type": "Bearer", "credentials_file": credentials_file(target)}
+    job["static_configs"] = [{"targets": [target.address], "labels": {"env": target.env}}]
+    return job
+
+
+def prometheus_config(settings: Settings, rule_files: Iterable[str]) -> dict[str, object]:
+    """The prometheus.yml document; `rule_files` are container paths of uploaded rule files."""
+    return {
+        "global": {
+            "scrape_interval": str(settings.scrape_interval),
+            "scrape_timeout": str(min(DEFAULT_SCRAPE_TIMEOUT, settings.scrape_interval)),
+            "evaluation_interval": str(settings.evaluation_interval),
+        },
+        "rule_files": sorted(rule_files),
+        "alerting": {"alertmanagers": [
+            {"static_configs": [{"targets": [internal_address(Service.ALERTMANAGER)]}]},
+        ]},
+        "scrape_configs": [
+            *(_target_job(target) for target in (settings.backend, *settings.extra_targets)),
+            *(_service_job(settings, service) for service in scraped_services(settings)),
+        ],
+    }
+
+
+def prometheus_command(settings: Settings) -> list[str]:
+    """Flags: retention is flags-only on the pinned promtool, and Tempo remote-writes into us."""
+    return [
+        f"--config.file={CONFIG_PATH}",
+        f"--storage.tsdb.path={DATA_DIR}",
+        f"--storage.tsdb.retention.time={settings.retention.metrics_time}",
+        f"--storage.tsdb.retention.size={settings.retention.metrics_size}",
+        "--web.enable-remote-write-receiver",
+        "--enable-feature=exemplar-storage",
+    ]

@@ -1,0 +1,15 @@
+"""One serialisation for every generated file, so a file changes only when its content does."""
+
+import json
+from collections.abc import Mapping
+
+import yaml
+
+
+def to_yaml(document: Mapping[str, object]) -> str:
+    # Key order is the builder's (readable, and stable because builders are deterministic).
+    return yaml.safe_dump(dict(document), sort_keys=False, default_flow_style=False)
+
+
+def to_json(document: object) -> str:
+    return json.dumps(document, sort_keys=True, indent=2) + "\n"
