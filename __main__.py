@@ -1,0 +1,64 @@
+"""GatewayZ observability stack: Prometheus, Loki, Tempo, Grafana, Alertmanager and redis_exporter
+as Docker containers on one network, and Grafana's datasources and dashboards through its API.
+
+Wiring only: settings -> components -> exports. What each file says lives in configs/.
+"""
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_random as random
+import pulumiverse_grafana as grafana
+
+from components.alertmanager import Alertmanager, AlertmanagerArgs
+from components.grafana import Grafana, GrafanaArgs
+from components.grafana_content import GrafanaContent, GrafanaContentArgs
+from components.loki import Loki
+from components.prometheus import Prometheus, PrometheusArgs
+from components.redis_exporter import RedisExporter, RedisExporterArgs
+from components.service import StackArgs
+from components.tempo import Tempo
+from configs.render import to_yaml
+from configs.rules import RULES_DIR, rule_files
+from settings import load_settings
+
+settings, secrets = load_settings()
+
+network = docker.Network("network", name=f"gatewayz-{settings.environment}", driver="bridge")
+stack = StackArgs(settings, network.name)
+
+prometheus = Prometheus("prometheus", PrometheusArgs(
+    stack,
+    rule_files={f"{RULES_DIR}/{file}": to_yaml(doc)
+                for file, doc in rule_files(settings).items()},
+    backend_bearer_token=secrets.backend_bearer_token))
+loki = Loki("loki", stack)
+tempo = Tempo("tempo", stack)
+alertmanager = Alertmanager("alertmanager", AlertmanagerArgs(
+    stack, slack_webhook_url=secrets.alert_slack_webhook_url,
+    webhook_url=secrets.alert_webhook_url))
+if settings.redis is not None:
+    RedisExporter("redis-exporter", RedisExporterArgs(
+        stack, settings.redis, redis_password=secrets.redis_password))
+
+admin_password = secrets.grafana_admin_password or random.RandomPassword(
+    "grafana-admin-password", length=32, special=False).result
+grafana_server = Grafana("grafana", GrafanaArgs(stack, admin_password))
+
+grafana_provider = grafana.Provider(
+    "grafana-api", url=settings.grafana.url,
+    auth=pulumi.Output.secret(pulumi.Output.concat(settings.grafana.admin_user, ":",
+                                                   admin_password)))
+# The container waits for its healthcheck, so the API is up before any content is sent.
+GrafanaContent("grafana-content", GrafanaContentArgs(settings, grafana_server.container),
+               opts=pulumi.ResourceOptions(providers=[grafana_provider],
+                                           depends_on=[grafana_server]))
+
+pulumi.export("environment", settings.environment)
+pulumi.export("prometheusUrl", prometheus.url)
+pulumi.export("lokiUrl", loki.url)
+pulumi.export("tempoUrl", tempo.url)
+pulumi.export("tempoOtlpGrpcEndpoint", tempo.otlp_grpc_endpoint)
+pulumi.export("alertmanagerUrl", alertmanager.url)
+pulumi.export("grafanaUrl", grafana_server.url)
+pulumi.export("grafanaAdminUser", settings.grafana.admin_user)
+pulumi.export("grafanaAdminPassword", pulumi.Output.secret(admin_password))

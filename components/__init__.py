@@ -1,0 +1,1 @@
+"""One ComponentResource per service of the stack, plus Grafana's content."""

@@ -1,0 +1,67 @@
+"""Grafana's content: linked datasources, folders and dashboards, through the Grafana API.
+
+Datasources are created bare, then `DataSourceConfig` adds the settings that name other
+datasources, so the metrics <-> traces <-> logs links never make a resource depend on itself.
+"""
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumiverse_grafana as grafana
+
+from configs import dashboards as dashboard_builders
+from configs.datasources import datasources, linked_uids
+from settings import Settings
+
+
+@dataclass(frozen=True)
+class GrafanaContentArgs:
+    settings: Settings
+    # Grafana's container: when it goes, its content goes with it (no API calls to a dead server).
+    server: pulumi.Resource
+
+
+class GrafanaContent(pulumi.ComponentResource):
+    """Expects `opts.providers` to carry the explicit Grafana provider."""
+
+    def __init__(self, name: str, args: GrafanaContentArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("gatewayz:observability:GrafanaContent", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self, deleted_with=args.server)
+
+        specs = datasources(args.settings)
+        sources = {
+            spec.uid: grafana.oss.DataSource(
+                f"{name}-datasource-{spec.type}",
+                type=spec.type, name=spec.name, uid=spec.uid.value, url=spec.url,
+                access_mode="proxy", is_default=spec.is_default,
+                # Owned by the DataSourceConfig below; without this the two would fight.
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+                    ignore_changes=["jsonDataEncoded", "secureJsonDataEncoded"])))
+            for spec in specs
+        }
+        for spec in specs:
+            targets = [sources[uid] for uid in sorted(sources) if uid.value in linked_uids(
+                spec.json_data)]
+            grafana.oss.DataSourceConfig(
+                f"{name}-datasource-{spec.type}-links",
+                uid=sources[spec.uid].uid,
+                json_data_encoded=json.dumps(spec.json_data, sort_keys=True),
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+                    depends_on=targets)))
+
+        folders = {
+            folder.uid: grafana.oss.Folder(f"{name}-folder-{folder.uid}", title=folder.title,
+                                           uid=folder.uid.value, opts=child)
+            for folder in dashboard_builders.FOLDERS
+        }
+        for dashboard in dashboard_builders.dashboards(args.settings):
+            grafana.oss.Dashboard(
+                f"{name}-dashboard-{dashboard.uid}",
+                config_json=dashboard_builders.to_json(dashboard),
+                folder=folders[dashboard.folder].uid,
+                overwrite=True,
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+                    depends_on=list(sources.values()))))
+        self.register_outputs({})

@@ -1,0 +1,117 @@
+"""What every service container of the stack gets, in one place.
+
+A pinned image pulled once, restart `unless-stopped`, a healthcheck Pulumi waits on, a memory
+limit without swap, json-file log rotation, the least published ports, its data on a named volume
+(protected and retained in production), and its files uploaded: secret files 0400, owned by the
+image's user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+import pulumi
+import pulumi_docker as docker
+
+from settings import CONTAINER_PORTS, Binding, Port, Service, Settings
+
+# Seconds Pulumi waits for a container to report healthy before failing the update.
+HEALTH_WAIT_SECONDS: Final = 180
+
+
+@dataclass(frozen=True)
+class StackArgs:
+    """What every service component needs from the stack."""
+
+    settings: Settings
+    network_name: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class Upload:
+    path: str
+    content: pulumi.Input[str]
+    secret: bool = False
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    service: Service
+    # The image's own user: secret files are readable by it alone.
+    user_id: int
+    healthcheck: Sequence[str]
+    command: Sequence[str] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    uploads: Sequence[Upload] = ()
+    ports: Sequence[Port] = ()
+    data_dir: str | None = None
+    # Loki and Tempo replay their WAL on start, which can take a while.
+    start_period: str = "30s"
+
+
+def published_url(binding: Binding | None, fallback: str, scheme: str = "http") -> str:
+    """How an operator on the Docker host reaches a port; the in-network URL if unpublished."""
+    if binding is None:
+        return fallback
+    host = "127.0.0.1" if binding.host_ip == "0.0.0.0" else binding.host_ip
+    return f"{scheme}://{host}:{binding.port}"
+
+
+def service_container(parent: pulumi.Resource, name: str, stack: StackArgs,
+                      spec: ContainerSpec) -> docker.Container:
+    """Create the image, volume and container of one service as children of `parent`."""
+    settings = stack.settings
+    prefix = f"gatewayz-{settings.environment}-{spec.service}"
+    image = docker.RemoteImage(
+        f"{name}-image", name=settings.images[spec.service], keep_locally=True,
+        opts=pulumi.ResourceOptions(parent=parent))
+
+    volumes: list[docker.ContainerVolumeArgs] = []
+    if spec.data_dir is not None:
+        volume = docker.Volume(
+            f"{name}-data", name=f"{prefix}-data",
+            opts=pulumi.ResourceOptions(parent=parent, protect=settings.protect_data,
+                                        retain_on_delete=settings.protect_data))
+        volumes.append(docker.ContainerVolumeArgs(volume_name=volume.name,
+                                                  container_path=spec.data_dir))
+
+    ports = [
+        docker.ContainerPortArgs(internal=CONTAINER_PORTS[port], external=binding.port,
+                                 ip=binding.host_ip)
+        for port in spec.ports if (binding := settings.bindings[port]) is not None
+    ]
+    uploads = [
+        docker.ContainerUploadArgs(
+            file=upload.path,
+            content=pulumi.Output.secret(upload.content) if upload.secret else upload.content,
+            owner=str(spec.user_id) if upload.secret else None,
+            permissions="0400" if upload.secret else "0444")
+        for upload in spec.uploads
+    ]
+    memory = settings.memory_mb[spec.service]
+    return docker.Container(
+        f"{name}-container",
+        name=prefix,
+        image=image.image_id,
+        command=list(spec.command) or None,
+        envs=[f"{key}={value}" for key, value in sorted(spec.env.items())] or None,
+        uploads=uploads or None,
+        volumes=volumes or None,
+        ports=ports or None,
+        networks_advanced=[docker.ContainerNetworksAdvancedArgs(
+            name=stack.network_name, aliases=[spec.service.value])],
+        restart="unless-stopped",
+        memory=memory,
+        memory_swap=memory,
+        log_driver="json-file",
+        log_opts={"max-size": settings.log_max_size, "max-file": str(settings.log_max_file)},
+        healthcheck=docker.ContainerHealthcheckArgs(
+            tests=list(spec.healthcheck), interval="15s", timeout="5s", retries=5,
+            start_period=spec.start_period),
+        wait=True,
+        wait_timeout=HEALTH_WAIT_SECONDS,
+        # The container name and host ports are fixed, so the old one must go first.
+        opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=True),
+    )
