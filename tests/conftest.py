@@ -1,0 +1,28 @@
+"""Runs the whole program under Pulumi mocks, once per stack, from the real stack files."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+from tools.mock_runtime import ProgramRun, run_program, stack_config
+
+STACKS = ("staging", "production")
+
+
+@functools.cache
+def _run(stack: str) -> ProgramRun:
+    config, secret_keys = stack_config(stack)
+    return run_program(stack, config, secret_keys)
+
+
+@pytest.fixture(params=STACKS)
+def stack(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def program(stack: str) -> ProgramRun:
+    """The program's run for one stack (shared: runs are deterministic and read-only)."""
+    return _run(stack)

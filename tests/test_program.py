@@ -1,0 +1,239 @@
+"""The whole program under mocks, per stack: what `pulumi up` would create, checked as a user would."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from configs.prometheus import CONFIG_PATH as PROMETHEUS_CONFIG
+from settings import DEFAULT_IMAGES, Service
+from tests.support.stack import CONTAINER, containers, files, yaml_file
+from tools.mock_runtime import (
+    FAKE_SECRET_PREFIX,
+    SECRET_SIG,
+    ProgramRun,
+    run_program,
+    stack_config,
+)
+
+STATEFUL = {"prometheus", "loki", "tempo", "grafana", "alertmanager"}
+
+
+def plain_strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """Every string outside a secret wrapper, with where it sits."""
+    if isinstance(value, dict):
+        if SECRET_SIG in value:
+            return
+        for key, child in value.items():
+            yield from plain_strings(child, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from plain_strings(child, f"{path}[{index}]")
+    elif isinstance(value, str):
+        yield path, value
+
+
+def test_no_secret_value_sits_in_a_plain_input(program: ProgramRun) -> None:
+    leaks = [(resource.name, path) for resource in program.resources
+             for path, text in plain_strings(resource.inputs) if FAKE_SECRET_PREFIX in text]
+    assert leaks == []
+
+
+def test_secrets_reach_their_containers_as_files_only(program: ProgramRun) -> None:
+    for name, container in containers(program).items():
+        inputs = container.plain_inputs()
+        assert not any(FAKE_SECRET_PREFIX in env for env in inputs.get("envs", [])), name
+        for upload in inputs.get("uploads", []):
+            if FAKE_SECRET_PREFIX in upload["content"]:
+                assert upload["permissions"] == "0400", (name, upload["file"])
+
+
+def test_exports_reveal_no_secret_in_plain(program: ProgramRun) -> None:
+    for name, (value, secret) in program.outputs.items():
+        if FAKE_SECRET_PREFIX in str(value):
+            assert secret, name
+    assert program.outputs["grafanaAdminPassword"][1] is True
+
+
+def test_grafana_admin_password_is_generated_when_not_set() -> None:
+    config, secret_keys = stack_config("staging", overrides={"grafanaAdminPassword": None})
+    run = run_program("staging", config, secret_keys)
+    (password,) = run.of_type("random:index/randomPassword:RandomPassword")
+    assert password.plain_inputs()["length"] >= 24
+    value, secret = run.outputs["grafanaAdminPassword"]
+    assert secret and value.startswith(FAKE_SECRET_PREFIX)
+    grafana_files = files(containers(run)["grafana"])
+    assert value in grafana_files.values()
+
+
+def test_every_container_is_run_to_survive_on_its_own(program: ProgramRun) -> None:
+    for name, container in containers(program).items():
+        inputs = container.plain_inputs()
+        assert inputs["restart"] == "unless-stopped", name
+        assert inputs["healthcheck"]["tests"][0] in ("CMD", "CMD-SHELL"), name
+        assert inputs["wait"] is True, name
+        assert inputs["memory"] > 0 and inputs["memorySwap"] == inputs["memory"], name
+        assert inputs["logDriver"] == "json-file", name
+        assert set(inputs["logOpts"]) == {"max-size", "max-file"}, name
+        assert container.delete_before_replace, name
+
+
+def test_images_are_the_pinned_releases(program: ProgramRun) -> None:
+    pulled = {image.plain_inputs()["name"] for image in
+              program.of_type("docker:index/remoteImage:RemoteImage")}
+    # Staging watches no Redis, so it runs no exporter.
+    expected = {image for service, image in DEFAULT_IMAGES.items()
+                if program.stack == "production" or service is not Service.REDIS_EXPORTER}
+    assert pulled == expected
+    assert all(":" in image and not image.endswith(":latest") for image in pulled)
+
+
+def test_published_ports_bind_to_loopback_by_default(program: ProgramRun) -> None:
+    published = {}
+    for name, container in containers(program).items():
+        for port in container.plain_inputs().get("ports", []):
+            assert port["ip"] == "127.0.0.1", (name, port)
+            published[port["internal"]] = name
+    # The exporter is scraped over the stack network only.
+    assert "redis-exporter" not in published.values()
+    assert published == {9090: "prometheus", 3100: "loki", 3200: "tempo", 4317: "tempo",
+                         4318: "tempo", 3000: "grafana", 9093: "alertmanager"}
+
+
+def test_all_containers_share_one_user_defined_network(program: ProgramRun) -> None:
+    (network,) = program.of_type("docker:index/network:Network")
+    network_name = network.plain_inputs()["name"]
+    for name, container in containers(program).items():
+        (attachment,) = container.plain_inputs()["networksAdvanced"]
+        assert attachment["name"] == network_name, name
+        assert attachment["aliases"] == [name], name
+
+
+def test_stateful_services_keep_data_on_named_volumes(program: ProgramRun) -> None:
+    volumes = {v.plain_inputs()["name"]: v for v in program.of_type("docker:index/volume:Volume")}
+    for name in STATEFUL:
+        mounts = containers(program)[name].plain_inputs()["volumes"]
+        assert [m["volumeName"] in volumes for m in mounts] == [True], name
+        volume = volumes[mounts[0]["volumeName"]]
+        protected = program.stack == "production"
+        assert (volume.protect, volume.retain_on_delete) == (protected, protected), name
+
+
+def scrape_jobs(program: ProgramRun) -> list[dict[str, Any]]:
+    config = yaml_file(containers(program)["prometheus"], PROMETHEUS_CONFIG)
+    jobs: list[dict[str, Any]] = config["scrape_configs"]
+    return jobs
+
+
+def test_every_job_labels_its_series_with_env(program: ProgramRun) -> None:
+    for job in scrape_jobs(program):
+        for static in job["static_configs"]:
+            assert static["labels"]["env"] == program.stack, job["job_name"]
+
+
+def test_no_endpoint_is_scraped_twice(program: ProgramRun) -> None:
+    endpoints = [(job.get("scheme", "http"), target, job.get("metrics_path", "/metrics"))
+                 for job in scrape_jobs(program)
+                 for static in job["static_configs"] for target in static["targets"]]
+    names = [job["job_name"] for job in scrape_jobs(program)]
+    assert len(endpoints) == len(set(endpoints))
+    assert len(names) == len(set(names))
+
+
+def test_jobs_are_named_for_the_backend_and_each_service(program: ProgramRun) -> None:
+    names = {job["job_name"] for job in scrape_jobs(program)}
+    expected = {f"gatewayz_{program.stack}", "prometheus", "loki", "tempo", "grafana",
+                "alertmanager"}
+    if program.stack == "production":
+        expected.add("redis_exporter")
+    assert names == expected
+
+
+def test_backend_credentials_only_through_a_credentials_file(program: ProgramRun) -> None:
+    prometheus = containers(program)["prometheus"]
+    uploaded = files(prometheus)
+    for job in scrape_jobs(program):
+        assert "bearer_token" not in job and "basic_auth" not in job
+        if "authorization" in job:
+            path = job["authorization"]["credentials_file"]
+            assert uploaded[path].startswith(FAKE_SECRET_PREFIX)
+    assert ("authorization" in scrape_jobs(program)[0]) == (program.stack == "staging")
+
+
+def _flag(container: dict[str, Any], name: str) -> str:
+    (value,) = [arg.split("=", 1)[1] for arg in container["command"]
+                if arg.startswith(f"--{name}=")]
+    return value
+
+
+@pytest.mark.parametrize(("stack", "metrics", "size", "logs", "traces"), [
+    ("staging", "360h", "20GB", "168h", "72h"),
+    ("production", "720h", "50GB", "720h", "720h"),
+])
+def test_retention_reaches_each_service(stack: str, metrics: str, size: str, logs: str,
+                                        traces: str) -> None:
+    config, secret_keys = stack_config(stack)
+    found = containers(run_program(stack, config, secret_keys))
+    prometheus = found["prometheus"].plain_inputs()
+    assert _flag(prometheus, "storage.tsdb.retention.time") == metrics
+    assert _flag(prometheus, "storage.tsdb.retention.size") == size
+    loki = yaml_file(found["loki"], "/etc/loki/config.yaml")
+    assert loki["limits_config"]["retention_period"] == logs
+    assert loki["compactor"]["retention_enabled"] is True
+    tempo = yaml_file(found["tempo"], "/etc/tempo/tempo.yaml")
+    assert tempo["overrides"]["defaults"]["compaction"]["block_retention"] == traces
+
+
+def _container_inputs(stack: str, **overrides: Any) -> dict[str, dict[str, Any]]:
+    config, secret_keys = stack_config(stack, overrides=overrides)
+    run = run_program(stack, config, secret_keys)
+    return {name: c.plain_inputs() for name, c in containers(run).items()}
+
+
+@pytest.mark.parametrize(("override", "changed"), [
+    ({"logsRetention": "14d"}, {"loki"}),
+    ({"tracesRetention": "96h"}, {"tempo"}),
+    ({"backendScrapeInterval": "30s"}, {"prometheus"}),
+    ({"redisUser": "exporter"}, {"redis-exporter"}),
+    ({"grafanaMemoryMb": "768"}, {"grafana"}),
+])
+def test_a_change_to_one_service_replaces_only_its_container(
+        override: dict[str, Any], changed: set[str]) -> None:
+    before = _container_inputs("production")
+    after = _container_inputs("production", **override)
+    assert {name for name in before if before[name] != after[name]} == changed
+
+
+def test_grafana_content_goes_through_the_explicit_provider(program: ProgramRun) -> None:
+    (provider,) = program.of_type("pulumi:providers:grafana")
+    grafana_container = containers(program)["grafana"]
+    content = [r for r in program.resources if r.type.startswith("grafana:")]
+    assert content, "no Grafana resources"
+    for resource in content:
+        assert resource.provider.startswith(provider.urn), resource.name
+        # Created after the container is healthy; not deleted through a dead API.
+        assert resource.deleted_with == grafana_container.urn, resource.name
+
+
+def test_grafana_runs_without_anonymous_access(program: ProgramRun) -> None:
+    env = dict(e.split("=", 1) for e in containers(program)["grafana"].plain_inputs()["envs"])
+    assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    assert "GF_SECURITY_ADMIN_PASSWORD" not in env
+    assert env["GF_SECURITY_ADMIN_PASSWORD__FILE"] in files(containers(program)["grafana"])
+
+
+def test_outputs_name_every_service_url(program: ProgramRun) -> None:
+    urls = {name: value for name, (value, _) in program.outputs.items() if name.endswith("Url")}
+    assert set(urls) == {"prometheusUrl", "lokiUrl", "tempoUrl", "alertmanagerUrl", "grafanaUrl"}
+    assert all(re.fullmatch(r"http://127\.0\.0\.1:\d+", url) for url in urls.values())
+
+
+def test_the_program_registers_the_same_resources_each_run(program: ProgramRun) -> None:
+    config, secret_keys = stack_config(program.stack)
+    again = run_program(program.stack, config, secret_keys)
+    assert sorted((r.type, r.name, repr(r.inputs)) for r in again.resources) == sorted(
+        (r.type, r.name, repr(r.inputs)) for r in program.resources)
+    assert CONTAINER in {r.type for r in again.resources}
