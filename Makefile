@@ -1,0 +1,54 @@
+# GatewayZ observability stack. `make test` needs only Python and the Debian validators;
+# `make preview|up` need the Pulumi CLI and a Docker daemon (local, or docker:host over ssh).
+SHELL := /bin/bash
+STACK ?= staging
+VENV := .venv
+PY := $(VENV)/bin/python
+# Local file backend by default; override with any `pulumi login` URL.
+PULUMI_BACKEND ?= file://$(HOME)/.pulumi-gatewayz
+PULUMI := pulumi
+
+.PHONY: venv test lint typecheck unit docs bench login stack preview up destroy
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+## test: everything CI runs (lint, types, unit tests with mocks and real validators)
+test: lint typecheck unit
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+typecheck: venv
+	$(VENV)/bin/mypy .
+
+unit: venv
+	$(VENV)/bin/pytest
+
+## docs: regenerate Pulumi.yaml's config block and the README config table from settings.py
+docs: venv
+	$(PY) -m tools.config_docs
+
+## bench: resource count and program evaluation time per stack, under mocks
+bench: venv
+	$(PY) -m tools.bench
+
+login:
+	$(PULUMI) login $(PULUMI_BACKEND)
+
+stack: venv login
+	$(PULUMI) stack select $(STACK) --create --secrets-provider passphrase
+
+## preview / up / destroy STACK=staging|production (set PULUMI_CONFIG_PASSPHRASE first)
+preview: stack
+	$(PULUMI) preview --stack $(STACK) --diff
+
+up: stack
+	$(PULUMI) up --stack $(STACK)
+
+destroy: stack
+	$(PULUMI) destroy --stack $(STACK)
