@@ -1,0 +1,75 @@
+"""GatewayZ's Grafana dashboards as code: two folders by audience and eight dashboards, each
+built from settings by its own module and serialised to stable JSON.
+"""
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from configs.dashboards import (
+    application_health,
+    backend_metrics,
+    fastapi,
+    loki,
+    model_health,
+    prometheus,
+    redis,
+    tempo,
+)
+from settings import Settings
+
+
+class FolderUid(StrEnum):
+    SERVICE = "gatewayz-service"
+    STACK = "observability-stack"
+
+
+@dataclass(frozen=True)
+class Folder:
+    uid: FolderUid
+    title: str
+
+
+FOLDERS: Final[tuple[Folder, ...]] = (
+    Folder(FolderUid.SERVICE, "GatewayZ service"),
+    Folder(FolderUid.STACK, "Observability stack"),
+)
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    uid: str
+    title: str
+    folder: FolderUid
+    model: Mapping[str, object]
+
+
+# Who reads what: the service folder is for whoever runs GatewayZ, the stack folder for whoever
+# runs this monitoring stack. Order is the order Pulumi registers them in; keep it stable.
+_BUILDERS: Final[tuple[tuple[Callable[[Settings], dict[str, object]], FolderUid], ...]] = (
+    (application_health.build, FolderUid.SERVICE),
+    (fastapi.build, FolderUid.SERVICE),
+    (backend_metrics.build, FolderUid.SERVICE),
+    (model_health.build, FolderUid.SERVICE),
+    (redis.build, FolderUid.SERVICE),
+    (prometheus.build, FolderUid.STACK),
+    (loki.build, FolderUid.STACK),
+    (tempo.build, FolderUid.STACK),
+)
+
+
+def dashboards(settings: Settings) -> tuple[Dashboard, ...]:
+    """All eight dashboards of this stack, in a stable order."""
+    built = [(build(settings), folder) for build, folder in _BUILDERS]
+    return tuple(Dashboard(str(model["uid"]), str(model["title"]), folder, model)
+                 for model, folder in built)
+
+
+def to_json(dashboard: Dashboard) -> str:
+    """The dashboard's JSON as Grafana's API takes it; byte-stable for unchanged settings."""
+    return json.dumps(dashboard.model, sort_keys=True, indent=2) + "\n"
+
+
+__all__ = ["FOLDERS", "Dashboard", "Folder", "FolderUid", "dashboards", "to_json"]
