@@ -1,0 +1,294 @@
+"""The rendered Alertmanager configuration of both stacks: accepted by amtool, each severity
+routed to the receiver the stack chose, no secret in the file, and a critical alert muting the
+warning of the same name, checked on the rule structure and on a running Alertmanager.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Final
+
+import pytest
+import yaml
+
+from configs.alertmanager import (
+    GROUP_BY,
+    SECRET_FILES,
+    SECRETS_DIR,
+    alertmanager_config,
+    render,
+)
+from configs.rules import render as render_rules
+from configs.rules import rule_files
+from settings import Receiver, Settings, SettingsError, Severity, parse_settings
+from tests import rule_cases
+from tests.support.tools import require_tool
+
+# What each stack file says (Pulumi.<stack>.yaml); the builder must follow the settings.
+EXPECTED_RECEIVERS: Final[Mapping[str, Mapping[Severity, Receiver]]] = {
+    "staging": {Severity.CRITICAL: Receiver.SLACK, Severity.WARNING: Receiver.SLACK,
+                Severity.INFO: Receiver.NONE},
+    "production": {Severity.CRITICAL: Receiver.WEBHOOK, Severity.WARNING: Receiver.SLACK,
+                   Severity.INFO: Receiver.NONE},
+}
+# Webhook `url_file` arrived in Alertmanager 0.26 (config/notifiers.go); Debian's amtool is 0.25.
+URL_FILE_SINCE: Final = (0, 26)
+_MATCHER = re.compile(r'^(\w+)(=~|!~|!=|=)"(.*)"$')
+
+
+@pytest.fixture(params=sorted(rule_cases.STACKS))
+def stack(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(stack: str) -> Settings:
+    return rule_cases.stack_settings(stack)
+
+
+def _config(settings: Settings) -> dict[str, Any]:
+    """The configuration as Alertmanager reads it: from the rendered YAML."""
+    loaded: dict[str, Any] = yaml.safe_load(render(alertmanager_config(settings)))
+    return loaded
+
+
+def _version(tool: str) -> tuple[int, int]:
+    result = subprocess.run([tool, "--version"], capture_output=True, text=True, check=True)
+    match = re.search(r"version (\d+)\.(\d+)", result.stdout + result.stderr)
+    assert match is not None, result
+    return int(match[1]), int(match[2])
+
+
+def _for_release(config: dict[str, Any], version: tuple[int, int]) -> dict[str, Any]:
+    """The config as an Alertmanager older than 0.26 can load it: a dummy webhook `url`.
+
+    The pinned v0.34 reads `url_file` (alertmanager@v0.34.0 notify/webhook/config.go); only the
+    Debian tools the tests run lack it. Slack's `api_url_file` is older (0.22) and stays.
+    """
+    if version >= URL_FILE_SINCE:
+        return config
+    for receiver in config["receivers"]:
+        for webhook in receiver.get("webhook_configs", []):
+            del webhook["url_file"]
+            webhook["url"] = "http://127.0.0.1:9/unused"
+    return config
+
+
+def _write(config: dict[str, Any], directory: Path) -> Path:
+    path = directory / "alertmanager.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _amtool(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([require_tool("amtool"), *args], capture_output=True, text=True,
+                          check=False)
+
+
+def test_amtool_accepts_the_config(settings: Settings, tmp_path: Path) -> None:
+    amtool = require_tool("amtool")
+    path = _write(_for_release(_config(settings), _version(amtool)), tmp_path)
+    result = _amtool("check-config", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("severity", list(Severity))
+def test_each_severity_routes_to_the_stack_receiver(stack: str, settings: Settings,
+                                                    severity: Severity, tmp_path: Path) -> None:
+    expected = EXPECTED_RECEIVERS[stack][severity]
+    assert settings.alerting.receivers[severity] is expected
+    path = _write(_for_release(_config(settings), _version(require_tool("amtool"))), tmp_path)
+    result = _amtool("config", "routes", "test", f"--config.file={path}",
+                     f"--verify.receivers={expected}", f"severity={severity}",
+                     f"env={settings.environment}", "alertname=AnyAlert")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_an_alert_without_severity_goes_where_warnings_go(stack: str, settings: Settings,
+                                                          tmp_path: Path) -> None:
+    path = _write(_for_release(_config(settings), _version(require_tool("amtool"))), tmp_path)
+    expected = EXPECTED_RECEIVERS[stack][Severity.WARNING]
+    result = _amtool("config", "routes", "test", f"--config.file={path}",
+                     f"--verify.receivers={expected}", f"env={settings.environment}")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_no_secret_in_the_config(settings: Settings) -> None:
+    config = _config(settings)
+    text = render(alertmanager_config(settings))
+    # Every URL sits in a file the component uploads; the YAML names none.
+    assert "://" not in text
+    for receiver in config["receivers"]:
+        kind = Receiver(receiver["name"])
+        for key in ("slack_configs", "webhook_configs"):
+            for integration in receiver.get(key, []):
+                files = {name: value for name, value in integration.items()
+                         if name.endswith("_file")}
+                assert files, integration
+                assert set(files.values()) == {SECRET_FILES[kind]}
+                assert not {"api_url", "url", "http_config"} & set(integration)
+
+
+def test_secret_files_live_apart_under_the_secrets_dir() -> None:
+    assert set(SECRET_FILES) == {Receiver.SLACK, Receiver.WEBHOOK}
+    assert len(set(SECRET_FILES.values())) == len(SECRET_FILES)
+    assert all(path.startswith(f"{SECRETS_DIR}/") for path in SECRET_FILES.values())
+
+
+def test_receivers_are_those_used_and_none_notifies_nobody(stack: str,
+                                                           settings: Settings) -> None:
+    receivers = {receiver["name"]: receiver for receiver in _config(settings)["receivers"]}
+    assert set(receivers) == {str(kind) for kind in EXPECTED_RECEIVERS[stack].values()}
+    assert receivers["none"] == {"name": "none"}
+
+
+def test_every_integration_sends_resolved_and_slack_names_env_and_severity(
+        settings: Settings) -> None:
+    for receiver in _config(settings)["receivers"]:
+        for key in ("slack_configs", "webhook_configs"):
+            for integration in receiver.get(key, []):
+                assert integration["send_resolved"] is True
+        for slack in receiver.get("slack_configs", []):
+            assert slack["channel"] == settings.alerting.slack_channel
+            for label in ("env", "severity"):
+                assert f".CommonLabels.{label}" in slack["title"]
+                assert f".Labels.{label}" in slack["text"]
+
+
+def test_notifications_group_by_alert_env_and_severity(settings: Settings) -> None:
+    route = _config(settings)["route"]
+    assert route["group_by"] == list(GROUP_BY)
+    assert {"alertname", "env", "severity"} <= set(route["group_by"])
+
+
+# --- inhibition ----------------------------------------------------------------------------
+
+def _matches(matchers: list[str], labels: Mapping[str, str]) -> bool:
+    """Alertmanager's matcher semantics for the forms the config uses."""
+    for matcher in matchers:
+        parsed = _MATCHER.match(matcher)
+        assert parsed is not None, matcher
+        name, op, value = parsed.groups()
+        actual = labels.get(name, "")
+        hit = re.fullmatch(value, actual) is not None if "~" in op else actual == value
+        if hit == op.startswith("!"):
+            return False
+    return True
+
+
+def _inhibits(rule: dict[str, Any], source: Mapping[str, str],
+              target: Mapping[str, str]) -> bool:
+    # A label missing from both sides counts as equal (alertmanager@v0.34.0 inhibit/inhibit.go,
+    # `fingerprintEquals`).
+    return (_matches(rule["source_matchers"], source)
+            and _matches(rule["target_matchers"], target)
+            and all(source.get(name, "") == target.get(name, "") for name in rule["equal"]))
+
+
+def _fired_pairs(settings: Settings) -> Iterator[tuple[dict[str, str], dict[str, str]]]:
+    """(critical, warning) label sets of each alert whose unit test fires both at once."""
+    for alert, cases in rule_cases.cases(settings).items():
+        for case in cases:
+            by_severity = {fired.severity: {**fired.labels, "alertname": alert,
+                                            "severity": fired.severity.value}
+                           for fired in case.fired}
+            if {Severity.CRITICAL, Severity.WARNING} <= set(by_severity):
+                yield by_severity[Severity.CRITICAL], by_severity[Severity.WARNING]
+
+
+def _alerts_with_two_severities(settings: Settings) -> set[str]:
+    severities: dict[str, set[str]] = {}
+    for doc in rule_files(settings).values():
+        for group in yaml.safe_load(render_rules(doc))["groups"]:
+            for rule in group["rules"]:
+                if "alert" in rule:
+                    severities.setdefault(rule["alert"], set()).add(rule["labels"]["severity"])
+    return {alert for alert, found in severities.items() if len(found) > 1}
+
+
+def test_a_critical_mutes_the_warning_of_the_same_alert_only(settings: Settings) -> None:
+    [rule] = _config(settings)["inhibit_rules"]
+    pairs = list(_fired_pairs(settings))
+    assert {critical["alertname"] for critical, _ in pairs} == \
+        _alerts_with_two_severities(settings)
+    for critical, warning in pairs:
+        assert _inhibits(rule, critical, warning)
+        assert not _inhibits(rule, warning, critical)
+        assert not _inhibits(rule, critical, {**warning, "alertname": "BackendHighLatency"})
+        assert not _inhibits(rule, critical, {**warning, "env": "elsewhere"})
+        assert not _inhibits(rule, critical, {**critical, "job": "another_backend"})
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _http(url: str, body: object | None = None) -> str:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        text: str = response.read().decode()
+        return text
+
+
+@pytest.fixture
+def alertmanager_url(settings: Settings, tmp_path: Path) -> Iterator[str]:
+    """A real Alertmanager (Debian's 0.25) on a free port, running this stack's config."""
+    binary = require_tool("prometheus-alertmanager")
+    config = _write(_for_release(_config(settings), _version(binary)), tmp_path)
+    url = f"http://127.0.0.1:{_free_port()}"
+    process = subprocess.Popen(
+        [binary, f"--config.file={config}", f"--storage.path={tmp_path / 'data'}",
+         f"--web.listen-address={url.removeprefix('http://')}", "--cluster.listen-address=",
+         "--log.level=warn"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                _http(f"{url}/-/ready")
+                break
+            except OSError:
+                assert process.poll() is None, process.stderr.read() if process.stderr else ""
+                assert time.monotonic() < deadline, "Alertmanager did not become ready"
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_a_running_alertmanager_mutes_the_warning(settings: Settings,
+                                                   alertmanager_url: str) -> None:
+    critical, warning = next(_fired_pairs(settings))
+    other = {**warning, "alertname": "BackendHighLatency"}
+    _http(f"{alertmanager_url}/api/v2/alerts", [{"labels": labels} for labels in
+                                                (critical, warning, other)])
+    states = {(alert["labels"]["alertname"], alert["labels"]["severity"]): alert["status"]
+              for alert in json.loads(_http(f"{alertmanager_url}/api/v2/alerts"))}
+    muted = (warning["alertname"], "warning")
+    assert states[muted]["state"] == "suppressed"
+    assert states[muted]["inhibitedBy"]
+    assert states[critical["alertname"], "critical"]["state"] == "active"
+    assert states["BackendHighLatency", "warning"]["state"] == "active"
+
+
+# --- settings ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("receiver", "secret"), [(Receiver.SLACK, "alertSlackWebhookUrl"),
+                                                  (Receiver.WEBHOOK, "alertWebhookUrl")])
+def test_a_receiver_without_its_secret_is_refused(receiver: Receiver, secret: str) -> None:
+    raw = {**rule_cases.STACKS["production"][0], "alertCriticalReceiver": str(receiver),
+           "alertWarningReceiver": "none"}
+    with pytest.raises(SettingsError, match=secret):
+        parse_settings("production", raw, frozenset())
