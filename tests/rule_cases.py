@@ -327,6 +327,8 @@ def cases(settings: Settings) -> dict[str, tuple[Case, ...]]:
         "TargetDown": _target_down(s),
         "LokiDown": _job_down(s, s.service(Service.LOKI), Severity.WARNING),
         "TempoDown": _job_down(s, tempo, Severity.WARNING),
+        "TempoNotReady": _down(s, "tempo_live_store_ready", tempo, Severity.WARNING,
+                               ("job", "instance")),
         "PrometheusConfigReloadFailing": _down(
             s, "prometheus_config_last_reload_successful", s.service(Service.PROMETHEUS),
             Severity.WARNING, ("job", "instance")),

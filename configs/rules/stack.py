@@ -1,6 +1,7 @@
-"""Alerts on the observability stack itself: targets down, Loki and Tempo down, Prometheus config
-reloads failing, Tempo's span metrics not reaching Prometheus (either end of the remote write, or
-a generator that produces nothing), Tempo dropping spans, and the TSDB nearing its size budget.
+"""Alerts on the observability stack itself: targets down, Loki and Tempo down (Tempo also not
+ready), Prometheus config reloads failing, Tempo's span metrics not reaching Prometheus (either
+end of the remote write, or a generator that produces nothing), Tempo dropping spans, and the
+TSDB nearing its size budget.
 
 Metric names were read at the pinned releases: each source is named next to its rule.
 """
@@ -77,15 +78,21 @@ def document(settings: Settings) -> dict[str, object]:
               summary=f"{JOB} target {INSTANCE} down in {ENV} (up {Value.NUMBER})",
               description=f"Prometheus has failed to scrape {JOB} at {INSTANCE} in {ENV} for "
                           f"5 minutes (up = {Value.NUMBER})."),
-        # Neither Loki nor Tempo exports a readiness metric; /metrics answers even while /ready
-        # does not, so a scrape that fails means the process is gone. Readiness itself is the
-        # container healthcheck's job.
+        # A failed scrape means the process is gone: /metrics answers even while /ready does not.
         *(alert(name, job_down(job, env), severity=Severity.WARNING, for_minutes=5,
                 summary=f"{name.removesuffix('Down')} unreachable in {ENV}: "
                         f"{Value.NUMBER} targets up",
                 description=f"Prometheus has not scraped {job} in {ENV} for 5 minutes "
                             f"({Value.NUMBER} targets up): {what} are not being stored.")
           for name, job, what in (("LokiDown", loki, "logs"), ("TempoDown", tempo, "traces"))),
+        # Loki has no readiness metric (its /ready stays the container healthcheck's); Tempo's
+        # single binary runs the live store, whose gauge is 0 until it has caught up and while
+        # it stops (tempo@v3.0.3 modules/livestore/live_store.go, cmd/tempo/app/modules.go).
+        alert("TempoNotReady", f"{selector('tempo_live_store_ready', eq('job', tempo))} == 0",
+              severity=Severity.WARNING, for_minutes=10,
+              summary=f"Tempo not ready in {ENV} (live store ready {Value.NUMBER})",
+              description=f"Tempo {INSTANCE} in {ENV} has not been ready to serve trace queries "
+                          f"for 10 minutes (tempo_live_store_ready = {Value.NUMBER})."),
         alert("PrometheusConfigReloadFailing",
               f"{selector('prometheus_config_last_reload_successful', eq('job', prometheus))}"
               " == 0",
