@@ -2,8 +2,8 @@
 alert fires (with every label Alertmanager will see) and cases where it stays quiet.
 
 Series are sampled every minute (`STEP`) in promtool's `start+increment x count` notation.
-Firing inputs sit at twice a threshold and quiet ones at half of it, so the cases follow the
-settings instead of restating their numbers.
+Firing inputs sit above a threshold (twice it, or halfway to 100% for a share of a limit) and
+quiet ones at half of it, computed from the settings instead of restating their numbers.
 """
 
 from __future__ import annotations
