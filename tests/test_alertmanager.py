@@ -41,6 +41,28 @@ EXPECTED_RECEIVERS: Final[Mapping[str, Mapping[Severity, Receiver]]] = {
 # Webhook `url_file` arrived in Alertmanager 0.26 (config/notifiers.go); Debian's amtool is 0.25.
 URL_FILE_SINCE: Final = (0, 26)
 _MATCHER = re.compile(r'^(\w+)(=~|!~|!=|=)"(.*)"$')
+# YAML keys of the pinned v0.34.0 for the parts the config uses, from its structs' yaml tags:
+# config/config.go (Config, Route, Receiver), config/common/inhibitrule.go,
+# config/common/notifierconfig.go (send_resolved), config/notifiers.go (SlackConfig),
+# notify/webhook/config.go (WebhookConfig). Receiver and Slack keys are trimmed to those this
+# project may use; every key listed is real.
+V034_KEYS: Final[Mapping[str, frozenset[str]]] = {
+    "config": frozenset({"global", "route", "inhibit_rules", "receivers", "templates",
+                         "mute_time_intervals", "time_intervals", "tracing", "event_recorder"}),
+    "route": frozenset({"receiver", "group_by", "match", "match_re", "matchers",
+                        "mute_time_intervals", "active_time_intervals", "continue", "routes",
+                        "group_wait", "group_interval", "repeat_interval", "labels"}),
+    "inhibit_rule": frozenset({"name", "source_match", "source_match_re", "source_matchers",
+                               "target_match", "target_match_re", "target_matchers", "equal"}),
+    "receiver": frozenset({"name", "labels", "slack_configs", "webhook_configs",
+                           "pagerduty_configs", "email_configs"}),
+    "slack_configs": frozenset({"send_resolved", "http_config", "api_url", "api_url_file",
+                                "app_token", "app_token_file", "channel", "username", "color",
+                                "title", "title_link", "pretext", "text", "fields", "footer",
+                                "fallback", "icon_emoji", "icon_url", "link_names", "timeout"}),
+    "webhook_configs": frozenset({"send_resolved", "http_config", "url", "url_file",
+                                  "max_alerts", "timeout", "payload"}),
+}
 
 
 @pytest.fixture(params=sorted(rule_cases.STACKS))
@@ -90,6 +112,20 @@ def _write(config: dict[str, Any], directory: Path) -> Path:
 def _amtool(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([require_tool("amtool"), *args], capture_output=True, text=True,
                           check=False)
+
+
+def test_every_key_is_known_to_the_pinned_alertmanager(settings: Settings) -> None:
+    # amtool 0.25 cannot vouch for v0.34 (it lacks webhook `url_file`): check the keys here.
+    config = _config(settings)
+    assert set(config) <= V034_KEYS["config"]
+    routes = [config["route"], *config["route"]["routes"]]
+    assert all(set(route) <= V034_KEYS["route"] for route in routes)
+    assert all(set(rule) <= V034_KEYS["inhibit_rule"] for rule in config["inhibit_rules"])
+    for receiver in config["receivers"]:
+        assert set(receiver) <= V034_KEYS["receiver"]
+        for kind in ("slack_configs", "webhook_configs"):
+            for integration in receiver.get(kind, []):
+                assert set(integration) <= V034_KEYS[kind], integration
 
 
 def test_amtool_accepts_the_config(settings: Settings, tmp_path: Path) -> None:
