@@ -198,6 +198,21 @@ def test_every_integration_sends_resolved_and_slack_names_env_and_severity(
                 assert f".Labels.{label}" in slack["text"]
 
 
+def test_slack_templates_render(settings: Settings, tmp_path: Path) -> None:
+    # amtool renders with its own example alerts: this catches template syntax and unknown
+    # functions, which check-config does not look at.
+    require_tool("amtool")
+    glob = tmp_path / "none.tmpl"
+    glob.write_text("", encoding="utf-8")
+    slack = [integration for receiver in _config(settings)["receivers"]
+             for integration in receiver.get("slack_configs", [])]
+    assert slack
+    for template in (slack[0][key] for key in ("title", "text", "color")):
+        result = _amtool("template", "render", f"--template.glob={glob}",
+                         f"--template.text={template}")
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_notifications_group_by_alert_env_and_severity(settings: Settings) -> None:
     route = _config(settings)["route"]
     assert route["group_by"] == list(GROUP_BY)
