@@ -70,7 +70,6 @@ def alertmanager_config(settings: Settings) -> dict[str, object]:
     receivers = settings.alerting.receivers
     # An alert without a known severity is a rule bug: send it where warnings go, to be seen.
     fallback = receivers[Severity.WARNING]
-    used = sorted({fallback, *receivers.values()})
     return {
         "route": {
             "receiver": fallback.value,
@@ -88,7 +87,8 @@ def alertmanager_config(settings: Settings) -> dict[str, object]:
                 f'severity=~"{Severity.WARNING.value}|{Severity.INFO.value}"'],
             "equal": list(INHIBIT_EQUAL),
         }],
-        "receivers": [_receiver(receiver, settings) for receiver in used],
+        "receivers": [_receiver(receiver, settings)
+                      for receiver in sorted(set(receivers.values()))],
     }
 
 
