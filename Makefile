@@ -8,7 +8,10 @@ PY := $(VENV)/bin/python
 PULUMI_BACKEND ?= file://$(HOME)/.pulumi-gatewayz
 PULUMI := pulumi
 
-.PHONY: venv test lint typecheck unit docs bench login stack preview up destroy
+BASE ?= origin/main
+
+.PHONY: venv test lint typecheck unit validate-all render diff validate docs bench login stack \
+	preview up destroy
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -17,8 +20,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(VENV)/.installed
 
-## test: everything CI runs (lint, types, unit tests with mocks and real validators)
-test: lint typecheck unit
+## test: everything CI runs (lint, types, unit tests, real validators on both stacks)
+test: lint typecheck unit validate-all
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -28,6 +31,22 @@ typecheck: venv
 
 unit: venv
 	$(VENV)/bin/pytest
+
+validate-all: venv
+	$(PY) -m tools.validate --stack staging
+	$(PY) -m tools.validate --stack production
+
+## render STACK=...: what the stack writes onto the host, offline, into build/<stack>/
+render: venv
+	$(PY) -m tools.render --stack $(STACK) --out build/$(STACK)
+
+## diff STACK=... BASE=<git ref>: unified diff of the rendered base and working tree
+diff: venv
+	$(PY) -m tools.diff --stack $(STACK) --base $(BASE)
+
+## validate STACK=...: render, then promtool, amtool and the Loki/Tempo key references
+validate: venv
+	$(PY) -m tools.validate --stack $(STACK)
 
 ## docs: regenerate Pulumi.yaml's config block and the README config table from settings.py
 docs: venv

@@ -30,6 +30,7 @@ from configs.rules import rule_files
 from settings import Receiver, Settings, SettingsError, Severity, parse_settings
 from tests import rule_cases
 from tests.support.tools import require_tool
+from tools.alertmanager_compat import for_release, tool_version
 
 # What each stack file says (Pulumi.<stack>.yaml); the builder must follow the settings.
 EXPECTED_RECEIVERS: Final[Mapping[str, Mapping[Severity, Receiver]]] = {
@@ -38,8 +39,6 @@ EXPECTED_RECEIVERS: Final[Mapping[str, Mapping[Severity, Receiver]]] = {
     "production": {Severity.CRITICAL: Receiver.WEBHOOK, Severity.WARNING: Receiver.SLACK,
                    Severity.INFO: Receiver.NONE},
 }
-# Webhook `url_file` arrived in Alertmanager 0.26 (config/notifiers.go); Debian's amtool is 0.25.
-URL_FILE_SINCE: Final = (0, 26)
 _MATCHER = re.compile(r'^(\w+)(=~|!~|!=|=)"(.*)"$')
 # YAML keys of the pinned v0.34.0 for the parts the config uses, from its structs' yaml tags:
 # config/config.go (Config, Route, Receiver), config/common/inhibitrule.go,
@@ -81,26 +80,8 @@ def _config(settings: Settings) -> dict[str, Any]:
     return loaded
 
 
-def _version(tool: str) -> tuple[int, int]:
-    result = subprocess.run([tool, "--version"], capture_output=True, text=True, check=True)
-    match = re.search(r"version (\d+)\.(\d+)", result.stdout + result.stderr)
-    assert match is not None, result
-    return int(match[1]), int(match[2])
-
-
 def _for_release(config: dict[str, Any], version: tuple[int, int]) -> dict[str, Any]:
-    """The config as an Alertmanager older than 0.26 can load it: a dummy webhook `url`.
-
-    The pinned v0.34 reads `url_file` (alertmanager@v0.34.0 notify/webhook/config.go); only the
-    Debian tools the tests run lack it. Slack's `api_url_file` is older (0.22) and stays.
-    """
-    if version >= URL_FILE_SINCE:
-        return config
-    for receiver in config["receivers"]:
-        for webhook in receiver.get("webhook_configs", []):
-            del webhook["url_file"]
-            webhook["url"] = "http://127.0.0.1:9/unused"
-    return config
+    return for_release(config, version, lambda _path: "http://127.0.0.1:9/unused")
 
 
 def _write(config: dict[str, Any], directory: Path) -> Path:
@@ -130,7 +111,7 @@ def test_every_key_is_known_to_the_pinned_alertmanager(settings: Settings) -> No
 
 def test_amtool_accepts_the_config(settings: Settings, tmp_path: Path) -> None:
     amtool = require_tool("amtool")
-    path = _write(_for_release(_config(settings), _version(amtool)), tmp_path)
+    path = _write(_for_release(_config(settings), tool_version(amtool)), tmp_path)
     result = _amtool("check-config", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -140,7 +121,7 @@ def test_each_severity_routes_to_the_stack_receiver(stack: str, settings: Settin
                                                     severity: Severity, tmp_path: Path) -> None:
     expected = EXPECTED_RECEIVERS[stack][severity]
     assert settings.alerting.receivers[severity] is expected
-    path = _write(_for_release(_config(settings), _version(require_tool("amtool"))), tmp_path)
+    path = _write(_for_release(_config(settings), tool_version(require_tool("amtool"))), tmp_path)
     result = _amtool("config", "routes", "test", f"--config.file={path}",
                      f"--verify.receivers={expected}", f"severity={severity}",
                      f"env={settings.environment}", "alertname=AnyAlert")
@@ -149,7 +130,7 @@ def test_each_severity_routes_to_the_stack_receiver(stack: str, settings: Settin
 
 def test_an_alert_without_severity_goes_where_warnings_go(stack: str, settings: Settings,
                                                           tmp_path: Path) -> None:
-    path = _write(_for_release(_config(settings), _version(require_tool("amtool"))), tmp_path)
+    path = _write(_for_release(_config(settings), tool_version(require_tool("amtool"))), tmp_path)
     expected = EXPECTED_RECEIVERS[stack][Severity.WARNING]
     result = _amtool("config", "routes", "test", f"--config.file={path}",
                      f"--verify.receivers={expected}", f"env={settings.environment}")
@@ -297,7 +278,7 @@ def _http(url: str, body: object | None = None) -> str:
 def alertmanager_url(settings: Settings, tmp_path: Path) -> Iterator[str]:
     """A real Alertmanager (Debian's 0.25) on a free port, running this stack's config."""
     binary = require_tool("prometheus-alertmanager")
-    config = _write(_for_release(_config(settings), _version(binary)), tmp_path)
+    config = _write(_for_release(_config(settings), tool_version(binary)), tmp_path)
     url = f"http://127.0.0.1:{_free_port()}"
     process = subprocess.Popen(
         [binary, f"--config.file={config}", f"--storage.path={tmp_path / 'data'}",

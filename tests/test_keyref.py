@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.keyref import KeyReference, load_key_reference, unknown_keys
+from tools.keyref import KeyReference, load_key_reference, unknown_keys
 
 REFERENCE_DIR = Path(__file__).parent / "reference"
 LOKI_REF = REFERENCE_DIR / "loki-v3.7.6-keys.txt"

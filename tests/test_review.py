@@ -1,0 +1,127 @@
+"""The review tools: offline render, render diff and `make validate`, as a reviewer uses them."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.support.tools import require_tool
+from tools.diff import diff_trees
+from tools.mock_runtime import FAKE_SECRET_PREFIX, ROOT
+from tools.render import MASK, render
+from tools.validate import validate
+
+
+@pytest.fixture(scope="module")
+def trees(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("render")
+    for stack in ("staging", "production"):
+        render(stack, base / stack)
+    return {stack: base / stack for stack in ("staging", "production")}
+
+
+def _render_in_subprocess(stack: str, out: Path, seed: str) -> None:
+    env = {**os.environ, "PYTHONHASHSEED": seed}
+    subprocess.run([sys.executable, "-m", "tools.render", "--stack", stack, "--out", str(out)],
+                   cwd=ROOT, env=env, check=True, capture_output=True)
+
+
+def test_render_is_byte_for_byte_deterministic_whatever_the_hash_seed(tmp_path: Path) -> None:
+    _render_in_subprocess("production", tmp_path / "one", "1")
+    _render_in_subprocess("production", tmp_path / "two", "4242")
+    assert list(diff_trees(tmp_path / "one", tmp_path / "two")) == []
+    assert len(list((tmp_path / "one").rglob("*.json"))) > 10
+
+
+def test_render_shows_every_container_file_dashboard_and_datasource(
+        trees: dict[str, Path]) -> None:
+    tree = trees["production"]
+    assert (tree / "files/prometheus/etc/prometheus/prometheus.yml").is_file()
+    assert (tree / "files/loki/etc/loki/config.yaml").is_file()
+    assert (tree / "files/tempo/etc/tempo/tempo.yaml").is_file()
+    assert len(list((tree / "grafana/dashboards").glob("*.json"))) == 8
+    assert {p.stem for p in (tree / "grafana/datasources").glob("*.json")} == {
+        "grafana_prometheus", "grafana_loki", "grafana_tempo", "grafana_alertmanager"}
+    tempo = json.loads((tree / "grafana/datasources/grafana_tempo.json").read_text())
+    assert tempo["jsonData"]["tracesToLogsV2"]["datasourceUid"] == "grafana_loki"
+
+
+def test_render_masks_secrets_outside_the_files_that_carry_them(trees: dict[str, Path]) -> None:
+    tree = trees["staging"]
+    for path in [*tree.glob("*.json"), *tree.glob("containers/*.json"), *tree.glob("grafana/**/*")]:
+        if path.is_file():
+            assert FAKE_SECRET_PREFIX not in path.read_text(), path
+    outputs = json.loads((tree / "outputs.json").read_text())
+    assert outputs["grafanaAdminPassword"] == MASK
+    resources = json.loads((tree / "resources.json").read_text())
+    provider = next(r for r in resources if r["type"] == "pulumi:providers:grafana")
+    assert provider["inputs"]["auth"] == MASK
+
+
+def test_diff_is_empty_for_identical_trees_and_names_the_changed_file(
+        trees: dict[str, Path], tmp_path: Path) -> None:
+    assert list(diff_trees(trees["staging"], trees["staging"])) == []
+    lines = "".join(diff_trees(trees["staging"], trees["production"]))
+    assert "--- a/files/loki/etc/loki/config.yaml" in lines
+    assert "-    retention_period: 168h" in lines or "-  retention_period: 168h" in lines
+    assert "+++ b/files/redis-exporter/etc/redis_exporter/passwords.json" in lines
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_validate_passes_on_the_rendered_stack(trees: dict[str, Path], stack: str) -> None:
+    require_tool("promtool")
+    require_tool("amtool")
+    assert [str(failure) for failure in validate(trees[stack])] == []
+
+
+def _broken_copy(tree: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "broken"
+    shutil.copytree(tree, copy)
+    return copy
+
+
+@pytest.mark.parametrize(("file", "break_it", "reported"), [
+    ("files/loki/etc/loki/config.yaml",
+     lambda d: d["compactor"].update(shared_store="filesystem"), "compactor.shared_store"),
+    ("files/tempo/etc/tempo/tempo.yaml",
+     lambda d: d["metrics_generator"]["processor"]["span_metrics"].update(enabled=True),
+     "span_metrics.enabled"),
+    ("files/prometheus/etc/prometheus/prometheus.yml",
+     lambda d: d["scrape_configs"][0].update(bearer_tokenn="x"), "bearer_tokenn"),
+    ("files/alertmanager/etc/alertmanager/alertmanager.yml",
+     lambda d: d["route"].update(receiver="nobody-by-this-name"), "nobody-by-this-name"),
+])
+def test_validate_reports_a_broken_file_by_name(
+        trees: dict[str, Path], tmp_path: Path, file: str,
+        break_it: Callable[[Any], None], reported: str) -> None:
+    require_tool("promtool")
+    require_tool("amtool")
+    tree = _broken_copy(trees["production"], tmp_path)
+    document = yaml.safe_load((tree / file).read_text())
+    break_it(document)
+    (tree / file).write_text(yaml.safe_dump(document, sort_keys=False))
+    failures = validate(tree)
+    assert [f.file for f in failures] == [file]
+    assert reported in failures[0].message
+
+
+def test_validate_reports_a_dashboard_query_promtool_cannot_parse(
+        trees: dict[str, Path], tmp_path: Path) -> None:
+    require_tool("promtool")
+    require_tool("amtool")
+    tree = _broken_copy(trees["staging"], tmp_path)
+    path = tree / "grafana/dashboards/gatewayz-fastapi.json"
+    model = json.loads(path.read_text())
+    target = next(t for p in model["panels"] for t in p.get("targets", []) if "expr" in t)
+    target["expr"] = "sum(rate(fastapi_requests_total[5m]"
+    path.write_text(json.dumps(model))
+    assert [f.file for f in validate(tree)] == ["grafana/dashboards/gatewayz-fastapi.json"]
