@@ -40,14 +40,14 @@ if settings.redis is not None:
     RedisExporter("redis-exporter", RedisExporterArgs(
         stack, settings.redis, redis_password=secrets.redis_password))
 
-admin_password = secrets.grafana_admin_password or random.RandomPassword(
+admin_password: pulumi.Output[str] = secrets.grafana_admin_password or random.RandomPassword(
     "grafana-admin-password", length=32, special=False).result
 grafana_server = Grafana("grafana", GrafanaArgs(stack, admin_password))
 
 grafana_provider = grafana.Provider(
     "grafana-api", url=settings.grafana.url,
-    auth=pulumi.Output.secret(pulumi.Output.concat(settings.grafana.admin_user, ":",
-                                                   admin_password)))
+    # Secret because the password is: concat keeps the secret mark.
+    auth=pulumi.Output.concat(settings.grafana.admin_user, ":", admin_password))
 # The container waits for its healthcheck, so the API is up before any content is sent.
 GrafanaContent("grafana-content", GrafanaContentArgs(settings, grafana_server.container),
                opts=pulumi.ResourceOptions(providers=[grafana_provider],
@@ -61,4 +61,5 @@ pulumi.export("tempoOtlpGrpcEndpoint", tempo.otlp_grpc_endpoint)
 pulumi.export("alertmanagerUrl", alertmanager.url)
 pulumi.export("grafanaUrl", grafana_server.url)
 pulumi.export("grafanaAdminUser", settings.grafana.admin_user)
-pulumi.export("grafanaAdminPassword", pulumi.Output.secret(admin_password))
+# Secret either way: from secret config, or RandomPassword's secret `result`.
+pulumi.export("grafanaAdminPassword", admin_password)

@@ -41,6 +41,11 @@ class Service(StrEnum):
     ALERTMANAGER = "alertmanager"
     REDIS_EXPORTER = "redis-exporter"
 
+    @property
+    def job(self) -> str:
+        """The Prometheus job that scrapes this service (`redis_exporter` for the exporter)."""
+        return self.value.replace("-", "_")
+
 
 class Port(StrEnum):
     """Host ports a stack may publish; each has its own bind key."""
@@ -684,8 +689,7 @@ def _check_required_secrets(parser: _Parser, secrets_set: frozenset[str],
 
 def _check_unique_jobs(parser: _Parser, settings: Settings) -> None:
     """Two jobs on one endpoint double every series; two jobs of one name break Prometheus."""
-    reserved = {"prometheus", "loki", "tempo", "grafana", "alertmanager", "redis_exporter"}
-    seen_jobs: set[str] = set(reserved)
+    seen_jobs = {service.job for service in Service}
     seen_urls: set[str] = set()
     for target in (settings.backend, *settings.extra_targets):
         if target.job in seen_jobs:

@@ -30,7 +30,7 @@ def internal_url(service: Service) -> str:
 
 def job_name(service: Service) -> str:
     """Prometheus job of a stack service: `redis_exporter` for the exporter, else its name."""
-    return service.value.replace("-", "_")
+    return service.job
 
 
 def backend_jobs(settings: Settings) -> tuple[ScrapeTarget, ...]:

@@ -1,4 +1,4 @@
-"""The whole program under mocks, per stack: what `pulumi up` would create, checked as a user would."""
+"""The whole program under mocks, per stack: what `pulumi up` would create, as a user checks it."""
 
 from __future__ import annotations
 
@@ -64,7 +64,8 @@ def test_grafana_admin_password_is_generated_when_not_set() -> None:
     (password,) = run.of_type("random:index/randomPassword:RandomPassword")
     assert password.plain_inputs()["length"] >= 24
     value, secret = run.outputs["grafanaAdminPassword"]
-    assert secret and value.startswith(FAKE_SECRET_PREFIX)
+    assert secret
+    assert value.startswith(FAKE_SECRET_PREFIX)
     grafana_files = files(containers(run)["grafana"])
     assert value in grafana_files.values()
 
@@ -75,7 +76,8 @@ def test_every_container_is_run_to_survive_on_its_own(program: ProgramRun) -> No
         assert inputs["restart"] == "unless-stopped", name
         assert inputs["healthcheck"]["tests"][0] in ("CMD", "CMD-SHELL"), name
         assert inputs["wait"] is True, name
-        assert inputs["memory"] > 0 and inputs["memorySwap"] == inputs["memory"], name
+        assert inputs["memory"] > 0, name
+        assert inputs["memorySwap"] == inputs["memory"], name
         assert inputs["logDriver"] == "json-file", name
         assert set(inputs["logOpts"]) == {"max-size", "max-file"}, name
         assert container.delete_before_replace, name
@@ -156,7 +158,8 @@ def test_backend_credentials_only_through_a_credentials_file(program: ProgramRun
     prometheus = containers(program)["prometheus"]
     uploaded = files(prometheus)
     for job in scrape_jobs(program):
-        assert "bearer_token" not in job and "basic_auth" not in job
+        assert "bearer_token" not in job
+        assert "basic_auth" not in job
         if "authorization" in job:
             path = job["authorization"]["credentials_file"]
             assert uploaded[path].startswith(FAKE_SECRET_PREFIX)
@@ -164,8 +167,8 @@ def test_backend_credentials_only_through_a_credentials_file(program: ProgramRun
 
 
 def _flag(container: dict[str, Any], name: str) -> str:
-    (value,) = [arg.split("=", 1)[1] for arg in container["command"]
-                if arg.startswith(f"--{name}=")]
+    (value,) = [str(arg).split("=", 1)[1] for arg in container["command"]
+                if str(arg).startswith(f"--{name}=")]
     return value
 
 

@@ -17,9 +17,9 @@ import pytest
 from configs.loki import CONFIG_PATH as LOKI_CONFIG
 from configs.prometheus import CONFIG_PATH as PROMETHEUS_CONFIG
 from configs.tempo import CONFIG_PATH as TEMPO_CONFIG
-from tests.support.keyref import load_key_reference, unknown_keys
 from tests.support.stack import containers, write_tree, yaml_file
 from tests.support.tools import require_tool
+from tools.keyref import load_key_reference, unknown_keys
 from tools.mock_runtime import ROOT, ProgramRun
 
 REFERENCES = ROOT / "tests" / "reference"
@@ -75,7 +75,8 @@ def test_loki_enforces_retention(program: ProgramRun) -> None:
     # Without a delete_request_store Loki 3 refuses to start when retention is enabled.
     assert compactor["retention_enabled"] is True
     assert compactor["delete_request_store"] == "filesystem"
-    assert "shared_store" not in compactor and "table_manager" not in config
+    assert "shared_store" not in compactor
+    assert "table_manager" not in config
     hours = int(config["limits_config"]["retention_period"].removesuffix("h"))
     assert hours >= 24
 

@@ -31,6 +31,7 @@ ROOT: Final = Path(__file__).resolve().parent.parent
 SECRET_SIG: Final = "4dabf18193072939515e22adb298388d"
 SECRET_SIG_VALUE: Final = "1b47061264138c4ac30d75fd1eb44270"
 FAKE_SECRET_PREFIX: Final = "FAKE-TEST-SECRET"
+CONTAINER: Final = "docker:index/container:Container"
 
 
 def fake_secret(name: str) -> str:
@@ -67,6 +68,11 @@ class Registration:
         assert isinstance(unwrapped, dict)
         return unwrapped
 
+    def files(self) -> dict[str, str]:
+        """A container's uploaded files: container path -> content."""
+        return {upload["file"]: upload["content"]
+                for upload in self.plain_inputs().get("uploads", [])}
+
 
 @dataclass
 class ProgramRun:
@@ -77,6 +83,14 @@ class ProgramRun:
 
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.resources if r.type == type_]
+
+    def containers(self) -> dict[str, Registration]:
+        """Containers by service (`prometheus`, ... `redis-exporter`): their network alias."""
+        found = {}
+        for container in self.of_type(CONTAINER):
+            (network,) = container.plain_inputs()["networksAdvanced"]
+            found[network["aliases"][0]] = container
+        return found
 
     def named(self, name: str) -> Registration:
         matches = [r for r in self.resources if r.name == name]
@@ -121,7 +135,8 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         self.run = run
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        response = super().RegisterResource(request)
+        # The SDK leaves MockMonitor untyped.
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != "pulumi:pulumi:Stack":
             self.run.resources.append(Registration(
                 urn=response.urn, type=request.type, name=request.name, parent=request.parent,
@@ -172,8 +187,10 @@ def run_program(stack: str, config: Mapping[str, str], secret_keys: list[str],
         pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview,
                                  monitor=_RecordingMonitor(mocks, run))
         pulumi.runtime.set_all_config(dict(config), secret_keys)
-        _sync_await(run_pulumi_func(
-            lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")))
+        def program() -> None:
+            runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+
+        _sync_await(run_pulumi_func(program))
         root = pulumi.runtime.get_root_resource()
         assert root is not None
         for name, value in getattr(root, "outputs", {}).items():
