@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from settings import KEYS, Duration, SettingsError, parse_settings
-from tools.config_docs import pulumi_config, readme_table
 from tools import mock_runtime
+from tools.config_docs import pulumi_config, readme_table
 from tools.mock_runtime import ROOT, run_program, stack_config
 
 
