@@ -9,8 +9,6 @@ that the Alertmanager component uploads (`SECRET_FILES`).
 from collections.abc import Mapping
 from typing import Final
 
-import yaml
-
 from settings import Receiver, Settings, Severity
 
 SECRETS_DIR: Final = "/etc/alertmanager/secrets"
@@ -38,8 +36,6 @@ _SLACK_TEXT: Final = (
 _SLACK_COLOR: Final = (
     '{{ if eq .Status "firing" }}{{ if eq .CommonLabels.severity "critical" }}danger'
     "{{ else }}warning{{ end }}{{ else }}good{{ end }}")
-# Keeps each template on one line of the file.
-_NO_WRAP: Final = 1 << 16
 
 
 def _matcher(name: str, value: str) -> str:
@@ -92,10 +88,4 @@ def alertmanager_config(settings: Settings) -> dict[str, object]:
     }
 
 
-def render(config: dict[str, object]) -> str:
-    """YAML of the configuration; the same settings always render to the same text."""
-    return yaml.safe_dump(config, sort_keys=False, width=_NO_WRAP)
-
-
-__all__ = ["GROUP_BY", "INHIBIT_EQUAL", "SECRETS_DIR", "SECRET_FILES", "alertmanager_config",
-           "render"]
+__all__ = ["GROUP_BY", "INHIBIT_EQUAL", "SECRETS_DIR", "SECRET_FILES", "alertmanager_config"]

@@ -23,9 +23,8 @@ from configs.alertmanager import (
     SECRET_FILES,
     SECRETS_DIR,
     alertmanager_config,
-    render,
 )
-from configs.rules import render as render_rules
+from configs.render import to_yaml as render
 from configs.rules import rule_files
 from settings import Receiver, Settings, SettingsError, Severity, parse_settings
 from tests import rule_cases
@@ -238,7 +237,7 @@ def _fired_pairs(settings: Settings) -> Iterator[tuple[dict[str, str], dict[str,
 def _alerts_with_two_severities(settings: Settings) -> set[str]:
     severities: dict[str, set[str]] = {}
     for doc in rule_files(settings).values():
-        for group in yaml.safe_load(render_rules(doc))["groups"]:
+        for group in yaml.safe_load(render(doc))["groups"]:
             for rule in group["rules"]:
                 if "alert" in rule:
                     severities.setdefault(rule["alert"], set()).add(rule["labels"]["severity"])

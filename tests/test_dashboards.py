@@ -19,6 +19,14 @@ from configs.datasources import TYPES, Uid, ref
 from configs.endpoints import job_name
 from settings import Service, Settings, parse_settings
 from tests.support.tools import require_tool
+from tools.dashboard_queries import (
+    Query,
+    grafana_values,
+    panels,
+    plain,
+    promql_queries,
+    variables,
+)
 
 # --- metric names this project may query (../shared/reference/METRICS.md, STACK_FACTS.md) -------
 
@@ -104,20 +112,6 @@ def settings(request: pytest.FixtureRequest) -> Settings:
 JsonDict = dict[str, Any]
 
 
-def panels(model: Mapping[str, Any]) -> Iterator[JsonDict]:
-    """Every panel in order of appearance, those inside collapsed rows included."""
-    def walk(items: list[JsonDict]) -> Iterator[JsonDict]:
-        for item in items:
-            yield item
-            yield from walk(item.get("panels", []))
-    return walk(model["panels"])
-
-
-def variables(model: Mapping[str, Any]) -> list[JsonDict]:
-    listed: list[JsonDict] = model["templating"]["list"]
-    return listed
-
-
 def datasource_values(node: object) -> Iterator[object]:
     if isinstance(node, dict):
         for key, child in node.items():
@@ -127,36 +121,6 @@ def datasource_values(node: object) -> Iterator[object]:
     elif isinstance(node, list):
         for child in node:
             yield from datasource_values(child)
-
-
-@dataclass(frozen=True)
-class Query:
-    dashboard: str
-    panel: str
-    expr: str
-
-
-_LABEL_VALUES: Final = re.compile(r"^label_values\((?P<selector>.+),\s*\w+\)$")
-
-
-def promql_queries(dashboard: Dashboard, *, include_env_variable: bool = True) -> list[Query]:
-    """PromQL of Prometheus targets, Tempo's service-map selector and query variables."""
-    found: list[Query] = []
-    for panel in panels(dashboard.model):
-        for target in panel.get("targets", []):
-            if target["datasource"] == ref(Uid.PROMETHEUS):
-                found.append(Query(dashboard.uid, str(panel["title"]), target["expr"]))
-            elif target.get("queryType") == "serviceMap":
-                found.append(Query(dashboard.uid, str(panel["title"]), target["serviceMapQuery"]))
-    for variable in variables(dashboard.model):
-        if variable.get("datasource") != ref(Uid.PROMETHEUS):
-            continue
-        if variable["name"] == "env" and not include_env_variable:
-            continue  # it lists every env, so it cannot filter on one
-        match = _LABEL_VALUES.match(str(variable["definition"]))
-        assert match, f"{dashboard.uid}: variable {variable['name']} is not a label_values query"
-        found.append(Query(dashboard.uid, f"variable {variable['name']}", match["selector"]))
-    return found
 
 
 # --- a crude but correct PromQL selector scanner -----------------------------------------------
@@ -264,17 +228,15 @@ def test_every_datasource_reference_resolves_to_a_provisioned_uid(settings: Sett
             assert variable["type"] != "query" or "datasource" in variable, variable["name"]
 
 
-def plain(expr: str, settings: Settings) -> str:
-    """The query with Grafana's variables replaced by values promtool can parse."""
-    values = {"env": settings.environment, "job": settings.backend.job,
-              "__rate_interval": "1m", "__interval": "1m", "__range": "1h", "__auto": "1m"}
-    return re.sub(r"\$\{?(\w+)(?::\w+)?\}?", lambda m: values.get(m[1], "x"), expr)
+def plain_query(expr: str, settings: Settings) -> str:
+    return plain(expr, grafana_values(settings.environment, settings.backend.job))
 
 
 def test_promql_parses_with_promtool(settings: Settings, tmp_path: Path) -> None:
     promtool = require_tool("promtool")
-    queries = [query for dashboard in dashboards(settings) for query in promql_queries(dashboard)]
-    rules = [{"record": f"dashboard:expr_{index}", "expr": plain(query.expr, settings)}
+    queries = [query for dashboard in dashboards(settings)
+               for query in promql_queries(dashboard.model)]
+    rules = [{"record": f"dashboard:expr_{index}", "expr": plain_query(query.expr, settings)}
              for index, query in enumerate(queries)]
     path = tmp_path / "dashboards.rules.yml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]}))
@@ -290,7 +252,7 @@ def test_promql_parses_with_promtool(settings: Settings, tmp_path: Path) -> None
 
 def test_every_promql_selector_filters_on_the_env_variable(settings: Settings) -> None:
     for dashboard in dashboards(settings):
-        for query in promql_queries(dashboard, include_env_variable=False):
+        for query in promql_queries(dashboard.model, include_env_variable=False):
             found = selectors(query.expr)
             assert found, f"{query.dashboard} / {query.panel}: no selector in {query.expr}"
             for selector in found:
@@ -307,7 +269,7 @@ def test_every_job_a_query_names_is_scraped(settings: Settings) -> None:
                        for variable in variables(dashboard.model) if variable["name"] == "job"
                        for option in variable["options"]}
         assert job_options <= scraped, dashboard.uid
-        for query in promql_queries(dashboard):
+        for query in promql_queries(dashboard.model):
             for selector in selectors(query.expr):
                 for label, op, value in selector.matchers or ():
                     if label != "job":
@@ -329,7 +291,7 @@ def test_backend_dashboards_offer_every_backend_job(settings: Settings) -> None:
 
 def test_rate_windows_use_the_rate_interval(settings: Settings) -> None:
     for dashboard in dashboards(settings):
-        for query in promql_queries(dashboard):
+        for query in promql_queries(dashboard.model):
             for window in re.findall(r"\brate\([^\[]*\[([^\]]+)\]", query.expr):
                 assert window == "$__rate_interval", f"{query.dashboard} / {query.panel}"
 
@@ -412,7 +374,7 @@ def test_panels_on_wanted_metrics_say_they_are_not_exported_yet(settings: Settin
 def test_queries_use_only_exported_or_stack_metrics(settings: Settings) -> None:
     allowed = EXPORTED_BY_BACKEND | WANTED | PRODUCED_BY_STACK
     for dashboard in dashboards(settings):
-        for query in promql_queries(dashboard):
+        for query in promql_queries(dashboard.model):
             for name in names([query]):
                 assert name in allowed or name.startswith(STACK_PREFIXES), (
                     f"{query.dashboard} / {query.panel}: {name} is neither exported nor "
@@ -424,7 +386,8 @@ def _dashboard(settings: Settings, uid: str) -> Dashboard:
 
 
 def test_redis_dashboard_shows_redis_exporter_on_its_job(settings: Settings) -> None:
-    queries = promql_queries(_dashboard(settings, "gatewayz-redis"), include_env_variable=False)
+    queries = promql_queries(_dashboard(settings, "gatewayz-redis").model,
+                             include_env_variable=False)
     job = ("job", "=", job_name(Service.REDIS_EXPORTER))
     for query in queries:
         for selector in selectors(query.expr):
@@ -434,7 +397,7 @@ def test_redis_dashboard_shows_redis_exporter_on_its_job(settings: Settings) -> 
 
 
 def test_backend_metrics_dashboard_uses_only_exported_fastapi_metrics(settings: Settings) -> None:
-    queries = promql_queries(_dashboard(settings, "gatewayz-backend-metrics"),
+    queries = promql_queries(_dashboard(settings, "gatewayz-backend-metrics").model,
                              include_env_variable=False)
     used = names(queries)
     assert used, "no metrics"
@@ -443,7 +406,7 @@ def test_backend_metrics_dashboard_uses_only_exported_fastapi_metrics(settings: 
 
 def test_model_health_shows_token_usage_and_credits_by_model_and_provider(
         settings: Settings) -> None:
-    queries = promql_queries(_dashboard(settings, "gatewayz-model-health"))
+    queries = promql_queries(_dashboard(settings, "gatewayz-model-health").model)
     for metric in ("tokens_used_total", "credits_used_total"):
         assert any(metric in query.expr and "by (model, provider)" in query.expr
                    for query in queries), metric
@@ -455,7 +418,7 @@ def test_tempo_dashboard_searches_traces_and_draws_the_service_graph(settings: S
              for target in panel.get("targets", [])}
     assert ("table", "traceql") in kinds
     assert ("nodeGraph", "serviceMap") in kinds
-    used = names(promql_queries(tempo))
+    used = names(promql_queries(tempo.model))
     assert {"tempo_distributor_spans_received_total", "tempo_discarded_spans_total",
             "traces_spanmetrics_calls_total", "traces_spanmetrics_latency"} <= used
     assert any(name.startswith("tempo_metrics_generator_") for name in used)

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from configs.rules import render, rule_files
+from configs.render import to_yaml as render
+from configs.rules import rule_files
 from configs.rules.stack import retention_bytes
 from settings import AlertThresholds, Settings, Severity, parse_duration
 from tests import rule_cases

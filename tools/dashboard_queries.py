@@ -25,10 +25,12 @@ class Query:
 
 
 def panels(model: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every panel, including those nested in collapsed rows."""
-    for panel in model.get("panels", []):
-        yield panel
-        yield from panel.get("panels", [])
+    """Every panel in order of appearance, those inside collapsed rows included."""
+    def walk(items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for item in items:
+            yield item
+            yield from walk(item.get("panels", []))
+    return walk(model.get("panels", []))
 
 
 def variables(model: Mapping[str, Any]) -> list[dict[str, Any]]:
