@@ -11,7 +11,7 @@ PULUMI := pulumi
 BASE ?= origin/main
 
 .PHONY: venv test lint typecheck unit validate-all render diff validate docs bench login stack \
-	preview up destroy
+	tunnel preview up destroy
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -61,6 +61,10 @@ login:
 
 stack: venv login
 	$(PULUMI) stack select $(STACK) --create --secrets-provider passphrase
+
+## tunnel STACK=...: forward Grafana from an ssh:// docker:host (no-op for a local Docker)
+tunnel: venv
+	$(PY) -m tools.tunnel --stack $(STACK)
 
 ## preview / up / destroy STACK=staging|production (set PULUMI_CONFIG_PASSPHRASE first)
 preview: stack

@@ -18,6 +18,7 @@ from tests.support.tools import require_tool
 from tools.diff import diff_trees
 from tools.mock_runtime import FAKE_SECRET_PREFIX, ROOT
 from tools.render import MASK, render
+from tools.tunnel import ssh_command
 from tools.validate import validate
 
 
@@ -125,3 +126,14 @@ def test_validate_reports_a_dashboard_query_promtool_cannot_parse(
     target["expr"] = "sum(rate(fastapi_requests_total[5m]"
     path.write_text(json.dumps(model))
     assert [f.file for f in validate(tree)] == ["grafana/dashboards/gatewayz-fastapi.json"]
+
+
+def test_tunnel_forwards_grafana_from_an_ssh_docker_host() -> None:
+    config = {"docker:host": "ssh://deploy@obs.example.com:2222",
+              "gatewayz-observability:grafanaBind": "127.0.0.1:3300",
+              "gatewayz-observability:backendMetricsUrl": "https://api.gatewayz.ai/metrics"}
+    assert ssh_command("production", config) == [
+        "ssh", "-f", "-N", "-o", "ExitOnForwardFailure=yes", "-p", "2222",
+        "-L", "3300:127.0.0.1:3300", "deploy@obs.example.com"]
+    assert ssh_command("production", {**config, "docker:host": "unix:///var/run/docker.sock"}) \
+        is None

@@ -1,0 +1,61 @@
+"""Forward a remote stack's Grafana to this machine, so the Grafana provider can reach it.
+
+Published ports bind to the Docker host's loopback. When a stack's `docker:host` is
+`ssh://user@host[:port]`, `python -m tools.tunnel --stack production` starts
+`ssh -f -N -L <grafana port>:<bind address>:<grafana port> user@host` in the background; with a
+local Docker it does nothing. `--print` shows the command instead of running it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from settings import KEYS, PROJECT, Port, parse_settings
+from tools.mock_runtime import ROOT
+
+
+def ssh_command(stack: str, config: Mapping[str, Any]) -> list[str] | None:
+    """The ssh forward for a stack's config (its stack file's `config:`), or None when its
+    Docker host is not reached over ssh."""
+    docker_host = urlsplit(str(config.get("docker:host", "")))
+    if docker_host.scheme != "ssh":
+        return None
+    prefix = f"{PROJECT}:"
+    raw = {key.removeprefix(prefix): value if isinstance(value, str) else json.dumps(value)
+           for key, value in config.items() if key.startswith(prefix)}
+    # Only the Grafana binding matters here: secrets count as set.
+    settings = parse_settings(stack, raw, frozenset(key.name for key in KEYS if key.secret))
+    binding = settings.bindings[Port.GRAFANA]
+    if binding is None:
+        raise SystemExit(f"{stack}: grafanaBind is `none`, so there is no port to forward")
+    target = f"{docker_host.username}@{docker_host.hostname}" if docker_host.username \
+        else str(docker_host.hostname)
+    port = ["-p", str(docker_host.port)] if docker_host.port else []
+    return ["ssh", "-f", "-N", "-o", "ExitOnForwardFailure=yes", *port,
+            "-L", f"{binding.port}:{binding.host_ip}:{binding.port}", target]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stack", required=True, choices=("staging", "production"))
+    parser.add_argument("--print", action="store_true", help="show the ssh command only")
+    args = parser.parse_args(argv)
+    stack_file = yaml.safe_load((ROOT / f"Pulumi.{args.stack}.yaml").read_text())
+    command = ssh_command(args.stack, stack_file["config"])
+    if command is None:
+        print(f"{args.stack}: docker:host is not ssh://, Grafana is reachable directly")
+        return 0
+    print(" ".join(command))
+    return 0 if args.print else subprocess.run(command, check=False).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
