@@ -20,6 +20,12 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(VENV)/.installed
 
+# The policy pack runs in its own virtualenv (policy/PulumiPolicy.yaml).
+policy/.venv/.installed: policy/requirements.txt
+	python3 -m venv policy/.venv
+	policy/.venv/bin/pip install --quiet --disable-pip-version-check -r policy/requirements.txt
+	touch $@
+
 ## test: everything CI runs (lint, types, unit tests, real validators on both stacks)
 test: lint typecheck unit validate-all
 
@@ -66,12 +72,13 @@ stack: venv login
 tunnel: venv
 	$(PY) -m tools.tunnel --stack $(STACK)
 
-## preview / up / destroy STACK=staging|production (set PULUMI_CONFIG_PASSPHRASE first)
-preview: stack
-	$(PULUMI) preview --stack $(STACK) --diff
+## preview / up / destroy STACK=staging|production (set PULUMI_CONFIG_PASSPHRASE first);
+## preview and up enforce the policy pack
+preview: stack policy/.venv/.installed
+	$(PULUMI) preview --stack $(STACK) --diff --policy-pack policy
 
-up: stack
-	$(PULUMI) up --stack $(STACK)
+up: stack policy/.venv/.installed
+	$(PULUMI) up --stack $(STACK) --policy-pack policy
 
 destroy: stack
 	$(PULUMI) destroy --stack $(STACK)
