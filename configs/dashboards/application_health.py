@@ -5,6 +5,7 @@ the backend team; those panels say so and stay empty until the backend exports t
 
 from typing import Final
 
+from configs.backend_metrics import INFERENCE_SUCCESS, INFERENCES, REQUESTS, SERVER_ERROR
 from configs.dashboards.panels import (
     BACKEND_JOB,
     RATE_WINDOW,
@@ -30,10 +31,6 @@ from settings import Service, Settings
 
 UID: Final = "gatewayz-application-health"
 TITLE: Final = "GatewayZ application health"
-REQUESTS: Final = "fastapi_requests_total"
-INFERENCES: Final = "model_inference_requests_total"
-SUCCESS: Final = 'status="success"'
-SERVER_ERROR: Final = 'status_code=~"5.."'
 HEALTHY: Final = ((None, "red"), (0.9, "orange"), (0.99, "green"))
 UP: Final = ((None, "red"), (1, "green"))
 UP_MAPPINGS: Final = ({"type": "value", "options": {
@@ -65,7 +62,7 @@ def build(settings: Settings) -> Json:
                      unit="percentunit", width=4,
                      thresholds=((None, "red"), (1 - limits.error_ratio, "green"))),
                 stat("Inference success",
-                     promql(ratio(rate(INFERENCES, BACKEND_JOB, SUCCESS),
+                     promql(ratio(rate(INFERENCES, BACKEND_JOB, INFERENCE_SUCCESS),
                                   rate(INFERENCES, BACKEND_JOB))),
                      unit="percentunit", width=4,
                      thresholds=((None, "red"), (1 - limits.inference_error_ratio, "green"))),
@@ -115,7 +112,7 @@ def build(settings: Settings) -> Json:
                              instant=True, table=True),
                       columns=("Uptime",), unit="percentunit", width=8),
                 timeseries("Inference success by model",
-                           promql(ratio(rate(INFERENCES, BACKEND_JOB, SUCCESS),
+                           promql(ratio(rate(INFERENCES, BACKEND_JOB, INFERENCE_SUCCESS),
                                         rate(INFERENCES, BACKEND_JOB), by="model"), "{{model}}"),
                            unit="percentunit", width=8,
                            description="From the exported inference counter, until the uptime "

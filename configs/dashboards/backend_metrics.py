@@ -4,6 +4,7 @@ method, status codes and payload sizes, from the `fastapi_*` metrics the backend
 
 from typing import Final
 
+from configs.backend_metrics import CLIENT_ERROR, REQUEST_DURATION, REQUESTS, SERVER_ERROR
 from configs.dashboards.panels import (
     BACKEND_JOB,
     Json,
@@ -24,10 +25,6 @@ from settings import Settings
 
 UID: Final = "gatewayz-backend-metrics"
 TITLE: Final = "GatewayZ backend metrics"
-REQUESTS: Final = "fastapi_requests_total"
-DURATION: Final = "fastapi_requests_duration_seconds"
-SERVER_ERROR: Final = 'status_code=~"5.."'
-CLIENT_ERROR: Final = 'status_code=~"4.."'
 
 
 def build(settings: Settings) -> Json:
@@ -46,17 +43,17 @@ def build(settings: Settings) -> Json:
                               rate(REQUESTS, BACKEND_JOB))),
                  unit="percentunit",
                  thresholds=((None, "green"), (limits.error_ratio, "red"))),
-            stat("p99 latency", promql(quantile(0.99, DURATION, BACKEND_JOB)), unit="s",
+            stat("p99 latency", promql(quantile(0.99, REQUEST_DURATION, BACKEND_JOB)), unit="s",
                  thresholds=((None, "green"), (limits.latency_p95_seconds, "red"))),
             timeseries("Request rate by path",
                        promql(f"sum by (path) ({rate(REQUESTS, BACKEND_JOB)})", "{{path}}"),
                        unit="reqps"),
             timeseries("Latency percentiles",
-                       *(promql(quantile(q, DURATION, BACKEND_JOB), f"p{round(q * 100)}")
+                       *(promql(quantile(q, REQUEST_DURATION, BACKEND_JOB), f"p{round(q * 100)}")
                          for q in (0.5, 0.95, 0.99)),
                        unit="s"),
             timeseries("p95 latency by path",
-                       promql(quantile(0.95, DURATION, BACKEND_JOB, by="path"), "{{path}}"),
+                       promql(quantile(0.95, REQUEST_DURATION, BACKEND_JOB, by="path"), "{{path}}"),
                        unit="s"),
             timeseries("5xx share by path",
                        promql(ratio(rate(REQUESTS, BACKEND_JOB, SERVER_ERROR),
@@ -83,8 +80,9 @@ def build(settings: Settings) -> Json:
                   promql(f"sum by (method, path) "
                          f"({increase(REQUESTS, BACKEND_JOB, SERVER_ERROR)})",
                          instant=True, table=True),
-                  promql(ratio(increase(f"{DURATION}_sum", BACKEND_JOB),
-                               increase(f"{DURATION}_count", BACKEND_JOB), by="method, path"),
+                  promql(ratio(increase(f"{REQUEST_DURATION}_sum", BACKEND_JOB),
+                               increase(f"{REQUEST_DURATION}_count", BACKEND_JOB),
+                               by="method, path"),
                          instant=True, table=True),
                   columns=("Requests", "5xx", "Mean latency (s)")),
             row("Payloads",

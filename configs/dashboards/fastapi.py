@@ -4,6 +4,7 @@
 
 from typing import Final
 
+from configs.backend_metrics import REQUEST_DURATION, REQUESTS, SERVER_ERROR
 from configs.dashboards.panels import (
     BACKEND_JOB,
     Json,
@@ -26,9 +27,6 @@ from settings import Settings
 
 UID: Final = "gatewayz-fastapi"
 TITLE: Final = "GatewayZ FastAPI service"
-REQUESTS: Final = "fastapi_requests_total"
-DURATION: Final = "fastapi_requests_duration_seconds"
-SERVER_ERROR: Final = 'status_code=~"5.."'
 # The backend's logs carry no `env` label and each stack's Loki holds one environment's logs, so
 # log queries select by service only (../shared/reference/METRICS.md, "Logs").
 LOG_STREAM: Final = '{service_name=~"$service"} |~ "(?i)$search"'
@@ -51,7 +49,7 @@ def build(settings: Settings) -> Json:
                  unit="percentunit",
                  description="Share of requests answered 5xx; red at the alerting threshold.",
                  thresholds=((None, "green"), (limits.error_ratio, "red"))),
-            stat("p95 latency", promql(quantile(0.95, DURATION, BACKEND_JOB)), unit="s",
+            stat("p95 latency", promql(quantile(0.95, REQUEST_DURATION, BACKEND_JOB)), unit="s",
                  description="Red at the alerting threshold.",
                  thresholds=((None, "green"), (limits.latency_p95_seconds, "red"))),
             stat("Requests in progress",
@@ -66,12 +64,12 @@ def build(settings: Settings) -> Json:
                               "unhandled exceptions"),
                        unit="reqps"),
             timeseries("Latency percentiles",
-                       *(promql(quantile(q, DURATION, BACKEND_JOB), f"p{round(q * 100)}")
+                       *(promql(quantile(q, REQUEST_DURATION, BACKEND_JOB), f"p{round(q * 100)}")
                          for q in (0.5, 0.95, 0.99)),
                        unit="s"),
             timeseries("Average response time",
-                       promql(ratio(rate(f"{DURATION}_sum", BACKEND_JOB),
-                                    rate(f"{DURATION}_count", BACKEND_JOB)), "average"),
+                       promql(ratio(rate(f"{REQUEST_DURATION}_sum", BACKEND_JOB),
+                                    rate(f"{REQUEST_DURATION}_count", BACKEND_JOB)), "average"),
                        unit="s"),
             row("Process",
                 timeseries("CPU", promql(f"sum({rate('process_cpu_seconds_total', BACKEND_JOB)})",

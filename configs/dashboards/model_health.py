@@ -4,6 +4,12 @@ latency, and what the models consume (tokens, credits).
 
 from typing import Final
 
+from configs.backend_metrics import (
+    INFERENCE_DURATION,
+    INFERENCE_FAILED,
+    INFERENCE_SUCCESS,
+    INFERENCES,
+)
 from configs.dashboards.panels import (
     BACKEND_JOB,
     Json,
@@ -25,11 +31,6 @@ from settings import Settings
 
 UID: Final = "gatewayz-model-health"
 TITLE: Final = "GatewayZ model health"
-INFERENCES: Final = "model_inference_requests_total"
-INFERENCE_DURATION: Final = "model_inference_duration_seconds"
-# The backend labels a successful inference `status="success"`.
-SUCCESS: Final = 'status="success"'
-FAILED: Final = 'status!="success"'
 BY_MODEL: Final = "model, provider"
 MODEL_LEGEND: Final = "{{model}} ({{provider}})"
 
@@ -43,7 +44,7 @@ def build(settings: Settings) -> Json:
             stat("Inferences / s", promql(f"sum({rate(INFERENCES, BACKEND_JOB)})"),
                  unit="reqps"),
             stat("Inference success",
-                 promql(ratio(rate(INFERENCES, BACKEND_JOB, SUCCESS),
+                 promql(ratio(rate(INFERENCES, BACKEND_JOB, INFERENCE_SUCCESS),
                               rate(INFERENCES, BACKEND_JOB))),
                  unit="percentunit",
                  description="Red below the alerting threshold of failed inferences.",
@@ -63,7 +64,7 @@ def build(settings: Settings) -> Json:
                        unit="s"),
             timeseries("Failed inferences by model",
                        promql(f"sum by ({BY_MODEL}) "
-                              f"({rate(INFERENCES, BACKEND_JOB, FAILED)})",
+                              f"({rate(INFERENCES, BACKEND_JOB, INFERENCE_FAILED)})",
                               MODEL_LEGEND),
                        unit="reqps"),
             timeseries("Time to first chunk p95 by model",
@@ -105,7 +106,7 @@ def build(settings: Settings) -> Json:
             table("Models over the time range",
                   promql(f"sum by ({BY_MODEL}) ({increase(INFERENCES, BACKEND_JOB)})",
                          instant=True, table=True),
-                  promql(ratio(increase(INFERENCES, BACKEND_JOB, SUCCESS),
+                  promql(ratio(increase(INFERENCES, BACKEND_JOB, INFERENCE_SUCCESS),
                                increase(INFERENCES, BACKEND_JOB), by=BY_MODEL),
                          instant=True, table=True),
                   promql(ratio(increase(f"{INFERENCE_DURATION}_sum", BACKEND_JOB),

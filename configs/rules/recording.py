@@ -6,6 +6,14 @@ Names follow Prometheus' `level:metric:operations` convention; every one keeps `
 
 from typing import Final
 
+from configs.backend_metrics import (
+    INFERENCE_DURATION,
+    INFERENCE_FAILED,
+    INFERENCES,
+    REQUEST_DURATION,
+    REQUESTS,
+    SERVER_ERROR,
+)
 from configs.rules.alert import group, record, rule_file, selector
 
 REQUESTS_RATE: Final = "job:fastapi_requests:rate5m"
@@ -21,13 +29,6 @@ INFERENCE_P95: Final = "model_provider:model_inference_duration_seconds:p95_rate
 
 BY_JOB: Final = "env, job"
 BY_MODEL: Final = "env, job, model, provider"
-
-# 5xx answers are the backend's own failures; 4xx are the caller's and stay out of the ratio.
-SERVER_ERROR: Final = 'status_code=~"5.."'
-# The backend labels each inference `success` or `error` (gatewayz-backend
-# src/services/prometheus_metrics.py, `track_model_inference`); counting everything but
-# `success` as failed keeps a new failure status (a timeout, say) from hiding.
-INFERENCE_FAILED: Final = 'status!="success"'
 
 
 def _rate(metric: str, by: str, window: str, *matchers: str) -> str:
@@ -45,15 +46,15 @@ def _ratio(metric: str, by: str, window: str, failed: str) -> str:
 def document() -> dict[str, object]:
     """The recording rules file; it depends on no setting."""
     return rule_file(group("gatewayz-backend-recording", [
-        record(REQUESTS_RATE, _rate("fastapi_requests_total", BY_JOB, "5m")),
-        record(ERROR_RATIO_5M, _ratio("fastapi_requests_total", BY_JOB, "5m", SERVER_ERROR)),
-        record(ERROR_RATIO_1H, _ratio("fastapi_requests_total", BY_JOB, "1h", SERVER_ERROR)),
-        record(LATENCY_P95, _p95("fastapi_requests_duration_seconds", BY_JOB)),
+        record(REQUESTS_RATE, _rate(REQUESTS, BY_JOB, "5m")),
+        record(ERROR_RATIO_5M, _ratio(REQUESTS, BY_JOB, "5m", SERVER_ERROR)),
+        record(ERROR_RATIO_1H, _ratio(REQUESTS, BY_JOB, "1h", SERVER_ERROR)),
+        record(LATENCY_P95, _p95(REQUEST_DURATION, BY_JOB)),
         record(TTFB_P95, _p95("backend_ttfb_seconds", BY_JOB)),
         record(STREAMING_P95, _p95("streaming_duration_seconds", BY_JOB)),
         record(RATE_LIMITED_RATE, _rate("rate_limited_requests_total", BY_JOB, "5m")),
-        record(INFERENCE_RATE, _rate("model_inference_requests_total", BY_MODEL, "5m")),
+        record(INFERENCE_RATE, _rate(INFERENCES, BY_MODEL, "5m")),
         record(INFERENCE_ERROR_RATIO,
-               _ratio("model_inference_requests_total", BY_MODEL, "5m", INFERENCE_FAILED)),
-        record(INFERENCE_P95, _p95("model_inference_duration_seconds", BY_MODEL)),
+               _ratio(INFERENCES, BY_MODEL, "5m", INFERENCE_FAILED)),
+        record(INFERENCE_P95, _p95(INFERENCE_DURATION, BY_MODEL)),
     ]))
