@@ -18,7 +18,9 @@ from settings import Settings
 @dataclass(frozen=True)
 class GrafanaContentArgs:
     settings: Settings
-    # Grafana's container: when it goes, its content goes with it (no API calls to a dead server).
+    # Grafana's container. A new container may come with a new, empty data volume (staging's is
+    # not retained), so its content is recreated with it; when it is deleted for good, its content
+    # goes without API calls to a server that is gone.
     server: pulumi.Resource
 
 
@@ -28,7 +30,9 @@ class GrafanaContent(pulumi.ComponentResource):
     def __init__(self, name: str, args: GrafanaContentArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gatewayz:observability:GrafanaContent", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self, deleted_with=args.server)
+        # Fixed uids: the old object must go before its replacement is created.
+        child = pulumi.ResourceOptions(parent=self, deleted_with=args.server,
+                                       replace_with=[args.server], delete_before_replace=True)
 
         specs = datasources(args.settings)
         sources = {

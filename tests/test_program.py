@@ -217,8 +217,10 @@ def test_grafana_content_goes_through_the_explicit_provider(program: ProgramRun)
     assert content, "no Grafana resources"
     for resource in content:
         assert resource.provider.startswith(provider.urn), resource.name
-        # Created after the container is healthy; not deleted through a dead API.
+        # Recreated with a new container (maybe on a new volume); not deleted through a dead API.
         assert resource.deleted_with == grafana_container.urn, resource.name
+        assert resource.replace_with == (grafana_container.urn,), resource.name
+        assert resource.delete_before_replace, resource.name
 
 
 def test_grafana_runs_without_anonymous_access(program: ProgramRun) -> None:

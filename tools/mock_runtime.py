@@ -58,6 +58,7 @@ class Registration:
     retain_on_delete: bool
     delete_before_replace: bool
     deleted_with: str
+    replace_with: tuple[str, ...]
     dependencies: tuple[str, ...]
     # Inputs as the engine receives them: secrets appear as {SECRET_SIG: ..., "value": ...}.
     inputs: Mapping[str, Any]
@@ -143,7 +144,8 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 custom=request.custom, provider=request.provider, protect=request.protect,
                 retain_on_delete=request.retainOnDelete,
                 delete_before_replace=request.deleteBeforeReplace,
-                deleted_with=request.deletedWith, dependencies=tuple(request.dependencies),
+                deleted_with=request.deletedWith, replace_with=tuple(request.replace_with),
+                dependencies=tuple(request.dependencies),
                 inputs=json_format.MessageToDict(request.object),
             ))
         return response

@@ -85,7 +85,8 @@ def _resource_view(resource: Registration) -> dict[str, Any]:
         "provider": resource.provider.split("::")[-2] if resource.provider else "",
         "options": {"protect": resource.protect, "retainOnDelete": resource.retain_on_delete,
                     "deleteBeforeReplace": resource.delete_before_replace,
-                    "deletedWith": _short_name(resource.deleted_with)},
+                    "deletedWith": _short_name(resource.deleted_with),
+                    "replaceWith": [_short_name(urn) for urn in resource.replace_with]},
         "inputs": inputs,
         "shownElsewhere": sorted(_LONG_INPUTS & set(resource.inputs)),
     }
