@@ -601,10 +601,11 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
     extra_targets = tuple(
         target for item in parser.array("extraTargets")
         if (target := _parse_target(parser, "extraTargets", item, backend)) is not None)
-    for target in (backend, *extra_targets):
+    for key, target in (("backendScrapeTimeout", backend),
+                        *(("extraTargets", extra) for extra in extra_targets)):
         if target.timeout > target.interval:
-            parser.problems.append(f"scrape job {target.job}: timeout {target.timeout} is longer "
-                                   f"than its interval {target.interval}")
+            parser.fail(key, str(target.timeout), f"a scrape timeout no longer than job "
+                                                  f"{target.job}'s interval {target.interval}")
 
     redis_auth = parser.choice("redisAuth", RedisAuth)
     redis_address = parser.text("redisAddress")

@@ -42,6 +42,7 @@ def settings_error(stack: str, **overrides: Any) -> SettingsError:
     ({"alertWarningReceiver": "email"}, "alertWarningReceiver", "one of none, slack, webhook"),
     ({"redisAddress": "redis-production:6379"}, "redisAddress", "redis://host:port"),
     ({"lokiRetention": "7d"}, "lokiRetention", "not a known key"),
+    ({"backendScrapeTimeout": "20s"}, "backendScrapeTimeout", "no longer than job"),
 ])
 def test_each_bad_setting_names_its_key_and_the_accepted_form(
         overrides: dict[str, Any], key: str, accepted: str) -> None:
