@@ -28,6 +28,7 @@ from tools.smoke import (
     SMOKE_GROUP_INTERVAL,
     SMOKE_GROUP_WAIT,
     SMOKE_INTERVAL,
+    Binaries,
     Local,
     Loopback,
     Notification,
@@ -49,6 +50,8 @@ EVERY_FLAG: Final = frozenset({
     "storage.tsdb.retention.size", "web.enable-remote-write-receiver", "enable-feature",
     "storage.path", "cluster.listen-address"})
 KNOWN: Final = {service.value: EVERY_FLAG for service in Service}
+# Debian bookworm's Alertmanager: no webhook `url_file` yet.
+DEBIAN: Final = Binaries(KNOWN, (0, 25))
 MISSING: Final = object()
 PROMETHEUS: Final = Service.PROMETHEUS.value
 ALERTMANAGER: Final = Service.ALERTMANAGER.value
@@ -125,7 +128,7 @@ def _local_yaml(local: Local, loop: Loopback, service: str, path: str) -> Any:
 
 def test_prometheus_config_changes_only_addresses_paths_and_intervals(
         rendered: Rendered, loop: Loopback) -> None:
-    local = localize(rendered, loop, KNOWN)
+    local = localize(rendered, loop, DEBIAN)
     path = "/etc/prometheus/prometheus.yml"
     before = yaml.safe_load(rendered.files[PROMETHEUS][path])
     after = _local_yaml(local, loop, PROMETHEUS, path)
@@ -154,7 +157,7 @@ def test_prometheus_config_changes_only_addresses_paths_and_intervals(
 
 
 def test_jobs_map_to_the_stand_in_or_their_service(rendered: Rendered, loop: Loopback) -> None:
-    local = localize(rendered, loop, KNOWN)
+    local = localize(rendered, loop, DEBIAN)
     config = yaml.safe_load(rendered.files[PROMETHEUS]["/etc/prometheus/prometheus.yml"])
     backend_jobs = {job["job_name"] for job in config["scrape_configs"]
                     if job["job_name"].startswith("gatewayz_")}
@@ -167,7 +170,7 @@ def test_jobs_map_to_the_stand_in_or_their_service(rendered: Rendered, loop: Loo
 
 def test_rules_change_only_the_for_of_the_smoke_alerts(rendered: Rendered,
                                                        loop: Loopback) -> None:
-    local = localize(rendered, loop, KNOWN)
+    local = localize(rendered, loop, DEBIAN)
     rules = {path: text for path, text in rendered.files[PROMETHEUS].items()
              if path.startswith("/etc/prometheus/rules/")}
     assert rules
@@ -182,7 +185,7 @@ def test_rules_change_only_the_for_of_the_smoke_alerts(rendered: Rendered,
 
 def test_alertmanager_changes_only_timing_and_receiver_urls(rendered: Rendered,
                                                             loop: Loopback) -> None:
-    local = localize(rendered, loop, KNOWN)
+    local = localize(rendered, loop, DEBIAN)
     path = "/etc/alertmanager/alertmanager.yml"
     before = yaml.safe_load(rendered.files[ALERTMANAGER][path])
     after = _local_yaml(local, loop, ALERTMANAGER, path)
@@ -205,8 +208,18 @@ def test_alertmanager_changes_only_timing_and_receiver_urls(rendered: Rendered,
             assert local.files[Path(slack["api_url_file"])] == catcher + receiver["name"]
 
 
+def test_an_alertmanager_with_url_file_keeps_it(rendered: Rendered, loop: Loopback) -> None:
+    local = localize(rendered, loop, Binaries(KNOWN, (0, 34)))
+    after = _local_yaml(local, loop, ALERTMANAGER, "/etc/alertmanager/alertmanager.yml")
+    webhooks = [(receiver["name"], webhook) for receiver in after["receivers"]
+                for webhook in receiver.get("webhook_configs", [])]
+    for name, webhook in webhooks:
+        assert "url" not in webhook
+        assert local.files[Path(webhook["url_file"])] == f"http://{HOST}:{PORTS[CATCHER]}/{name}"
+
+
 def test_other_files_are_copied_unchanged(rendered: Rendered, loop: Loopback) -> None:
-    local = localize(rendered, loop, KNOWN)
+    local = localize(rendered, loop, DEBIAN)
     rewritten = {"/etc/prometheus/prometheus.yml", "/etc/alertmanager/alertmanager.yml",
                  "/etc/redis_exporter/passwords.json"}
     for service, files in rendered.files.items():
@@ -220,7 +233,7 @@ def test_other_files_are_copied_unchanged(rendered: Rendered, loop: Loopback) ->
 
 def test_redis_exporter_watches_the_loopback_redis_with_the_stack_password(
         rendered: Rendered, loop: Loopback) -> None:
-    local = localize(rendered, loop, KNOWN)
+    local = localize(rendered, loop, DEBIAN)
     if EXPORTER not in rendered.containers:
         assert local.redis_exporter_env == {}
         assert local.redis_password is None
@@ -241,7 +254,7 @@ def test_flags_keep_the_stack_ones_map_paths_and_drop_unknown(rendered: Rendered
                                                               loop: Loopback) -> None:
     command = rendered.containers[PROMETHEUS]["command"]
     known = {**KNOWN, PROMETHEUS: EVERY_FLAG - {"enable-feature"}}
-    local = localize(rendered, loop, known)
+    local = localize(rendered, loop, Binaries(known, (0, 25)))
     args = local.args[PROMETHEUS]
     assert args[-1] == f"--web.listen-address={HOST}:{PORTS[PROMETHEUS]}"
     assert local.dropped_flags == ("prometheus --enable-feature=exemplar-storage",)
@@ -256,7 +269,7 @@ def test_flags_keep_the_stack_ones_map_paths_and_drop_unknown(rendered: Rendered
 
 def test_the_backend_token_is_the_rendered_credentials_file(rendered: Rendered,
                                                             loop: Loopback) -> None:
-    local = localize(rendered, loop, KNOWN)
+    local = localize(rendered, loop, DEBIAN)
     tokens = [path for path in rendered.files[PROMETHEUS] if path.endswith(".token")]
     if not tokens:
         assert local.backend_token_file is None

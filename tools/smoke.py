@@ -38,6 +38,7 @@ from configs.dashboards.panels import WANTED_METRICS
 from configs.datasources import Uid
 from configs.endpoints import HTTP_PORTS, internal_address
 from settings import PROJECT, Service, Settings, parse_settings
+from tools.alertmanager_compat import for_release, tool_version
 from tools.mock_runtime import stack_config
 
 ROOT: Final = Path(__file__).resolve().parent.parent
@@ -174,6 +175,14 @@ class Local:
     shortened_alerts: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Binaries:
+    """What the local binaries accept: flag names by service, and Alertmanager's version."""
+
+    flags: Mapping[str, frozenset[str]]
+    alertmanager_version: tuple[int, int]
+
+
 # Where the rendered configs reach each service: by its network alias, Prometheus itself on
 # localhost (configs/prometheus.py).
 SERVICE_ADDRESSES: Final[Mapping[str, str]] = {
@@ -183,7 +192,7 @@ SERVICE_ADDRESSES: Final[Mapping[str, str]] = {
 
 
 def localize(rendered: Rendered, loop: Loopback,
-             known_flags: Mapping[str, frozenset[str]]) -> Local:
+             binaries: Binaries) -> Local:
     """The only changes made to the rendered stack to run it here; everything else is as rendered.
 
     - Addresses: each service's `<alias>:<port>` (and Prometheus' `localhost:9090`) becomes its
@@ -192,9 +201,9 @@ def localize(rendered: Rendered, loop: Loopback,
     - Paths: container path P of service S becomes <temp>/S/P; files keep their content.
     - Prometheus: global and per-job scrape interval and timeout and the evaluation interval
       become 1s; the `for` of SMOKE_ALERTS becomes 5s.
-    - Alertmanager: group_wait 1s and group_interval 2s wherever set; each receiver's URL becomes
-      the catcher's `/<receiver name>`, in its URL file (Slack's `api_url_file`), or inline
-      `url` for a webhook (`url_file` came in 0.26; Debian's Alertmanager is 0.25).
+    - Alertmanager: group_wait 1s and group_interval 2s wherever set; each receiver's URL file
+      holds the catcher's `/<receiver name>`, inlined where the local Alertmanager predates
+      `url_file` (tools.alertmanager_compat: Debian's 0.25 does).
     - redis_exporter: REDIS_ADDR and the key of its password map become the loopback Redis.
     - Flags: the stack's own, minus those the local binary does not know (returned), plus
       `--web.listen-address` on loopback.
@@ -209,7 +218,7 @@ def localize(rendered: Rendered, loop: Loopback,
         if service.value in containers:
             command = containers[service.value].get("command", [])
             args[service.value], lost = _flags(loop, service.value, command,
-                                               known_flags[service.value])
+                                               binaries.flags[service.value])
             dropped += lost
 
     config_path = _flag_value(containers[prometheus]["command"], "--config.file")
@@ -226,7 +235,8 @@ def localize(rendered: Rendered, loop: Loopback,
     alertmanager = Service.ALERTMANAGER.value
     am_path = _flag_value(containers[alertmanager]["command"], "--config.file")
     am_config, url_files = _alertmanager_config(
-        yaml.safe_load(rendered.files[alertmanager][am_path]), loop)
+        yaml.safe_load(rendered.files[alertmanager][am_path]), loop,
+        binaries.alertmanager_version)
     files[loop.path(alertmanager, am_path)] = _yaml(am_config)
     files.update(url_files)
 
@@ -299,7 +309,7 @@ def _shorten_alerts(document: dict[str, Any]) -> tuple[dict[str, Any], list[str]
     return document, shortened
 
 
-def _alertmanager_config(config: dict[str, Any], loop: Loopback
+def _alertmanager_config(config: dict[str, Any], loop: Loopback, version: tuple[int, int]
                          ) -> tuple[dict[str, Any], dict[Path, str]]:
     config = copy.deepcopy(config)
     service = Service.ALERTMANAGER.value
@@ -315,15 +325,13 @@ def _alertmanager_config(config: dict[str, Any], loop: Loopback
     shorten(config["route"])
     url_files: dict[Path, str] = {}
     for receiver in config.get("receivers", []):
-        url = f"{loop.url(CATCHER)}/{receiver['name']}"
-        for slack in receiver.get("slack_configs", []):
-            path = loop.path(service, slack["api_url_file"])
-            slack["api_url_file"] = str(path)
-            url_files[path] = url
-        for webhook in receiver.get("webhook_configs", []):
-            url_files[loop.path(service, webhook.pop("url_file"))] = url
-            webhook["url"] = url
-    return config, url_files
+        for integration, key in (("slack_configs", "api_url_file"),
+                                 ("webhook_configs", "url_file")):
+            for entry in receiver.get(integration, []):
+                path = loop.path(service, entry[key])
+                entry[key] = str(path)
+                url_files[path] = f"{loop.url(CATCHER)}/{receiver['name']}"
+    return for_release(config, version, lambda path: url_files[Path(path)]), url_files
 
 
 def _redis_exporter(rendered: Rendered, loop: Loopback
@@ -995,9 +1003,11 @@ def smoke(stack: str, *, root: Path, processes: Processes, held: list[socket.soc
                                   f"{len(rendered.dashboards)} dashboards")
     names = [*(service.value for service in Service), BACKEND, REDIS, CATCHER]
     loop = Loopback(root, _reserve_ports(names, held))
-    flags = {service.value: known_flags(BINARIES[service])
-             for service in (Service.PROMETHEUS, Service.ALERTMANAGER, Service.REDIS_EXPORTER)}
-    local = localize(rendered, loop, flags)
+    binaries = Binaries(
+        flags={service.value: known_flags(BINARIES[service])
+               for service in (Service.PROMETHEUS, Service.ALERTMANAGER, Service.REDIS_EXPORTER)},
+        alertmanager_version=tool_version(BINARIES[Service.ALERTMANAGER]))
+    local = localize(rendered, loop, binaries)
     catcher = Catcher(loop.ports[CATCHER])
     try:
         run = Run(stack, settings, rendered, loop, local, processes, catcher, report, deadline)
