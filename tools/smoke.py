@@ -950,6 +950,19 @@ def check_alert(run: Run, name: str, severity: str, trigger: Callable[[], None])
     return ok
 
 
+def check_quiet(run: Run) -> None:
+    """On healthy traffic no alert is pending or firing, but those on targets not run here."""
+    not_run = {service.job for service in NOT_RUN}
+    alerts = http_json(f"{run.prometheus.url}/api/v1/alerts")["data"]["alerts"]
+    explained = sorted({a["labels"]["alertname"] for a in alerts
+                        if a["labels"].get("job") in not_run})
+    noisy = sorted({f"{a['labels']['alertname']} ({a['state']}, {a['labels']})" for a in alerts
+                    if a["labels"].get("job") not in not_run})
+    run.report.check(not noisy, "healthy stack is quiet",
+                     f"unexpected: {'; '.join(noisy)}" if noisy else
+                     f"no alert but {', '.join(explained) or 'none'} on targets not run here")
+
+
 def check_error_rate_alert(run: Run) -> None:
     report = run.report
     fired = check_alert(run, ERROR_RATE_ALERT, "critical", lambda: run.control(ERROR_BURST))
@@ -1020,6 +1033,7 @@ def smoke(stack: str, *, root: Path, processes: Processes, held: list[socket.soc
         time.sleep(min(SETTLE_SECONDS, deadline.remaining()))
         check_env_labels(run)
         check_dashboards(run)
+        check_quiet(run)
         check_error_rate_alert(run)
         check_redis(run)
     finally:
