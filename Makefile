@@ -10,8 +10,8 @@ PULUMI := pulumi
 
 BASE ?= origin/main
 
-.PHONY: venv test lint typecheck unit validate-all render diff validate docs bench login stack \
-	tunnel preview up destroy
+.PHONY: venv test lint typecheck unit validate-all render diff validate smoke docs bench login \
+	stack tunnel preview up destroy
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -53,6 +53,10 @@ diff: venv
 ## validate STACK=...: render, then promtool, amtool and the Loki/Tempo key references
 validate: venv
 	$(PY) -m tools.validate --stack $(STACK)
+
+## smoke STACK=...: the rendered stack live on loopback with Debian's binaries (docs/smoke.md)
+smoke: venv
+	$(PY) -m tools.smoke --stack $(STACK)
 
 ## docs: regenerate Pulumi.yaml's config block and the README config table from settings.py
 docs: venv
