@@ -21,10 +21,10 @@ from settings import Service, Settings, parse_settings
 from tests.support.tools import require_tool
 from tools.dashboard_queries import (
     Query,
-    grafana_values,
     panels,
     plain,
     promql_queries,
+    variable_values,
     variables,
 )
 
@@ -228,16 +228,16 @@ def test_every_datasource_reference_resolves_to_a_provisioned_uid(settings: Sett
             assert variable["type"] != "query" or "datasource" in variable, variable["name"]
 
 
-def plain_query(expr: str, settings: Settings) -> str:
-    return plain(expr, grafana_values(settings.environment, settings.backend.job))
-
-
 def test_promql_parses_with_promtool(settings: Settings, tmp_path: Path) -> None:
     promtool = require_tool("promtool")
-    queries = [query for dashboard in dashboards(settings)
-               for query in promql_queries(dashboard.model)]
-    rules = [{"record": f"dashboard:expr_{index}", "expr": plain_query(query.expr, settings)}
-             for index, query in enumerate(queries)]
+    queries, exprs = [], []
+    for dashboard in dashboards(settings):
+        values = variable_values(dashboard.model, settings.environment, settings.backend.job)
+        for query in promql_queries(dashboard.model):
+            queries.append(query)
+            exprs.append(plain(query.expr, values))
+    rules = [{"record": f"dashboard:expr_{index}", "expr": expr}
+             for index, expr in enumerate(exprs)]
     path = tmp_path / "dashboards.rules.yml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]}))
     result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True,

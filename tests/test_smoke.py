@@ -38,7 +38,6 @@ from tools.smoke import (
     metric_names,
     parse_notification,
     receiver_for,
-    substitute,
 )
 
 STACKS: Final = ("staging", "production")
@@ -312,7 +311,3 @@ def test_metric_names_skip_functions_labels_and_strings() -> None:
     assert metric_names(expr) == {"provider_response_time_seconds", "up"}
 
 
-def test_substitute_replaces_known_variables_only() -> None:
-    values = {"env": "staging", "__rate_interval": "1m"}
-    assert substitute('rate(x{env="$env", s=~"${env:regex}"}[$__rate_interval]) $other',
-                      values) == 'rate(x{env="staging", s=~"staging"}[1m]) $other'

@@ -15,6 +15,9 @@ from configs.datasources import Uid, ref
 
 _LABEL_VALUES: Final = re.compile(r"^label_values\((?P<selector>.+),\s*\w+\)$")
 _VARIABLE: Final = re.compile(r"\$\{?(\w+)(?::\w+)?\}?")
+# Grafana's built-in variables, as a dashboard opened on the last hour would have them.
+BUILTIN_VARIABLES: Final[Mapping[str, str]] = {
+    "__rate_interval": "1m", "__interval": "15s", "__range": "1h", "__auto": "1m"}
 
 
 @dataclass(frozen=True)
@@ -60,12 +63,19 @@ def promql_queries(model: Mapping[str, Any], *, include_env_variable: bool = Tru
     return found
 
 
-def grafana_values(environment: str, backend_job: str) -> dict[str, str]:
-    """What Grafana would substitute for this stack's variables, for tools that run queries."""
-    return {"env": environment, "job": backend_job, "__rate_interval": "1m", "__interval": "1m",
-            "__range": "1h", "__auto": "1m"}
+def variable_values(model: Mapping[str, Any], environment: str,
+                    backend_job: str) -> dict[str, str]:
+    """A dashboard's variables as this stack would fill them: env and job from its settings,
+    the rest as the dashboard preselects them (`All` as a match-anything regex)."""
+    values = dict(BUILTIN_VARIABLES)
+    for variable in variables(model):
+        current = str(variable.get("current", {}).get("value", ""))
+        values[variable["name"]] = ".*" if current in ("$__all", "") else current
+    values.update(env=environment, job=backend_job)
+    return values
 
 
 def plain(expr: str, values: Mapping[str, str]) -> str:
-    """The query with Grafana's variables replaced; unknown ones by a harmless plain value."""
-    return _VARIABLE.sub(lambda m: values.get(m[1], "x"), expr)
+    """`$name`, `${name}` and `${name:format}` replaced. A variable the dashboard does not define
+    is left as it is, so promtool or Prometheus reject the query instead of it passing by luck."""
+    return _VARIABLE.sub(lambda m: values.get(m[1], m[0]), expr)

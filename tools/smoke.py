@@ -22,7 +22,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -35,10 +35,10 @@ from urllib.request import Request, urlopen
 import yaml
 
 from configs.dashboards.panels import WANTED_METRICS
-from configs.datasources import Uid
 from configs.endpoints import HTTP_PORTS, internal_address
 from settings import PROJECT, Service, Settings, parse_settings
 from tools.alertmanager_compat import for_release, tool_version
+from tools.dashboard_queries import plain, promql_queries, variable_values
 from tools.mock_runtime import stack_config
 
 ROOT: Final = Path(__file__).resolve().parent.parent
@@ -70,9 +70,6 @@ BINARIES: Final[Mapping[str, str]] = {
     Service.REDIS_EXPORTER: "prometheus-redis-exporter",
     REDIS: "redis-server",
 }
-# Grafana's built-in variables, as a dashboard opened on the last hour would have them.
-BUILTIN_VARIABLES: Final[Mapping[str, str]] = {
-    "__rate_interval": "1m", "__interval": "15s", "__range": "1h", "__auto": "1m"}
 # Traffic of the stand-in: a little 5xx at rest (5xx panels have data, no alert fires), a 50%
 # burst, then a recovery loud enough that the 5m error ratio drops under the threshold in
 # seconds; the rules' 5m and 1h windows stay as deployed.
@@ -805,47 +802,6 @@ def check_remote_write(run: Run) -> None:
                      + ("stored" if stored else "not found"))
 
 
-@dataclass(frozen=True)
-class DashboardQuery:
-    dashboard: str
-    panel: str
-    expr: str
-
-
-def dashboard_queries(model: Mapping[str, Any]) -> Iterator[DashboardQuery]:
-    """PromQL of Prometheus targets and of Prometheus query variables (`label_values(sel, l)`)."""
-    def panels(items: Sequence[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
-        for item in items:
-            yield item
-            yield from panels(item.get("panels", []))
-
-    uid = str(model["uid"])
-    for panel in panels(model.get("panels", [])):
-        for target in panel.get("targets", []):
-            if target.get("datasource", {}).get("uid") == Uid.PROMETHEUS and "expr" in target:
-                yield DashboardQuery(uid, str(panel["title"]), str(target["expr"]))
-    for variable in model.get("templating", {}).get("list", []):
-        match = re.match(r"^label_values\((.+),\s*\w+\)$", str(variable.get("definition", "")))
-        if variable.get("datasource", {}).get("uid") == Uid.PROMETHEUS and match:
-            yield DashboardQuery(uid, f"variable ${variable['name']}", match[1])
-
-
-def variable_values(model: Mapping[str, Any], settings: Settings) -> dict[str, str]:
-    """The stack's values for a dashboard's variables: env and job from the settings, the rest
-    as the dashboard preselects them (`All` as a match-anything regex)."""
-    values = dict(BUILTIN_VARIABLES)
-    for variable in model.get("templating", {}).get("list", []):
-        current = str(variable.get("current", {}).get("value", ""))
-        values[variable["name"]] = ".*" if current in ("$__all", "") else current
-    values.update(env=settings.environment, job=settings.backend.job)
-    return values
-
-
-def substitute(expr: str, values: Mapping[str, str]) -> str:
-    """`$name`, `${name}` and `${name:format}` replaced; unknown variables left as they are."""
-    return re.sub(r"\$\{?(\w+)(?::\w+)?\}?", lambda m: values.get(m[1], m[0]), expr)
-
-
 _PROMQL_WORDS: Final = frozenset({"and", "or", "unless", "bool", "offset", "by", "without", "on",
                                   "ignoring", "group_left", "group_right", "inf", "nan"})
 
@@ -867,9 +823,9 @@ def metric_names(expr: str) -> set[str]:
 def check_dashboards(run: Run) -> None:
     report = run.report
     for model in run.rendered.dashboards:
-        values = variable_values(model, run.settings)
-        for query in dashboard_queries(model):
-            expr = substitute(query.expr, values)
+        values = variable_values(model, run.settings.environment, run.settings.backend.job)
+        for query in promql_queries(model):
+            expr = plain(query.expr, values)
             check = f"query {query.dashboard} / {query.panel}"
             try:
                 result = run.prometheus.query(expr)

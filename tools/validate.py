@@ -21,7 +21,7 @@ from typing import Final
 import yaml
 
 from tools.alertmanager_compat import for_release, tool_version
-from tools.dashboard_queries import grafana_values, plain, promql_queries
+from tools.dashboard_queries import plain, promql_queries, variable_values
 from tools.keyref import load_key_reference, unknown_keys
 from tools.mock_runtime import ROOT
 
@@ -100,10 +100,11 @@ def check_dashboards(tree: Path, scratch: Path) -> list[Failure]:
     outputs = json.loads((tree / "outputs.json").read_text())
     scrape = yaml.safe_load((tree / PROMETHEUS_DIR / "prometheus.yml").read_text())
     backend_job = scrape["scrape_configs"][0]["job_name"]
-    values = grafana_values(outputs["environment"], backend_job)
     failures = []
     for path in sorted((tree / "grafana" / "dashboards").glob("*.json")):
-        queries = promql_queries(json.loads(path.read_text()))
+        model = json.loads(path.read_text())
+        values = variable_values(model, outputs["environment"], backend_job)
+        queries = promql_queries(model)
         rules = [{"record": f"dashboard:query_{index}", "expr": plain(query.expr, values)}
                  for index, query in enumerate(queries)]
         rules_file = scratch / f"{path.stem}.rules.yml"
