@@ -3,7 +3,7 @@
 import pulumi
 
 from components.service import ContainerSpec, StackArgs, Upload, published_url, service_container
-from configs.endpoints import internal_url
+from configs.endpoints import TEMPO_OTLP_GRPC_PORT, internal_url
 from configs.render import to_yaml
 from configs.tempo import CONFIG_PATH, DATA_DIR, tempo_command, tempo_config
 from settings import Port, Service
@@ -34,5 +34,6 @@ class Tempo(pulumi.ComponentResource):
         self.url = pulumi.Output.from_input(
             published_url(settings.bindings[Port.TEMPO_HTTP], internal_url(Service.TEMPO)))
         self.otlp_grpc_endpoint = pulumi.Output.from_input(published_url(
-            settings.bindings[Port.TEMPO_OTLP_GRPC], "http://tempo:4317"))
+            settings.bindings[Port.TEMPO_OTLP_GRPC],
+            f"http://{Service.TEMPO}:{TEMPO_OTLP_GRPC_PORT}"))
         self.register_outputs({"url": self.url, "otlp_grpc_endpoint": self.otlp_grpc_endpoint})
