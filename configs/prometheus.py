@@ -75,7 +75,13 @@ def prometheus_config(settings: Settings, rule_files: Iterable[str]) -> dict[str
 
 
 def prometheus_command(settings: Settings) -> list[str]:
-    """Flags: retention is flags-only on the pinned promtool, and Tempo remote-writes into us."""
+    """Flags, since Tempo remote-writes into us and retention must be set here.
+
+    v3.14.0 marks the retention flags deprecated in favour of the config file's
+    `storage.tsdb.retention` (cmd/prometheus/main.go:508,511) but still applies them; the config
+    form is unknown to promtool 2.42, our validator, so the flags stay.
+    tests/test_prometheus_release.py allows exactly these two deprecated flags.
+    """
     return [
         f"--config.file={CONFIG_PATH}",
         f"--storage.tsdb.path={DATA_DIR}",

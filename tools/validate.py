@@ -2,7 +2,8 @@
 
 `python -m tools.validate --stack staging` renders to build/<stack> (tools.render), then checks:
 promtool on the Prometheus config and each rules file, amtool on the Alertmanager config, promtool
-on every dashboard query, and the pinned Loki and Tempo key references. Exits non-zero on failure.
+on every dashboard query, and the key references of the pinned Prometheus, Loki and Tempo
+releases. Exits non-zero on failure.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ REFERENCES: Final = ROOT / "tests" / "reference"
 PROMETHEUS_DIR: Final = "files/prometheus/etc/prometheus"
 ALERTMANAGER_DIR: Final = "files/alertmanager/etc/alertmanager"
 KEY_REFERENCES: Final = {
+    # promtool here is 2.42: the pinned 3.14's own keys are checked as well.
+    f"{PROMETHEUS_DIR}/prometheus.yml": "prometheus-v3.14.0-keys.txt",
     "files/loki/etc/loki/config.yaml": "loki-v3.7.6-keys.txt",
     "files/tempo/etc/tempo/tempo.yaml": "tempo-v3.0.3-keys.txt",
 }
