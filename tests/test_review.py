@@ -111,8 +111,9 @@ def test_validate_reports_a_broken_file_by_name(
     break_it(document)
     (tree / file).write_text(yaml.safe_dump(document, sort_keys=False))
     failures = validate(tree)
-    assert [f.file for f in failures] == [file]
-    assert reported in failures[0].message
+    # Prometheus' file is judged twice: by promtool 2.42 and by the v3.14.0 key reference.
+    assert {f.file for f in failures} == {file}
+    assert all(reported in f.message for f in failures)
 
 
 def test_validate_reports_a_dashboard_query_promtool_cannot_parse(
