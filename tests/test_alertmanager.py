@@ -6,7 +6,6 @@ warning of the same name, checked on the rule structure and on a running Alertma
 from __future__ import annotations
 
 import json
-import re
 import socket
 import subprocess
 import time
@@ -30,6 +29,7 @@ from settings import Receiver, Settings, SettingsError, Severity, parse_settings
 from tests import rule_cases
 from tests.support.tools import require_tool
 from tools.alertmanager_compat import for_release, tool_version
+from tools.alertmanager_routing import matches
 
 # What each stack file says (Pulumi.<stack>.yaml); the builder must follow the settings.
 EXPECTED_RECEIVERS: Final[Mapping[str, Mapping[Severity, Receiver]]] = {
@@ -38,7 +38,6 @@ EXPECTED_RECEIVERS: Final[Mapping[str, Mapping[Severity, Receiver]]] = {
     "production": {Severity.CRITICAL: Receiver.WEBHOOK, Severity.WARNING: Receiver.SLACK,
                    Severity.INFO: Receiver.NONE},
 }
-_MATCHER = re.compile(r'^(\w+)(=~|!~|!=|=)"(.*)"$')
 # YAML keys of the pinned v0.34.0 for the parts the config uses, from its structs' yaml tags:
 # config/config.go (Config, Route, Receiver), config/common/inhibitrule.go,
 # config/common/notifierconfig.go (send_resolved), config/notifiers.go (SlackConfig),
@@ -201,25 +200,12 @@ def test_notifications_group_by_alert_env_and_severity(settings: Settings) -> No
 
 # --- inhibition ----------------------------------------------------------------------------
 
-def _matches(matchers: list[str], labels: Mapping[str, str]) -> bool:
-    """Alertmanager's matcher semantics for the forms the config uses."""
-    for matcher in matchers:
-        parsed = _MATCHER.match(matcher)
-        assert parsed is not None, matcher
-        name, op, value = parsed.groups()
-        actual = labels.get(name, "")
-        hit = re.fullmatch(value, actual) is not None if "~" in op else actual == value
-        if hit == op.startswith("!"):
-            return False
-    return True
-
-
 def _inhibits(rule: dict[str, Any], source: Mapping[str, str],
               target: Mapping[str, str]) -> bool:
     # A label missing from both sides counts as equal (alertmanager@v0.34.0 inhibit/inhibit.go,
     # `fingerprintEquals`).
-    return (_matches(rule["source_matchers"], source)
-            and _matches(rule["target_matchers"], target)
+    return (matches(rule["source_matchers"], source)
+            and matches(rule["target_matchers"], target)
             and all(source.get(name, "") == target.get(name, "") for name in rule["equal"]))
 
 

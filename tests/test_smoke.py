@@ -16,6 +16,7 @@ import yaml
 
 from settings import Service
 from tests.support.tools import require_tool
+from tools.alertmanager_routing import receiver_for
 from tools.render import render
 from tools.smoke import (
     BACKEND,
@@ -37,7 +38,6 @@ from tools.smoke import (
     localize,
     metric_names,
     parse_notification,
-    receiver_for,
 )
 
 STACKS: Final = ("staging", "production")

@@ -38,6 +38,7 @@ from configs.dashboards.panels import WANTED_METRICS
 from configs.endpoints import HTTP_PORTS, internal_address
 from settings import PROJECT, Service, Settings, parse_settings
 from tools.alertmanager_compat import for_release, tool_version
+from tools.alertmanager_routing import receiver_for
 from tools.dashboard_queries import plain, promql_queries, variable_values
 from tools.mock_runtime import stack_config
 
@@ -848,25 +849,6 @@ def check_dashboards(run: Run) -> None:
                 report.line("SKIP", check, "ran; no data: no Redis in this stack")
             else:
                 report.line("FAIL", check, f"no data for {expr}")
-
-
-def receiver_for(route: Mapping[str, Any], labels: Mapping[str, str]) -> str:
-    """The receiver Alertmanager's routing tree picks (first matching child, depth first)."""
-    for child in route.get("routes", []):
-        if all(_matches(matcher, labels) for matcher in child.get("matchers", [])):
-            return receiver_for(child, labels)
-    return str(route["receiver"])
-
-
-def _matches(matcher: str, labels: Mapping[str, str]) -> bool:
-    match = re.fullmatch(r'\s*(\w+)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*', matcher)
-    if match is None:
-        raise ValueError(f"matcher not understood: {matcher}")
-    name, op, value = match.groups()
-    actual = labels.get(name, "")
-    if op in ("=~", "!~"):
-        return (re.fullmatch(value, actual) is not None) == (op == "=~")
-    return (actual == value) == (op == "=")
 
 
 def check_alert(run: Run, name: str, severity: str, trigger: Callable[[], None]) -> bool:
