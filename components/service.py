@@ -19,6 +19,11 @@ from settings import CONTAINER_PORTS, Binding, Port, Service, Settings
 
 # Seconds Pulumi waits for a container to report healthy before failing the update.
 HEALTH_WAIT_SECONDS: Final = 180
+# Seconds a replaced or deleted container gets to shut down on SIGTERM. Without it the provider
+# removes it by force (SIGKILL: kreuzwerker/terraform-provider-docker
+# `resourceDockerContainerDelete`), and Alertmanager loses the silences and notification log it
+# writes on shutdown, Prometheus the WAL records not yet flushed.
+STOP_GRACE_SECONDS: Final = 30
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,7 @@ def service_container(parent: pulumi.Resource, name: str, stack: StackArgs,
             start_period=spec.start_period),
         wait=True,
         wait_timeout=HEALTH_WAIT_SECONDS,
+        destroy_grace_seconds=STOP_GRACE_SECONDS,
         # The container name and host ports are fixed, so the old one must go first.
         opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=True),
     )
