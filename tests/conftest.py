@@ -26,3 +26,8 @@ def stack(request: pytest.FixtureRequest) -> str:
 def program(stack: str) -> ProgramRun:
     """The program's run for one stack (shared: runs are deterministic and read-only)."""
     return _run(stack)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # Here, not in tests/smoke/conftest.py: pytest reads options only from the first conftests.
+    parser.addoption("--stack", choices=STACKS, help="the stack the smoke test runs (make smoke)")

@@ -24,7 +24,7 @@ from pulumi.runtime.settings import set_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from settings import KEYS, PROJECT
+from settings import KEYS, PROJECT, Settings, parse_settings
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 # The engine's marker for a secret value inside serialized properties.
@@ -203,3 +203,13 @@ def run_program(stack: str, config: Mapping[str, str], secret_keys: list[str],
     # A fresh context per run: Pulumi keeps its runtime state in context variables.
     contextvars.Context().run(body)
     return run
+
+
+def stack_settings(stack: str) -> Settings:
+    """The stack's settings, from its stack file and the fake secrets the render uses: what a
+    run expects (environment, jobs, retention), to hold against what the stack does."""
+    config, secret_keys = stack_config(stack)
+    prefix = f"{PROJECT}:"
+    raw = {key.removeprefix(prefix): value for key, value in config.items()
+           if key.startswith(prefix) and key not in secret_keys}
+    return parse_settings(stack, raw, frozenset(key.removeprefix(prefix) for key in secret_keys))

@@ -3,7 +3,8 @@
 `python -m tools.render --stack staging --out build/staging` runs the program under Pulumi's mock
 runtime (no CLI, no Docker) with fake secrets and writes:
   files/<service>/<path in container>   every uploaded file (secret files hold the fake values)
-  containers/<service>.json             image, command, env, ports, volumes, limits, healthcheck
+  containers/<service>.json             image, command, env, ports, volumes, limits, healthcheck,
+                                        and each upload's path, owner and mode
   grafana/datasources/<uid>.json        each datasource with the links its config adds
   grafana/dashboards/<uid>.json         each dashboard model, grafana/folders.json
   resources.json, outputs.json          every resource (type, name, parent, options, inputs)
@@ -16,6 +17,8 @@ import argparse
 import json
 import shutil
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -57,11 +60,13 @@ def _container_view(run: ProgramRun, container: Registration) -> dict[str, Any]:
                 if r.parent == container.parent]
     envs = inputs.pop("envs", [])
     inputs.pop("uploads", None)
+    uploads = [{key: value for key, value in upload.items() if key != "content"}
+               for upload in container.plain_inputs().get("uploads", [])]
     return {
         **inputs,
         "image": image.plain_inputs()["name"],
         "env": dict(sorted(entry.split("=", 1) for entry in envs)) if envs != MASK else MASK,
-        "files": sorted(container.files()),
+        "uploads": sorted(uploads, key=lambda upload: str(upload["file"])),
     }
 
 
@@ -90,6 +95,30 @@ def _resource_view(resource: Registration) -> dict[str, Any]:
         "inputs": inputs,
         "shownElsewhere": sorted(_LONG_INPUTS & set(resource.inputs)),
     }
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered tree read back: files by service and container path, containers, dashboards."""
+
+    files: Mapping[str, Mapping[str, str]]
+    containers: Mapping[str, Mapping[str, Any]]
+    dashboards: tuple[Mapping[str, Any], ...]
+
+
+def load(out: Path) -> Rendered:
+    """Read the tree `render` wrote (the module docstring describes the layout)."""
+    files: dict[str, dict[str, str]] = {}
+    for path in sorted((out / "files").rglob("*")):
+        if path.is_file():
+            service, *parts = path.relative_to(out / "files").parts
+            files.setdefault(service, {})["/" + "/".join(parts)] = path.read_text()
+    return Rendered(
+        files=files,
+        containers={path.stem: json.loads(path.read_text())
+                    for path in sorted((out / "containers").glob("*.json"))},
+        dashboards=tuple(json.loads(path.read_text())
+                         for path in sorted((out / "grafana" / "dashboards").glob("*.json"))))
 
 
 def render(stack: str, out: Path) -> ProgramRun:

@@ -1,7 +1,8 @@
-"""A stand-in GatewayZ backend for `tools.smoke`: serves every metric the backend exports today
-(../shared/reference/METRICS.md) with its labels, fed by synthetic traffic from a background
-thread; `POST /control?error_ratio=&latency=&rps=` changes the traffic, a bearer token guards
-/metrics when given. Loopback only, and it exits by itself after `--max-seconds`.
+"""A stand-in GatewayZ backend for the smoke test: serves every metric the backend exports today
+(the names in configs/backend_metrics.py) with its labels, fed by synthetic traffic from a
+background thread; `POST /control?error_ratio=&latency=&rps=` changes the traffic, a bearer token
+guards /metrics when given. It listens on the address given (the smoke network's gateway) and
+exits by itself after `--max-seconds`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from prometheus_client import (
     generate_latest,
 )
 
-HOST: Final = "127.0.0.1"
 TICK_SECONDS: Final = 0.1
 # Per tick, so a mistaken `rps` cannot pin a core: 20 000 requests/s at most.
 MAX_REQUESTS_PER_TICK: Final = 2000
@@ -234,12 +234,12 @@ def _handler(metrics: Metrics, generator: Generator, token: str | None
     return Handler
 
 
-def serve(port: int, token_file: Path | None, max_seconds: float) -> None:
+def serve(host: str, port: int, token_file: Path | None, max_seconds: float) -> None:
     """Serve until `max_seconds` have passed; the traffic thread stops with the server."""
     metrics = Metrics()
     generator = Generator(metrics)
     token = token_file.read_text().strip() if token_file is not None else None
-    server = ThreadingHTTPServer((HOST, port), _handler(metrics, generator, token))
+    server = ThreadingHTTPServer((host, port), _handler(metrics, generator, token))
     stop = threading.Event()
 
     def run_traffic() -> None:
@@ -258,11 +258,13 @@ def serve(port: int, token_file: Path | None, max_seconds: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    # The smoke test's network gateway, so the Prometheus container reaches it; never public.
+    parser.add_argument("--host", required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--token-file", type=Path, help="require this bearer token on /metrics")
     parser.add_argument("--max-seconds", type=float, default=600.0)
     args = parser.parse_args()
-    serve(args.port, args.token_file, args.max_seconds)
+    serve(args.host, args.port, args.token_file, args.max_seconds)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,341 @@
+"""The smoke test's world, as session fixtures with guaranteed teardown: a Docker engine, the
+local images of the pinned releases, the stack's network, the host's stand-ins (the GatewayZ
+backend, Redis, a webhook catcher) on that network's gateway, and the rendered containers.
+
+`make smoke STACK=...` runs `pytest tests/smoke -m smoke --stack ...`. Whatever a fixture starts,
+its teardown removes, also when a test fails or the run is interrupted (SIGINT or SIGTERM);
+leftovers of a run killed harder are removed before the next one starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any, Final
+
+import docker
+import httpx
+import pytest
+from docker.errors import APIError, DockerException, NotFound
+from docker.models.containers import Container
+from docker.models.networks import Network
+from docker.types import IPAMConfig, IPAMPool
+
+from configs.endpoints import HTTP_PORTS
+from settings import Service, Settings
+from tests.smoke.clients import Alertmanager, Catcher, Prometheus, wait_for
+from tests.smoke.containers import Health, create, wait_healthy
+from tests.smoke.localize import NAME_PREFIX, NOT_RUN, ContainerPlan, Host, localize
+from tools import images, releases
+from tools.dockerd import TEST_GATEWAY, TEST_SUBNET, Engine, EngineError, engine, log_tail
+from tools.mock_runtime import ROOT, stack_settings
+from tools.render import Rendered, load, render
+
+STARTUP_SECONDS: Final = 20.0
+STOP_SECONDS: Final = 5.0
+# util-linux's setpriv makes the kernel kill a child when pytest dies, even by SIGKILL.
+_DIE_WITH_PARENT: Final = (("setpriv", "--pdeathsig", "KILL", "--") if shutil.which("setpriv")
+                           else ())
+# What the report prints at the end: the versions each service's build-info API reported.
+VERSIONS: dict[str, str] = {}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.path).parents:
+            item.add_marker(pytest.mark.smoke)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # pytest tears every fixture down on KeyboardInterrupt; a plain SIGTERM would skip that.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if session.config.getoption("--stack"):
+        signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGHUP, _interrupt)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    stack = config.getoption("--stack")
+    if not stack:
+        return
+    write = terminalreporter.write_line
+    for service, version in sorted(VERSIONS.items()):
+        write(f"ran {service} {version}")
+    write(f"not run: {', '.join(s.value for s in NOT_RUN)} (AGPL: no image can be built here; "
+          "their configs are checked against their releases' key references)")
+    passed = len(terminalreporter.stats.get("passed", []))
+    failed = len(terminalreporter.stats.get("failed", [])) + len(
+        terminalreporter.stats.get("error", []))
+    write(f"smoke {stack}: {passed} passed, {failed} failed")
+
+
+# --- the stack as rendered -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def stack_name(request: pytest.FixtureRequest) -> str:
+    stack = request.config.getoption("--stack")
+    if not stack:
+        pytest.fail("the smoke test needs --stack staging|production (make smoke STACK=...)")
+    return str(stack)
+
+
+@pytest.fixture(scope="session")
+def settings(stack_name: str) -> Settings:
+    return stack_settings(stack_name)
+
+
+@pytest.fixture(scope="session")
+def rendered(stack_name: str, tmp_path_factory: pytest.TempPathFactory) -> Rendered:
+    out = tmp_path_factory.mktemp("rendered")
+    render(stack_name, out)
+    return load(out)
+
+
+# --- Docker ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[Engine]:
+    try:
+        with engine() as running:
+            yield running
+    except EngineError as error:
+        pytest.fail(f"no Docker engine: {error}")
+
+
+@pytest.fixture(scope="session")
+def local_images(docker_engine: Engine) -> Mapping[Service, str]:
+    """The pinned releases' images, built (or found cached) by `make tools` and `make images`."""
+    try:
+        releases.ensure(report=False)
+        images.build_images(docker_engine.client)
+    except (releases.BuildError, images.ImageError, DockerException) as error:
+        pytest.fail(f"the local images could not be built: {error}")
+    return {release.service: images.image_tag(release.service) for release in releases.RELEASES}
+
+
+def _remove_leftovers(client: docker.DockerClient) -> None:
+    """What a run killed by SIGKILL left: containers, volumes and networks of ours."""
+    for container in client.containers.list(all=True, filters={"name": NAME_PREFIX}):
+        if container.name.startswith(NAME_PREFIX):
+            container.remove(force=True)
+    for volume in client.volumes.list():
+        if volume.name.startswith(NAME_PREFIX):
+            volume.remove(force=True)
+    for network in client.networks.list():
+        if network.name.startswith(NAME_PREFIX):
+            network.remove()
+
+
+@pytest.fixture(scope="session")
+def network(docker_engine: Engine, rendered: Rendered) -> Iterator[Network]:
+    """The stack's network, on the one fixed test subnet; containers and volumes of the run are
+    removed with it."""
+    client = docker_engine.client
+    _remove_leftovers(client)
+    (name,) = {NAME_PREFIX + spec["networksAdvanced"][0]["name"]
+               for spec in rendered.containers.values()}
+    created = client.networks.create(name, driver="bridge", ipam=IPAMConfig(
+        pool_configs=[IPAMPool(subnet=TEST_SUBNET, gateway=TEST_GATEWAY)]))
+    try:
+        yield created
+    finally:
+        _remove_leftovers(client)
+
+
+def _free_port(address: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((address, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def host(local_images: Mapping[Service, str], network: Network, rendered: Rendered) -> Host:
+    published = {(Service(service), int(port["internal"])): _free_port("127.0.0.1")
+                 for service, spec in rendered.containers.items()
+                 for port in spec.get("ports", [])}
+    return Host(images=local_images, published=published, gateway=TEST_GATEWAY,
+                backend_port=_free_port(TEST_GATEWAY), redis_port=_free_port(TEST_GATEWAY),
+                catcher_port=_free_port(TEST_GATEWAY))
+
+
+@pytest.fixture(scope="session")
+def plans(rendered: Rendered, host: Host) -> dict[Service, ContainerPlan]:
+    return localize(rendered, host)
+
+
+# --- the host's stand-ins --------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def host_process(name: str, argv: list[str], logs: Path,
+                 ready: Callable[[], bool | None]) -> Iterator[subprocess.Popen[bytes]]:
+    """A child in its own process group, ready before the block runs, killed after it."""
+    log_path = logs / f"{name}.log"
+    with log_path.open("wb") as log:
+        child = subprocess.Popen([*_DIE_WITH_PARENT, *argv], cwd=ROOT, stdin=subprocess.DEVNULL,
+                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                 env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+    try:
+        if wait_for(lambda: (child.poll() is None or None) and ready(), STARTUP_SECONDS) is None:
+            tail = log_path.read_text(errors="replace").strip()[-800:]
+            pytest.fail(f"{name} did not start ({' '.join(argv)}): {tail}")
+        yield child
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, sig)
+            try:
+                child.wait(timeout=STOP_SECONDS)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+
+
+@dataclass(frozen=True)
+class Backend:
+    url: str
+    token: str | None
+
+    def control(self, **traffic: float) -> None:
+        httpx.post(f"{self.url}/control", params={k: str(v) for k, v in traffic.items()},
+                   timeout=5).raise_for_status()
+
+
+@pytest.fixture(scope="session")
+def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("logs")
+
+
+@pytest.fixture(scope="session")
+def backend(host: Host, plans: dict[Service, ContainerPlan], logs: Path) -> Iterator[Backend]:
+    """The stand-in GatewayZ backend, guarded by the token Prometheus' credentials file holds."""
+    prometheus = plans[Service.PROMETHEUS]
+    tokens = [u.content for u in prometheus.uploads if u.owner is not None]
+    argv = [sys.executable, "-m", "tools.smoke_backend", "--host", host.gateway, "--port",
+            str(host.backend_port), "--max-seconds", "900"]
+    if tokens:
+        token_file = logs / "backend-token"
+        token_file.write_text(tokens[0])
+        token_file.chmod(0o600)
+        argv += ["--token-file", str(token_file)]
+    url = host.url(host.backend_port)
+    with host_process("backend", argv, logs,
+                      lambda: httpx.get(f"{url}/health", timeout=2).status_code == 200 or None):
+        yield Backend(url, tokens[0] if tokens else None)
+
+
+@dataclass(frozen=True)
+class Redis:
+    port: int
+    password: str | None
+    process: subprocess.Popen[bytes]
+
+    def ping(self, host: str) -> bytes:
+        """Redis' reply to an unauthenticated PING: `+PONG`, or `-NOAUTH` when it wants a
+        password."""
+        with socket.create_connection((host, self.port), timeout=2) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64)
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait(timeout=STOP_SECONDS)
+
+
+@pytest.fixture(scope="session")
+def redis(host: Host, plans: dict[Service, ContainerPlan], logs: Path) -> Iterator[Redis | None]:
+    """The Redis the exporter watches, with the stack's password when it has one; none when the
+    stack watches no Redis."""
+    exporter = plans.get(Service.REDIS_EXPORTER)
+    if exporter is None:
+        yield None
+        return
+    redis_server = shutil.which("redis-server")
+    if redis_server is None:
+        pytest.fail("redis-server is not installed (Debian: apt-get install redis-server)")
+    password = next((str(value) for u in exporter.uploads if u.owner is not None
+                     for value in json.loads(u.content).values()), None)
+    data = logs / "redis"
+    data.mkdir()
+    # No persistence; a maxmemory so the memory panels and RedisMemoryNearMax have a limit to
+    # compare against, as production has.
+    lines = [f"bind {host.gateway}", f"port {host.redis_port}", 'save ""', "appendonly no",
+             f"dir {data}", "maxmemory 64mb", "protected-mode yes"]
+    if password is not None:
+        lines.append(f"requirepass {password}")
+    conf = data / "redis.conf"
+    conf.write_text("\n".join(lines) + "\n")
+    conf.chmod(0o600)
+
+    def answers() -> bool | None:
+        with socket.create_connection((host.gateway, host.redis_port), timeout=2):
+            return True
+
+    with host_process("redis", [redis_server, str(conf)], logs, answers) as process:
+        yield Redis(host.redis_port, password, process)
+
+
+@pytest.fixture(scope="session")
+def catcher(host: Host) -> Iterator[Catcher]:
+    caught = Catcher(host.gateway, host.catcher_port)
+    try:
+        yield caught
+    finally:
+        caught.close()
+
+
+# --- the containers --------------------------------------------------------------------------
+
+
+@dataclass
+class Running:
+    containers: dict[Service, Container]
+    health: dict[Service, Health]
+
+
+@pytest.fixture(scope="session")
+def running(docker_engine: Engine, network: Network, plans: dict[Service, ContainerPlan],
+            backend: Backend, redis: Redis | None, catcher: Catcher) -> Running:
+    """Every planned container created, then each waited for as Pulumi's `wait` does."""
+    client = docker_engine.client
+    try:
+        containers = {service: create(client, plan) for service, plan in plans.items()}
+    except (APIError, NotFound) as error:
+        pytest.fail(f"creating the containers failed: {error}")
+    health = {service: wait_healthy(container, plans[service].wait_timeout_seconds)
+              for service, container in containers.items()}
+    return Running(containers, health)
+
+
+def published_url(plan: ContainerPlan, port: int) -> str:
+    host_ip, host_port = plan.ports[port]
+    return f"http://{host_ip}:{host_port}"
+
+
+@pytest.fixture(scope="session")
+def prometheus(running: Running, plans: dict[Service, ContainerPlan]) -> Prometheus:
+    return Prometheus(published_url(plans[Service.PROMETHEUS], HTTP_PORTS[Service.PROMETHEUS]))
+
+
+@pytest.fixture(scope="session")
+def alertmanager(running: Running, plans: dict[Service, ContainerPlan]) -> Alertmanager:
+    return Alertmanager(published_url(plans[Service.ALERTMANAGER],
+                                      HTTP_PORTS[Service.ALERTMANAGER]))

@@ -1,0 +1,121 @@
+"""Creating, replacing and removing the smoke test's containers through the Docker API, the way
+the Pulumi Docker provider does (kreuzwerker/terraform-provider-docker
+`resource_docker_container_funcs.go`): create, upload the files, start; on delete stop with the
+grace period, then remove by force.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+from dataclasses import dataclass
+from typing import Any, Final
+
+import docker
+from docker.errors import NotFound
+from docker.models.containers import Container
+from docker.types import LogConfig
+
+from tests.smoke.localize import ContainerPlan
+
+HEALTH_POLL_SECONDS: Final = 0.5
+
+
+class UnhealthyError(AssertionError):
+    """A container that did not turn healthy: the message has its health log and last logs."""
+
+
+@dataclass(frozen=True)
+class Health:
+    status: str
+    seconds: float
+
+
+def _uploads(plan: ContainerPlan) -> bytes:
+    """One tar of every upload, with the owner (uid and gid) and mode the program sets."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for upload in plan.uploads:
+            data = upload.content.encode()
+            info = tarfile.TarInfo(upload.path.lstrip("/"))
+            info.size = len(data)
+            info.mode = upload.mode
+            info.uid = info.gid = upload.owner or 0
+            info.mtime = 0
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def create(client: docker.DockerClient, plan: ContainerPlan) -> Container:
+    """Create the container (its volumes too, if new), upload its files and start it."""
+    for volume in plan.volumes:
+        try:
+            client.volumes.get(volume)
+        except NotFound:
+            client.volumes.create(volume)
+    container = client.containers.create(
+        plan.image,
+        command=list(plan.command) or None,
+        environment=[f"{key}={value}" for key, value in sorted(plan.env.items())],
+        name=plan.name,
+        healthcheck=dict(plan.healthcheck),
+        mem_limit=plan.memory_mb * 1024 * 1024,
+        memswap_limit=plan.memory_swap_mb * 1024 * 1024,
+        log_config=LogConfig(type=plan.log_driver, config=dict(plan.log_opts)),
+        restart_policy={"Name": plan.restart},
+        ports={f"{port}/tcp": binding for port, binding in plan.ports.items()},
+        volumes={name: {"bind": path, "mode": "rw"} for name, path in plan.volumes.items()},
+        network=plan.network,
+        networking_config={plan.network: client.api.create_endpoint_config(
+            aliases=list(plan.aliases))},
+    )
+    if plan.uploads:
+        container.put_archive("/", _uploads(plan))
+    container.start()
+    return container
+
+
+def remove(container: Container, plan: ContainerPlan) -> None:
+    """Delete as the provider does with `destroy_grace_seconds`: stop, then remove by force."""
+    container.stop(timeout=plan.stop_grace_seconds)
+    container.remove(force=True)
+
+
+def replace(client: docker.DockerClient, container: Container, plan: ContainerPlan) -> Container:
+    """A replacement as `pulumi up` runs it (delete before replace): same name, ports, volumes."""
+    remove(container, plan)
+    return create(client, plan)
+
+
+def logs_tail(container: Container, lines: int = 15) -> str:
+    try:
+        text: bytes = container.logs(tail=lines)
+    except NotFound:
+        return "(container gone)"
+    return text.decode(errors="replace").strip()
+
+
+def health_log(container: Container) -> list[dict[str, Any]]:
+    log: list[dict[str, Any]] = container.attrs["State"].get("Health", {}).get("Log", [])
+    return log
+
+
+def wait_healthy(container: Container, timeout: float) -> Health:
+    """Poll the container's own healthcheck state, as Pulumi's `wait` does, for `timeout`."""
+    started = time.monotonic()
+    while True:
+        container.reload()
+        state = container.attrs["State"]
+        status = state.get("Health", {}).get("Status", "none")
+        if status == "healthy":
+            return Health(status, time.monotonic() - started)
+        if not state["Running"] and not state["Restarting"] or status == "unhealthy" \
+                or time.monotonic() - started > timeout:
+            probes = [f"{entry['ExitCode']}: {entry['Output'].strip()[:200]}"
+                      for entry in health_log(container)[-3:]]
+            raise UnhealthyError(
+                f"{container.name} is {status} (running={state['Running']}, exit "
+                f"{state['ExitCode']}) after {time.monotonic() - started:.0f}s; health log: "
+                f"{probes or 'none'}; last log lines:\n{logs_tail(container)}")
+        time.sleep(HEALTH_POLL_SECONDS)

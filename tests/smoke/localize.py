@@ -1,0 +1,262 @@
+"""The one mapping from a rendered stack to the containers the smoke test creates here.
+
+`localize` returns, for Prometheus, Alertmanager and redis_exporter, exactly the container the
+program registers (command, env, uploads with owner and mode, healthcheck, memory and swap, log
+options, restart policy, network alias, published ports, named volumes), changed only where
+this machine differs from a Docker host. Each change is listed in its docstring and tested.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import yaml
+
+from settings import Service
+from tools.render import Rendered
+
+# Services that run here; Loki, Tempo and Grafana have no image that can be built here.
+RUN: Final = (Service.PROMETHEUS, Service.ALERTMANAGER, Service.REDIS_EXPORTER)
+NOT_RUN: Final = (Service.LOKI, Service.TEMPO, Service.GRAFANA)
+# Names the run gives its containers, volumes and network, so it never meets a deployed stack
+# on the same engine.
+NAME_PREFIX: Final = "smoke-"
+# What the run shortens, so it takes a minute instead of an hour.
+SMOKE_INTERVAL: Final = "1s"
+SMOKE_FOR: Final = "5s"
+SMOKE_GROUP_WAIT: Final = "1s"
+SMOKE_GROUP_INTERVAL: Final = "2s"
+# The alerts the run makes fire (configs/rules/backend.py, configs/rules/redis.py).
+ERROR_RATE_ALERT: Final = "BackendHighErrorRate"
+REDIS_DOWN_ALERT: Final = "RedisDown"
+SMOKE_ALERTS: Final = (ERROR_RATE_ALERT, REDIS_DOWN_ALERT)
+_GO_DURATION: Final = re.compile(r"^(\d+)(ms|s|m|h)$")
+_NANOSECONDS: Final[Mapping[str, int]] = {"ms": 10**6, "s": 10**9, "m": 60 * 10**9,
+                                          "h": 3600 * 10**9}
+
+
+@dataclass(frozen=True)
+class Host:
+    """What this machine provides: local images, free loopback ports, the test network's
+    gateway (where the host's servers listen) and those servers' ports."""
+
+    images: Mapping[Service, str]
+    # (service, container port) -> free loopback port to publish it on.
+    published: Mapping[tuple[Service, int], int]
+    gateway: str
+    backend_port: int
+    redis_port: int
+    catcher_port: int
+
+    def url(self, port: int) -> str:
+        return f"http://{self.gateway}:{port}"
+
+
+@dataclass(frozen=True)
+class Upload:
+    path: str
+    content: str
+    owner: int | None
+    mode: int
+
+
+@dataclass(frozen=True)
+class ContainerPlan:
+    """One container as the Docker API takes it."""
+
+    service: Service
+    name: str
+    image: str
+    command: tuple[str, ...]
+    env: Mapping[str, str]
+    uploads: tuple[Upload, ...]
+    # The Docker SDK's Healthcheck arguments (durations in nanoseconds).
+    healthcheck: Mapping[str, Any]
+    memory_mb: int
+    memory_swap_mb: int
+    log_driver: str
+    log_opts: Mapping[str, str]
+    restart: str
+    network: str
+    aliases: tuple[str, ...]
+    # container port -> (host ip, host port)
+    ports: Mapping[int, tuple[str, int]]
+    # volume name -> container path
+    volumes: Mapping[str, str]
+    wait_timeout_seconds: float
+    stop_grace_seconds: int
+
+    def file(self, path: str) -> str:
+        (content,) = [upload.content for upload in self.uploads if upload.path == path]
+        return content
+
+    def with_file(self, path: str, content: str) -> ContainerPlan:
+        uploads = tuple(Upload(u.path, content, u.owner, u.mode) if u.path == path else u
+                        for u in self.uploads)
+        return _replace(self, uploads=uploads)
+
+
+def _replace(plan: ContainerPlan, **changes: Any) -> ContainerPlan:
+    return ContainerPlan(**{**plan.__dict__, **changes})
+
+
+def nanoseconds(duration: str) -> int:
+    """A Go duration as the provider writes healthcheck ones (`15s`, `5m`) in nanoseconds."""
+    match = _GO_DURATION.match(duration)
+    if match is None:
+        raise ValueError(f"not a simple Go duration: {duration!r}")
+    return int(match[1]) * _NANOSECONDS[match[2]]
+
+
+def flag_value(command: tuple[str, ...] | list[str], name: str) -> str:
+    (value,) = [arg.partition("=")[2] for arg in command if arg.partition("=")[0] == name]
+    return value
+
+
+def _dump(document: Mapping[str, Any]) -> str:
+    return yaml.safe_dump(dict(document), sort_keys=False, width=1 << 16)
+
+
+def localize(rendered: Rendered, host: Host) -> dict[Service, ContainerPlan]:
+    """The containers to create here; everything not listed below is as rendered.
+
+    - Image: the local build of the same release (`make images`).
+    - Names: container, volume and network names get NAME_PREFIX.
+    - Published ports: the host port becomes a free one; the host IP stays as rendered.
+    - Prometheus: global and per-job scrape interval and timeout and the evaluation interval
+      become 1s, the `for` of SMOKE_ALERTS 5s; a job that scrapes outside the stack (the
+      backend) scrapes the stand-in at the network gateway, over http.
+    - Alertmanager: group_wait 1s and group_interval 2s wherever set; each receiver's URL file
+      holds the catcher's `/<receiver name>`.
+    - redis_exporter: REDIS_ADDR, and the address in each password-map key, become the host's
+      Redis at the gateway (redis://: it has no TLS).
+    """
+    plans = {service: _plan(rendered, service, host)
+             for service in RUN if service.value in rendered.containers}
+    plans[Service.PROMETHEUS] = _prometheus(plans[Service.PROMETHEUS], host)
+    plans[Service.ALERTMANAGER] = _alertmanager(plans[Service.ALERTMANAGER], host)
+    if Service.REDIS_EXPORTER in plans:
+        plans[Service.REDIS_EXPORTER] = _redis_exporter(plans[Service.REDIS_EXPORTER], host)
+    return plans
+
+
+def _plan(rendered: Rendered, service: Service, host: Host) -> ContainerPlan:
+    spec = rendered.containers[service.value]
+    files = rendered.files.get(service.value, {})
+    health = spec["healthcheck"]
+    (network,) = spec["networksAdvanced"]
+    return ContainerPlan(
+        service=service,
+        name=NAME_PREFIX + spec["name"],
+        image=host.images[service],
+        command=tuple(spec.get("command", ())),
+        env=dict(spec.get("env", {})),
+        uploads=tuple(Upload(u["file"], files[u["file"]],
+                             int(u["owner"]) if u.get("owner") else None,
+                             int(u["permissions"], 8))
+                      for u in spec.get("uploads", [])),
+        healthcheck={"test": list(health["tests"]),
+                     "interval": nanoseconds(health["interval"]),
+                     "timeout": nanoseconds(health["timeout"]),
+                     "retries": int(health["retries"]),
+                     "start_period": nanoseconds(health["startPeriod"])},
+        memory_mb=int(spec["memory"]),
+        memory_swap_mb=int(spec["memorySwap"]),
+        log_driver=spec["logDriver"],
+        log_opts=dict(spec["logOpts"]),
+        restart=spec["restart"],
+        network=NAME_PREFIX + network["name"],
+        aliases=tuple(network["aliases"]),
+        ports={int(port["internal"]): (port["ip"], host.published[(service,
+                                                                   int(port["internal"]))])
+               for port in spec.get("ports", [])},
+        volumes={NAME_PREFIX + volume["volumeName"]: volume["containerPath"]
+                 for volume in spec.get("volumes", [])},
+        wait_timeout_seconds=float(spec["waitTimeout"]),
+        stop_grace_seconds=int(spec["destroyGraceSeconds"]),
+    )
+
+
+def _prometheus(plan: ContainerPlan, host: Host) -> ContainerPlan:
+    config_path = flag_value(plan.command, "--config.file")
+    config = copy.deepcopy(yaml.safe_load(plan.file(config_path)))
+    for key in ("scrape_interval", "scrape_timeout", "evaluation_interval"):
+        if key in config.get("global", {}):
+            config["global"][key] = SMOKE_INTERVAL
+    # Targets inside the stack are network aliases (or Prometheus' own localhost).
+    stack_addresses = (*(f"{service.value}:" for service in Service), "localhost:")
+    for job in config["scrape_configs"]:
+        for key in ("scrape_interval", "scrape_timeout"):
+            if key in job:
+                job[key] = SMOKE_INTERVAL
+        targets = [target for static in job["static_configs"] for target in static["targets"]]
+        if not any(target.startswith(stack_addresses) for target in targets):
+            for static in job["static_configs"]:
+                static["targets"] = [f"{host.gateway}:{host.backend_port}"]
+            if job.get("scheme") == "https":
+                job["scheme"] = "http"
+    planned = plan.with_file(config_path, _dump(config))
+    for rule_file in config.get("rule_files", []):
+        planned = planned.with_file(rule_file, _dump(shorten_alerts(
+            yaml.safe_load(planned.file(rule_file)))))
+    return planned
+
+
+def shorten_alerts(document: Mapping[str, Any]) -> dict[str, Any]:
+    shortened = copy.deepcopy(dict(document))
+    for group in shortened.get("groups", []):
+        for rule in group["rules"]:
+            if rule.get("alert") in SMOKE_ALERTS:
+                rule["for"] = SMOKE_FOR
+    return shortened
+
+
+def _alertmanager(plan: ContainerPlan, host: Host) -> ContainerPlan:
+    config_path = flag_value(plan.command, "--config.file")
+    config = copy.deepcopy(yaml.safe_load(plan.file(config_path)))
+
+    def shorten(route: dict[str, Any]) -> None:
+        for key, value in (("group_wait", SMOKE_GROUP_WAIT),
+                           ("group_interval", SMOKE_GROUP_INTERVAL)):
+            if key in route:
+                route[key] = value
+        for child in route.get("routes", []):
+            shorten(child)
+
+    shorten(config["route"])
+    planned = plan.with_file(config_path, _dump(config))
+    for receiver in config.get("receivers", []):
+        for entries in receiver.values():
+            if not isinstance(entries, list):
+                continue
+            for entry in entries:
+                for key in ("url_file", "api_url_file"):
+                    if key in entry:
+                        planned = planned.with_file(
+                            entry[key], f"{host.url(host.catcher_port)}/{receiver['name']}")
+    return planned
+
+
+def _moved(address: str, to: str) -> str:
+    """A Redis address (`scheme://[user@]host:port`) pointed at `to`, over plain redis://."""
+    rest = address.partition("://")[2]
+    user, at, _ = rest.rpartition("@")
+    return f"redis://{user}{at}{to}"
+
+
+def _redis_exporter(plan: ContainerPlan, host: Host) -> ContainerPlan:
+    to = f"{host.gateway}:{host.redis_port}"
+    env = {**plan.env, "REDIS_ADDR": _moved(plan.env["REDIS_ADDR"], to)}
+    planned = _replace(plan, env=env)
+    if "REDIS_PASSWORD_FILE" in env:
+        path = env["REDIS_PASSWORD_FILE"]
+        # The exporter looks a password up by the address it scrapes: the keys move with it.
+        passwords = {_moved(key, to): value
+                     for key, value in json.loads(planned.file(path)).items()}
+        planned = planned.with_file(path, json.dumps(passwords, sort_keys=True))
+    return planned

@@ -1,0 +1,385 @@
+"""The rendered stack in real containers: what `pulumi up` would start, checked as an on-call
+engineer would after a deploy. Tests run in file order: traffic, alerts, then faults."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from collections.abc import Mapping
+from typing import Any, Final
+
+import httpx
+import pytest
+import yaml
+
+from configs.dashboards.panels import WANTED_METRICS
+from configs.endpoints import internal_address
+from settings import Service, Settings
+from tests.smoke.clients import (
+    Alertmanager,
+    Catcher,
+    Prometheus,
+    metric_names,
+    remote_write_body,
+    wait_for,
+)
+from tests.smoke.conftest import VERSIONS, Backend, Redis, Running
+from tests.smoke.containers import replace, wait_healthy
+from tests.smoke.localize import (
+    ERROR_RATE_ALERT,
+    NOT_RUN,
+    REDIS_DOWN_ALERT,
+    SMOKE_FOR,
+    ContainerPlan,
+    Host,
+    flag_value,
+)
+from tools.alertmanager_routing import receiver_for
+from tools.dashboard_queries import plain, promql_queries, variable_values
+from tools.releases import RELEASES
+from tools.render import Rendered
+
+# Traffic of the stand-in: a little 5xx at rest (5xx panels have data, no alert fires), a 50%
+# burst, then a recovery loud enough that the 5m error ratio drops under the threshold in
+# seconds; the rules' 5m and 1h windows stay as deployed.
+BASELINE: Final[Mapping[str, float]] = {"rps": 50, "error_ratio": 0.01}
+ERROR_BURST: Final[Mapping[str, float]] = {"rps": 50, "error_ratio": 0.5}
+RECOVERY: Final[Mapping[str, float]] = {"rps": 2000, "error_ratio": 0.0}
+# Scrapes and evaluations every second: a few cycles give every rate() window two samples.
+SETTLE_SECONDS: Final = 6.0
+ALERT_WAIT_SECONDS: Final = 60.0
+NOT_RUN_JOBS: Final = frozenset(service.job for service in NOT_RUN)
+NOT_RUN_PREFIXES: Final = ("loki_", "tempo_", "traces_", "grafana_")
+
+
+def _backend_jobs(prometheus_plan: ContainerPlan, host: Host) -> list[str]:
+    config = yaml.safe_load(prometheus_plan.file(flag_value(prometheus_plan.command,
+                                                            "--config.file")))
+    backend = f"{host.gateway}:{host.backend_port}"
+    return [job["job_name"] for job in config["scrape_configs"]
+            if backend in job["static_configs"][0]["targets"]]
+
+
+def _stack_jobs(plans: Mapping[Service, ContainerPlan]) -> dict[str, str]:
+    """Each job Prometheus scrapes, by the target it names."""
+    plan = plans[Service.PROMETHEUS]
+    config = yaml.safe_load(plan.file(flag_value(plan.command, "--config.file")))
+    return {job["job_name"]: job["static_configs"][0]["targets"][0]
+            for job in config["scrape_configs"]}
+
+
+# --- the containers as Pulumi would have them ------------------------------------------------
+
+
+def test_each_container_turns_healthy_within_pulumis_wait(
+        running: Running, plans: dict[Service, ContainerPlan]) -> None:
+    for service, health in running.health.items():
+        assert health.status == "healthy"
+        assert health.seconds <= plans[service].wait_timeout_seconds, service
+
+
+def test_the_images_run_the_pinned_releases(prometheus: Prometheus, alertmanager: Alertmanager,
+                                            running: Running) -> None:
+    expected = {release.service: release.release for release in RELEASES}
+    VERSIONS[Service.PROMETHEUS] = prometheus.get("/api/v1/status/buildinfo")["version"]
+    status = alertmanager.http.get("/api/v2/status").json()
+    VERSIONS[Service.ALERTMANAGER] = status["versionInfo"]["version"]
+    if Service.REDIS_EXPORTER in running.containers:
+        (info,) = wait_for(lambda: prometheus.query("redis_exporter_build_info") or None, 20) or [
+            {"metric": {"version": "not scraped"}}]
+        VERSIONS[Service.REDIS_EXPORTER] = info["metric"]["version"].removeprefix("v")
+    for service, version in VERSIONS.items():
+        assert version == expected[Service(service)], service
+
+
+def test_published_ports_listen_on_loopback_only(running: Running,
+                                                 plans: dict[Service, ContainerPlan],
+                                                 host: Host) -> None:
+    for service, container in running.containers.items():
+        bindings = container.attrs["NetworkSettings"]["Ports"] or {}
+        published = [binding for entries in bindings.values() for binding in entries or []]
+        assert [b["HostIp"] for b in published] == ["127.0.0.1"] * len(plans[service].ports)
+        for binding in published:
+            with socket.create_connection(("127.0.0.1", int(binding["HostPort"])), timeout=2):
+                pass
+            # The same port on the host's other address is not open.
+            with pytest.raises(OSError), socket.create_connection(
+                    (host.gateway, int(binding["HostPort"])), timeout=2):
+                pass
+
+
+def test_memory_limit_and_log_rotation_are_the_rendered_ones(
+        running: Running, plans: dict[Service, ContainerPlan]) -> None:
+    for service, container in running.containers.items():
+        plan, config = plans[service], container.attrs["HostConfig"]
+        assert config["Memory"] == plan.memory_mb * 1024 * 1024, service
+        # Swap equal to memory: no swap at all.
+        assert config["MemorySwap"] == config["Memory"], service
+        assert config["LogConfig"] == {"Type": "json-file", "Config": dict(plan.log_opts)}
+        assert config["RestartPolicy"]["Name"] == "unless-stopped"
+
+
+def test_secret_files_are_readable_by_the_service_user_alone(
+        running: Running, plans: dict[Service, ContainerPlan]) -> None:
+    for service, container in running.containers.items():
+        for upload in plans[service].uploads:
+            if upload.owner is None:
+                continue
+            code, out = container.exec_run(["stat", "-c", "%u %a", upload.path])
+            assert (code, out.decode().split()) == (0, [str(upload.owner), "400"]), upload.path
+            # The image's own user (the container's default) reads it; output is not kept.
+            code, _ = container.exec_run(["sh", "-c", f"cat {upload.path} > /dev/null"])
+            assert code == 0, f"{service} cannot read {upload.path}"
+
+
+# --- scraping --------------------------------------------------------------------------------
+
+
+def test_every_target_of_a_service_run_here_is_up_by_its_network_alias(
+        prometheus: Prometheus, plans: dict[Service, ContainerPlan], backend: Backend) -> None:
+    backend.control(**BASELINE)
+    jobs = _stack_jobs(plans)
+
+    def all_up() -> list[dict[str, Any]] | None:
+        targets: list[dict[str, Any]] = prometheus.get("/api/v1/targets")["activeTargets"]
+        waiting = [t for t in targets if t["labels"]["job"] not in NOT_RUN_JOBS
+                   and t["health"] != "up"]
+        return None if waiting or len(targets) < len(jobs) else targets
+
+    targets = wait_for(all_up, 30) or prometheus.get("/api/v1/targets")["activeTargets"]
+    health = {t["labels"]["job"]: (t["health"], t["labels"]["instance"], t.get("lastError"))
+              for t in targets}
+    for job, target in jobs.items():
+        if job in NOT_RUN_JOBS:
+            continue
+        assert health[job][:2] == ("up", target), (job, health[job])
+    for service in (Service.ALERTMANAGER, Service.REDIS_EXPORTER):
+        if service in plans:
+            assert health[service.job][1] == internal_address(service)
+
+
+def test_prometheus_finds_alertmanager_by_its_alias(prometheus: Prometheus) -> None:
+    active = prometheus.get("/api/v1/alertmanagers")["activeAlertmanagers"]
+    assert [a["url"] for a in active] == [
+        f"http://{internal_address(Service.ALERTMANAGER)}/api/v2/alerts"]
+
+
+def test_the_backend_is_scraped_with_the_bearer_token_file(backend: Backend,
+                                                           settings: Settings) -> None:
+    if backend.token is None:
+        pytest.skip("this stack's backend job sends no credentials")
+    # The stand-in refuses a scrape without the token, so its target being up (above) means
+    # Prometheus read the token from its credentials_file, as its own user.
+    assert httpx.get(f"{backend.url}/metrics", timeout=5).status_code == 401
+
+
+def test_rules_load_and_evaluate(prometheus: Prometheus) -> None:
+    def evaluated() -> list[dict[str, Any]] | None:
+        groups: list[dict[str, Any]] = prometheus.get("/api/v1/rules")["groups"]
+        rules = [rule for group in groups for rule in group["rules"]]
+        return groups if rules and all(r["health"] != "unknown" for r in rules) else None
+
+    groups = wait_for(evaluated, 15)
+    assert groups, "rules not loaded or not evaluated within 15s"
+    broken = [f"{rule['name']}: {rule.get('lastError')}" for group in groups
+              for rule in group["rules"] if rule["health"] == "err"]
+    assert not broken
+    shortened = {rule["name"]: rule["duration"] for group in groups for rule in group["rules"]
+                 if rule["name"] in (ERROR_RATE_ALERT, REDIS_DOWN_ALERT)}
+    assert set(shortened.values()) == {float(SMOKE_FOR.removesuffix("s"))}
+
+
+def test_remote_write_from_tempo_is_accepted(prometheus: Prometheus, settings: Settings) -> None:
+    probe = {"__name__": "smoke_remote_write_probe", "env": settings.environment,
+             "job": "smoke"}
+    response = prometheus.http.post(
+        "/api/v1/write", content=remote_write_body(probe, 1.0, int(time.time() * 1000)),
+        headers={"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf",
+                 "X-Prometheus-Remote-Write-Version": "0.1.0"})
+    assert response.status_code == 204, response.text
+    assert wait_for(lambda: prometheus.query(probe["__name__"]) or None, 5)
+
+
+def test_every_backend_and_redis_series_carries_env(
+        prometheus: Prometheus, plans: dict[Service, ContainerPlan], host: Host,
+        settings: Settings) -> None:
+    time.sleep(SETTLE_SECONDS)
+    jobs = _backend_jobs(plans[Service.PROMETHEUS], host)
+    if Service.REDIS_EXPORTER in plans:
+        jobs.append(Service.REDIS_EXPORTER.job)
+    for job in jobs:
+        series = prometheus.query(f'count({{job="{job}"}})')
+        assert series, f"no series for job {job}"
+        assert not prometheus.query(f'count({{job="{job}", env!="{settings.environment}"}})')
+
+
+def test_every_dashboard_query_runs(prometheus: Prometheus, rendered: Rendered,
+                                    settings: Settings, plans: dict[Service, ContainerPlan]
+                                    ) -> None:
+    failures, empty = [], []
+    for model in rendered.dashboards:
+        values = variable_values(model, settings.environment, settings.backend.job)
+        for query in promql_queries(model):
+            expr = plain(query.expr, values)
+            try:
+                result = prometheus.query(expr)
+            except ValueError as error:
+                failures.append(f"{query.dashboard} / {query.panel}: {error}")
+                continue
+            names = metric_names(query.expr)
+            explained = (names & WANTED_METRICS
+                         or any(n.startswith(NOT_RUN_PREFIXES) for n in names)
+                         or Service.REDIS_EXPORTER not in plans
+                         and any(n.startswith("redis_") for n in names))
+            if not result and not explained:
+                empty.append(f"{query.dashboard} / {query.panel}: {expr}")
+    assert not failures
+    assert not empty, "queries with no data on metrics the stack does produce"
+
+
+def test_a_healthy_stack_is_quiet(prometheus: Prometheus) -> None:
+    alerts = prometheus.get("/api/v1/alerts")["alerts"]
+    noisy = sorted({f"{a['labels']['alertname']} ({a['state']})" for a in alerts
+                    if a["labels"].get("job") not in NOT_RUN_JOBS})
+    assert not noisy
+
+
+# --- alerting --------------------------------------------------------------------------------
+
+
+def _receiver(plans: dict[Service, ContainerPlan], labels: Mapping[str, str]) -> tuple[str, bool]:
+    plan = plans[Service.ALERTMANAGER]
+    config = yaml.safe_load(plan.file(flag_value(plan.command, "--config.file")))
+    receiver = receiver_for(config["route"], labels)
+    notifies = any(key.endswith("_configs")
+                   for key in next(r for r in config["receivers"] if r["name"] == receiver))
+    return receiver, notifies
+
+
+def follow_alert(prometheus: Prometheus, alertmanager: Alertmanager, catcher: Catcher,
+                 plans: dict[Service, ContainerPlan], settings: Settings, name: str,
+                 severity: str) -> None:
+    """An alert fires in Prometheus, reaches Alertmanager, and is notified to the receiver its
+    severity routes to, with its env."""
+    env = settings.environment
+    firing = wait_for(lambda: [a for a in prometheus.alerts(name) if a["state"] == "firing"
+                               and a["labels"]["severity"] == severity] or None,
+                      ALERT_WAIT_SECONDS)
+    assert firing, f"{name} not firing with severity={severity} within {ALERT_WAIT_SECONDS:g}s"
+    assert firing[0]["labels"]["env"] == env
+    assert wait_for(lambda: [a for a in alertmanager.alerts(name)
+                             if a["labels"].get("severity") == severity] or None, 20)
+    receiver, notifies = _receiver(plans, {"alertname": name, "severity": severity, "env": env})
+    if not notifies:
+        pytest.skip(f"severity {severity} routes to `{receiver}`, which notifies nobody")
+    sent = wait_for(lambda: catcher.received(alertname=name, severity=severity,
+                                             status="firing") or None, 20)
+    assert sent, f"nothing at the catcher; errors: {catcher.errors or 'none'}"
+    assert {(n.receiver, n.env) for n in sent} == {(receiver, env)}
+
+
+def test_the_error_rate_alert_fires_notifies_inhibits_its_warning_and_resolves(
+        prometheus: Prometheus, alertmanager: Alertmanager, catcher: Catcher,
+        backend: Backend, plans: dict[Service, ContainerPlan], settings: Settings) -> None:
+    backend.control(**ERROR_BURST)
+    follow_alert(prometheus, alertmanager, catcher, plans, settings, ERROR_RATE_ALERT,
+                 "critical")
+    # The warning of the same name fires too; the inhibit rule keeps it quiet.
+    states = [a["status"]["state"] for a in alertmanager.alerts(ERROR_RATE_ALERT)
+              if a["labels"].get("severity") == "warning"]
+    assert states and set(states) == {"suppressed"}
+    assert not catcher.received(alertname=ERROR_RATE_ALERT, severity="warning")
+    backend.control(**RECOVERY)
+    assert wait_for(lambda: catcher.received(alertname=ERROR_RATE_ALERT, severity="critical",
+                                             status="resolved") or None, ALERT_WAIT_SECONDS)
+    backend.control(**BASELINE)
+
+
+# --- Redis -----------------------------------------------------------------------------------
+
+
+def test_redis_exporter_authenticates_with_its_password_file(
+        prometheus: Prometheus, redis: Redis | None, host: Host) -> None:
+    if redis is None:
+        pytest.skip("this stack watches no Redis (no exporter, no job, no Redis rules)")
+    up = wait_for(lambda: [s["value"][1] for s in prometheus.query(
+        f'redis_up{{job="{Service.REDIS_EXPORTER.job}"}}')] or None, 15)
+    assert up == ["1"]
+    if redis.password is not None:
+        # Redis refuses a client without the password, so redis_up 1 means the exporter read it
+        # from its REDIS_PASSWORD_FILE, as its own user.
+        assert redis.ping(host.gateway).startswith(b"-NOAUTH")
+
+
+def test_a_stopped_redis_fires_redis_down(
+        prometheus: Prometheus, alertmanager: Alertmanager, catcher: Catcher,
+        redis: Redis | None, plans: dict[Service, ContainerPlan], settings: Settings) -> None:
+    if redis is None:
+        pytest.skip("this stack watches no Redis")
+    redis.stop()
+    follow_alert(prometheus, alertmanager, catcher, plans, settings, REDIS_DOWN_ALERT,
+                 "critical")
+
+
+# --- faults ----------------------------------------------------------------------------------
+
+
+def test_a_killed_prometheus_comes_back_by_its_restart_policy(
+        running: Running, prometheus: Prometheus) -> None:
+    container = running.containers[Service.PROMETHEUS]
+    container.reload()
+    restarts = container.attrs["RestartCount"]
+    # A crash, not `docker kill` (which the engine counts as a manual stop): SIGKILL to the
+    # process from the host.
+    os.kill(container.attrs["State"]["Pid"], signal.SIGKILL)
+    came_back = wait_for(lambda: (container.reload(), container.attrs["RestartCount"])[1]
+                         > restarts or None, 30)
+    assert came_back, "the container was not restarted"
+    before = time.time()
+    scraped = wait_for(lambda: [s for s in prometheus.query('up{job="prometheus"}')
+                                if float(s["value"][0]) > before and s["value"][1] == "1"]
+                       or None, 60)
+    assert scraped, "Prometheus did not scrape again after its restart"
+
+
+def test_a_replaced_prometheus_keeps_its_data(
+        docker_engine: Any, running: Running, plans: dict[Service, ContainerPlan],
+        prometheus: Prometheus) -> None:
+    written = time.time()
+    before = prometheus.query('count(up{job="prometheus"})', at=written)
+    assert before
+    plan = plans[Service.PROMETHEUS]
+    path = flag_value(plan.command, "--config.file")
+    config = yaml.safe_load(plan.file(path))
+    config["global"]["external_labels"] = {**config["global"].get("external_labels", {}),
+                                           "smoke_config_change": "1"}
+    changed = plan.with_file(path, yaml.safe_dump(config, sort_keys=False))
+    new = replace(docker_engine.client, running.containers[Service.PROMETHEUS], changed)
+    running.containers[Service.PROMETHEUS] = new
+    wait_healthy(new, changed.wait_timeout_seconds)
+    after = wait_for(lambda: prometheus.query('count(up{job="prometheus"})', at=written)
+                     or None, 30)
+    assert after == before, "series written before the replacement are gone"
+
+
+def test_an_alertmanager_silence_survives_its_replacement(
+        docker_engine: Any, running: Running, plans: dict[Service, ContainerPlan],
+        alertmanager: Alertmanager) -> None:
+    now = time.time()
+    silence = {"matchers": [{"name": "alertname", "value": "SmokeSilence", "isRegex": False,
+                             "isEqual": True}],
+               "startsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+               "endsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 3600)),
+               "createdBy": "smoke", "comment": "survives a replacement"}
+    created = alertmanager.http.post("/api/v2/silences", json=silence)
+    assert created.status_code == 200, created.text
+    silence_id = created.json()["silenceID"]
+    plan = plans[Service.ALERTMANAGER]
+    new = replace(docker_engine.client, running.containers[Service.ALERTMANAGER], plan)
+    running.containers[Service.ALERTMANAGER] = new
+    wait_healthy(new, plan.wait_timeout_seconds)
+    found = wait_for(lambda: alertmanager.http.get(f"/api/v2/silence/{silence_id}").json(), 10)
+    assert found and found["status"]["state"] == "active"
+
