@@ -9,9 +9,11 @@ PULUMI_BACKEND ?= file://$(HOME)/.pulumi-gatewayz
 PULUMI := pulumi
 
 BASE ?= origin/main
+# Extra flags of `make verify`, e.g. VERIFY_ARGS='--synthetic --json'.
+VERIFY_ARGS ?=
 
-.PHONY: venv test lint typecheck unit validate-all render diff validate smoke docs bench login \
-	stack tunnel preview up destroy
+.PHONY: venv test lint typecheck unit validate-all render diff validate smoke verify docs bench \
+	login stack tunnel preview up destroy
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -57,6 +59,10 @@ validate: venv
 ## smoke STACK=...: the rendered stack live on loopback with Debian's binaries (docs/smoke.md)
 smoke: venv
 	$(PY) -m tools.smoke --stack $(STACK)
+
+## verify STACK=... [VERIFY_ARGS=...]: check a deployed stack over HTTP (README, After `pulumi up`)
+verify: venv
+	$(PY) -m tools.verify --stack $(STACK) $(VERIFY_ARGS)
 
 ## docs: regenerate Pulumi.yaml's config block and the README config table from settings.py
 docs: venv
