@@ -402,7 +402,8 @@ def check_redis_exporter(ctx: Context) -> list[Result]:
 
         def direct() -> tuple[bool, str]:
             values = [value for _, value in _samples(exporter.ok("/metrics").text, "redis_up")]
-            return values == [1.0], f"redis_up {values or 'absent'} on {exporter.base}/metrics"
+            seen = ", ".join(f"{value:g}" for value in values) or "absent"
+            return values == [1.0], f"redis_up {seen} on {exporter.base}/metrics"
         return [_check("redis_exporter redis_up", direct)]
     prometheus = _Endpoint(ctx, ctx.urls.prometheus)
 
@@ -410,7 +411,8 @@ def check_redis_exporter(ctx: Context) -> list[Result]:
         job = Service.REDIS_EXPORTER.job
         found = _promql(prometheus, f'redis_up{{job="{job}"}}')
         values = [series["value"][1] for series in found]
-        return values == ["1"], f"redis_up {values or 'absent'} (Prometheus query, job={job})"
+        seen = ", ".join(values) or "absent"
+        return values == ["1"], f"redis_up {seen} (Prometheus query, job={job})"
     return [_check("redis_exporter redis_up", scraped)]
 
 
