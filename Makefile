@@ -11,6 +11,7 @@ PULUMI := pulumi
 BASE ?= origin/main
 # Extra flags of `make verify`, e.g. VERIFY_ARGS='--synthetic --json'.
 VERIFY_ARGS ?=
+TUNNEL_ARGS ?=
 
 .PHONY: venv test lint typecheck unit validate-all render diff validate smoke verify docs bench \
 	login stack tunnel preview up destroy
@@ -78,9 +79,10 @@ login:
 stack: venv login
 	$(PULUMI) stack select $(STACK) --create --secrets-provider passphrase
 
-## tunnel STACK=...: forward Grafana from an ssh:// docker:host (no-op for a local Docker)
+## tunnel STACK=... [TUNNEL_ARGS=--all]: forward Grafana (--all: every port `make verify`
+## calls) from an ssh:// docker:host (no-op for a local Docker)
 tunnel: venv
-	$(PY) -m tools.tunnel --stack $(STACK)
+	$(PY) -m tools.tunnel --stack $(STACK) $(TUNNEL_ARGS)
 
 ## preview / up / destroy STACK=staging|production (set PULUMI_CONFIG_PASSPHRASE first);
 ## preview and up enforce the policy pack
