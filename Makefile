@@ -9,9 +9,12 @@ PULUMI_BACKEND ?= file://$(HOME)/.pulumi-gatewayz
 PULUMI := pulumi
 
 BASE ?= origin/main
+# Extra flags of `make verify`, e.g. VERIFY_ARGS='--synthetic --json'.
+VERIFY_ARGS ?=
+TUNNEL_ARGS ?=
 
-.PHONY: venv test lint typecheck unit validate-all render diff validate smoke docs bench login \
-	stack tunnel preview up destroy
+.PHONY: venv test lint typecheck unit validate-all render diff validate smoke verify docs bench \
+	login stack tunnel preview up destroy
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -58,6 +61,10 @@ validate: venv
 smoke: venv
 	$(PY) -m tools.smoke --stack $(STACK)
 
+## verify STACK=... [VERIFY_ARGS=...]: check a deployed stack over HTTP (README, After `pulumi up`)
+verify: venv
+	$(PY) -m tools.verify --stack $(STACK) $(VERIFY_ARGS)
+
 ## docs: regenerate Pulumi.yaml's config block and the README config table from settings.py
 docs: venv
 	$(PY) -m tools.config_docs
@@ -72,9 +79,10 @@ login:
 stack: venv login
 	$(PULUMI) stack select $(STACK) --create --secrets-provider passphrase
 
-## tunnel STACK=...: forward Grafana from an ssh:// docker:host (no-op for a local Docker)
+## tunnel STACK=... [TUNNEL_ARGS=--all]: forward Grafana (--all: every port `make verify`
+## calls) from an ssh:// docker:host (no-op for a local Docker)
 tunnel: venv
-	$(PY) -m tools.tunnel --stack $(STACK)
+	$(PY) -m tools.tunnel --stack $(STACK) $(TUNNEL_ARGS)
 
 ## preview / up / destroy STACK=staging|production (set PULUMI_CONFIG_PASSPHRASE first);
 ## preview and up enforce the policy pack

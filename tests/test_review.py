@@ -18,7 +18,7 @@ from tests.support.tools import require_tool
 from tools.diff import diff_trees
 from tools.mock_runtime import FAKE_SECRET_PREFIX, ROOT
 from tools.render import MASK, render
-from tools.tunnel import ssh_command
+from tools.tunnel import VERIFY_PORTS, ssh_command
 from tools.validate import validate
 
 
@@ -138,3 +138,15 @@ def test_tunnel_forwards_grafana_from_an_ssh_docker_host() -> None:
         "-L", "3300:127.0.0.1:3300", "deploy@obs.example.com"]
     assert ssh_command("production", {**config, "docker:host": "unix:///var/run/docker.sock"}) \
         is None
+
+
+def test_tunnel_for_verify_forwards_every_published_http_port() -> None:
+    config = {"docker:host": "ssh://deploy@obs.example.com",
+              "gatewayz-observability:lokiBind": "none",
+              "gatewayz-observability:backendMetricsUrl": "https://api.gatewayz.ai/metrics"}
+    command = ssh_command("production", config, VERIFY_PORTS)
+    assert command is not None
+    forwards = [command[i + 1] for i, arg in enumerate(command) if arg == "-L"]
+    # Loki is published as `none`, so there is nothing of it to forward.
+    assert forwards == ["9090:127.0.0.1:9090", "9093:127.0.0.1:9093", "3200:127.0.0.1:3200",
+                        "4318:127.0.0.1:4318", "3000:127.0.0.1:3000"]

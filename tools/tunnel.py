@@ -3,7 +3,8 @@
 Published ports bind to the Docker host's loopback. When a stack's `docker:host` is
 `ssh://user@host[:port]`, `python -m tools.tunnel --stack production` starts
 `ssh -f -N -L <grafana port>:<bind address>:<grafana port> user@host` in the background; with a
-local Docker it does nothing. `--print` shows the command instead of running it.
+local Docker it does nothing. `--all` forwards every published HTTP port too (what `make verify`
+reaches); `--print` shows the command instead of running it.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import argparse
 import json
 import subprocess
 import sys
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import yaml
@@ -21,35 +22,45 @@ import yaml
 from settings import KEYS, PROJECT, Port, parse_settings
 from tools.mock_runtime import ROOT
 
+# What `make verify` calls on the Docker host; OTLP gRPC is not among them.
+VERIFY_PORTS: Final = (Port.PROMETHEUS, Port.ALERTMANAGER, Port.LOKI, Port.TEMPO_HTTP,
+                       Port.TEMPO_OTLP_HTTP, Port.GRAFANA)
 
-def ssh_command(stack: str, config: Mapping[str, Any]) -> list[str] | None:
-    """The ssh forward for a stack's config (its stack file's `config:`), or None when its
-    Docker host is not reached over ssh."""
+
+def ssh_command(stack: str, config: Mapping[str, Any],
+                ports: Sequence[Port] = (Port.GRAFANA,)) -> list[str] | None:
+    """The ssh forward of `ports` for a stack's config (its stack file's `config:`), or None
+    when its Docker host is not reached over ssh. Grafana must be published; other ports
+    published as `none` are left out."""
     docker_host = urlsplit(str(config.get("docker:host", "")))
     if docker_host.scheme != "ssh":
         return None
     prefix = f"{PROJECT}:"
     raw = {key.removeprefix(prefix): value if isinstance(value, str) else json.dumps(value)
            for key, value in config.items() if key.startswith(prefix)}
-    # Only the Grafana binding matters here: secrets count as set.
+    # Only the bindings matter here: secrets count as set.
     settings = parse_settings(stack, raw, frozenset(key.name for key in KEYS if key.secret))
-    binding = settings.bindings[Port.GRAFANA]
-    if binding is None:
+    if settings.bindings[Port.GRAFANA] is None:
         raise SystemExit(f"{stack}: grafanaBind is `none`, so there is no port to forward")
+    forwards = [f"{binding.port}:{binding.host_ip}:{binding.port}" for port in ports
+                if (binding := settings.bindings[port]) is not None]
     target = f"{docker_host.username}@{docker_host.hostname}" if docker_host.username \
         else str(docker_host.hostname)
     port = ["-p", str(docker_host.port)] if docker_host.port else []
     return ["ssh", "-f", "-N", "-o", "ExitOnForwardFailure=yes", *port,
-            "-L", f"{binding.port}:{binding.host_ip}:{binding.port}", target]
+            *(argument for forward in forwards for argument in ("-L", forward)), target]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stack", required=True, choices=("staging", "production"))
     parser.add_argument("--print", action="store_true", help="show the ssh command only")
+    parser.add_argument("--all", action="store_true",
+                        help="forward every port `make verify` calls, not only Grafana's")
     args = parser.parse_args(argv)
     stack_file = yaml.safe_load((ROOT / f"Pulumi.{args.stack}.yaml").read_text())
-    command = ssh_command(args.stack, stack_file["config"])
+    command = ssh_command(args.stack, stack_file["config"],
+                          VERIFY_PORTS if args.all else (Port.GRAFANA,))
     if command is None:
         print(f"{args.stack}: docker:host is not ssh://, Grafana is reachable directly")
         return 0
