@@ -50,5 +50,5 @@ class Alertmanager(pulumi.ComponentResource):
             uploads=uploads,
             ports=[Port.ALERTMANAGER],
             data_dir=DATA_DIR,
-        ))
+        )).container
         self.register_outputs({"url": self.url})
