@@ -11,7 +11,7 @@ import json
 import re
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
 
@@ -105,11 +105,29 @@ def test_tempo_generator_runs_and_writes_into_this_stacks_prometheus(program: Pr
     assert config["metrics_generator"]["registry"]["external_labels"]["env"] == program.stack
 
 
+# Attributes every span of the backend carries: `service.name`, which every OpenTelemetry SDK
+# sets on the resource.
+SPAN_ATTRIBUTES: Final = frozenset({"service.name"})
+
+
 def test_tempo_processors_have_no_enabled_flag(program: ProgramRun) -> None:
     # `enabled:` under a processor is fatal in Tempo 3.0; listing processors is what enables them.
-    processors = tempo(program)["metrics_generator"]["processor"]
+    processors = tempo(program)["metrics_generator"].get("processor", {})
     assert all("enabled" not in processor for processor in processors.values())
-    assert processors["service_graphs"]["dimensions"] == ["name", "cluster", "namespace"]
+    assert tempo(program)["overrides"]["defaults"]["metrics_generator"]["processors"] == [
+        "service-graphs", "span-metrics"]
+
+
+def test_tempo_dimensions_are_attributes_spans_carry(program: ProgramRun) -> None:
+    # Tempo v3.0.3 resolves a dimension from span and resource attributes only: anything else
+    # (`name`, `cluster`, ...) becomes a label that is always empty, and one already derived
+    # from an attribute (`service.name`) a duplicate of an intrinsic label.
+    processors = tempo(program)["metrics_generator"].get("processor", {})
+    for name in ("service_graphs", "span_metrics"):
+        dimensions = set(processors.get(name, {}).get("dimensions", []))
+        assert dimensions <= SPAN_ATTRIBUTES, (name, dimensions)
+        # Already the `service` label of span metrics, `client` / `server` of the service graph.
+        assert "service.name" not in dimensions, name
 
 
 def test_tempo_receives_otlp_from_outside_its_container(program: ProgramRun) -> None:
