@@ -97,3 +97,9 @@ def test_a_dashboard_for_redis_only_where_redis_is_watched(program: ProgramRun) 
     # Staging watches no Redis (Pulumi.staging.yaml), so it deploys no exporter, rules or dashboard.
     assert ("gatewayz-redis" in uids) == (program.stack == "production")
     assert {"gatewayz-fastapi", "gatewayz-prometheus", "gatewayz-loki", "gatewayz-tempo"} <= uids
+
+
+def test_loki_line_limit_is_sent_as_the_string_grafana_stores(program: ProgramRun) -> None:
+    # Grafana's Loki options type `maxLines` as a string; a number is not what its UI reads.
+    _, loki = links(program)[Uid.LOKI.value]
+    assert loki["maxLines"] == "1000"
