@@ -35,7 +35,7 @@ loki = Loki("loki", stack)
 tempo = Tempo("tempo", stack)
 alertmanager = Alertmanager("alertmanager", AlertmanagerArgs(
     stack, slack_webhook_url=secrets.alert_slack_webhook_url,
-    webhook_url=secrets.alert_webhook_url))
+    webhook_url=secrets.alert_webhook_url, heartbeat_url=secrets.alert_heartbeat_url))
 if settings.redis is not None:
     RedisExporter("redis-exporter", RedisExporterArgs(
         stack, settings.redis, redis_password=secrets.redis_password))

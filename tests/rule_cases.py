@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from configs.endpoints import internal_address, job_name
+from configs.rules import watchdog
 from configs.rules.stack import retention_bytes
 from settings import Service, Settings, Severity, parse_settings
 
@@ -24,8 +25,9 @@ STACKS: Final[Mapping[str, tuple[Mapping[str, str], frozenset[str]]]] = {
                 frozenset({"backendBearerToken", "alertSlackWebhookUrl"})),
     "production": ({"backendMetricsUrl": "https://api.gatewayz.ai/metrics",
                     "redisAddress": "redis://redis:6379",
-                    "alertCriticalReceiver": "webhook", "alertWarningReceiver": "slack"},
-                   frozenset({"alertWebhookUrl", "alertSlackWebhookUrl"})),
+                    "alertCriticalReceiver": "webhook", "alertWarningReceiver": "slack",
+                    "alertHeartbeat": "true"},
+                   frozenset({"alertWebhookUrl", "alertSlackWebhookUrl", "alertHeartbeatUrl"})),
 }
 
 STEP: Final = "1m"
@@ -39,7 +41,8 @@ Series = dict[str, str]
 
 @dataclass(frozen=True)
 class Fired:
-    severity: Severity
+    # A `Severity`, or the Watchdog's `none` (configs/rules/watchdog.py).
+    severity: str
     # The alert's labels besides alertname and severity: what its expression keeps.
     labels: Labels
     # `$value` as the annotations print it, e.g. "10%" for humanizePercentage of 0.1.
@@ -345,4 +348,8 @@ def cases(settings: Settings) -> dict[str, tuple[Case, ...]]:
         "TempoMetricsGeneratorIdle": _generator_idle(s),
         "PrometheusStorageNearRetentionSize": _storage(s, settings.retention.metrics_size,
                                                        t.disk_ratio),
+        # Always firing, by design: its silence is caught by the heartbeat service, not here.
+        watchdog.WATCHDOG: (Case("fires from the start, on no series at all", {},
+                                 (Fired(watchdog.SEVERITY, {"env": s.env}, ""),),
+                                 eval_minutes=0),),
     }

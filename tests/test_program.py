@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 
+from configs.alertmanager import HEARTBEAT_URL_FILE
 from configs.prometheus import CONFIG_PATH as PROMETHEUS_CONFIG
 from settings import DEFAULT_IMAGES, Service
 from tests.support.stack import CONTAINER, containers, files, yaml_file
 from tools.mock_runtime import (
     FAKE_SECRET_PREFIX,
+    FAKE_SECRETS,
     SECRET_SIG,
     ProgramRun,
     Registration,
@@ -294,3 +296,13 @@ def test_the_program_registers_the_same_resources_each_run(program: ProgramRun) 
     assert sorted((r.type, r.name, repr(r.inputs)) for r in again.resources) == sorted(
         (r.type, r.name, repr(r.inputs)) for r in program.resources)
     assert CONTAINER in {r.type for r in again.resources}
+
+
+def test_the_heartbeat_url_reaches_alertmanager_as_a_secret_file(program: ProgramRun) -> None:
+    alertmanager = containers(program)["alertmanager"]
+    uploads = {u["file"]: u for u in alertmanager.plain_inputs()["uploads"]}
+    # Production sets alertHeartbeat (Pulumi.production.yaml); staging has no dead man's switch.
+    assert (HEARTBEAT_URL_FILE in uploads) == (program.stack == "production")
+    if HEARTBEAT_URL_FILE in uploads:
+        assert uploads[HEARTBEAT_URL_FILE]["content"] == FAKE_SECRETS["alertHeartbeatUrl"]
+        assert uploads[HEARTBEAT_URL_FILE]["permissions"] == "0400"
