@@ -247,6 +247,14 @@ KEYS: Final[tuple[ConfigKey, ...]] = (
               "Redis memory use against its maxmemory, in percent."),
     ConfigKey("alertDiskPercent", Kind.INTEGER, 85,
               "Prometheus TSDB size against `metricsRetentionSize`, in percent."),
+    ConfigKey("alertNotificationErrorPercent", Kind.INTEGER, 1,
+              "Failed share of alert notifications, Prometheus to Alertmanager and Alertmanager "
+              "to each integration, in percent (the upstream mixins' 1%)."),
+    ConfigKey("alertLokiErrorPercent", Kind.INTEGER, 10,
+              "Share of Loki requests per route answered with 5xx, in percent (loki-mixin: 10)."),
+    ConfigKey("alertLokiRetentionStaleHours", Kind.INTEGER, 3,
+              "Hours without a successful Loki retention run that raise an alert (the compactor "
+              "runs every 10m; loki-mixin: 3)."),
 )
 
 KEYS_BY_NAME: Final[Mapping[str, ConfigKey]] = {key.name: key for key in KEYS}
@@ -343,6 +351,9 @@ class AlertThresholds:
     rate_limited_per_second: int
     redis_memory_ratio: float
     disk_ratio: float
+    notification_error_ratio: float
+    loki_error_ratio: float
+    loki_retention_stale_seconds: int
 
 
 @dataclass(frozen=True)
@@ -670,6 +681,10 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
         rate_limited_per_second=parser.integer("alertRateLimitedPerSecond", 1, 1_000_000),
         redis_memory_ratio=parser.integer("alertRedisMemoryPercent", 1, 100) / 100,
         disk_ratio=parser.integer("alertDiskPercent", 1, 100) / 100,
+        notification_error_ratio=parser.integer("alertNotificationErrorPercent", 1, 100) / 100,
+        loki_error_ratio=parser.integer("alertLokiErrorPercent", 1, 100) / 100,
+        loki_retention_stale_seconds=parser.integer("alertLokiRetentionStaleHours", 1, 168)
+        * 3600,
     )
 
     settings = Settings(
