@@ -35,7 +35,7 @@ loki = Loki("loki", stack)
 tempo = Tempo("tempo", stack)
 alertmanager = Alertmanager("alertmanager", AlertmanagerArgs(
     stack, slack_webhook_url=secrets.alert_slack_webhook_url,
-    webhook_url=secrets.alert_webhook_url))
+    webhook_url=secrets.alert_webhook_url, heartbeat_url=secrets.alert_heartbeat_url))
 if settings.redis is not None:
     RedisExporter("redis-exporter", RedisExporterArgs(
         stack, settings.redis, redis_password=secrets.redis_password))
@@ -49,7 +49,7 @@ grafana_provider = grafana.Provider(
     # Secret because the password is: concat keeps the secret mark.
     auth=pulumi.Output.concat(settings.grafana.admin_user, ":", admin_password))
 # The container waits for its healthcheck, so the API is up before any content is sent.
-GrafanaContent("grafana-content", GrafanaContentArgs(settings, grafana_server.container),
+GrafanaContent("grafana-content", GrafanaContentArgs(settings, grafana_server.data_volume),
                opts=pulumi.ResourceOptions(providers=[grafana_provider],
                                            depends_on=[grafana_server]))
 

@@ -219,6 +219,16 @@ KEYS: Final[tuple[ConfigKey, ...]] = (
     ConfigKey("alertWebhookUrl", Kind.STRING, "",
               "Generic webhook URL, e.g. a pager (secret; required when a severity routes to "
               "`webhook`).", secret=True),
+    ConfigKey("alertHeartbeat", Kind.BOOLEAN, False,
+              "Send the always-firing `Watchdog` alert to a dead man's switch at "
+              "`alertHeartbeatUrl` (then required), which pages when the pings stop."),
+    ConfigKey("alertHeartbeatUrl", Kind.STRING, "",
+              "Dead man's switch the `Watchdog` pings, e.g. a healthchecks.io check or an "
+              "Opsgenie or PagerDuty heartbeat URL (secret; required when `alertHeartbeat` is "
+              "true).", secret=True),
+    ConfigKey("alertHeartbeatRepeatInterval", Kind.STRING, "5m",
+              "How often the `Watchdog` pings `alertHeartbeatUrl` (1m to 1h); give the "
+              "heartbeat service this period and a grace of a few periods."),
     ConfigKey("alertErrorRatioPercent", Kind.INTEGER, 5,
               "Backend 5xx share of requests that raises an alert, in percent."),
     ConfigKey("alertLatencyP95Ms", Kind.INTEGER, 2000,
@@ -237,6 +247,14 @@ KEYS: Final[tuple[ConfigKey, ...]] = (
               "Redis memory use against its maxmemory, in percent."),
     ConfigKey("alertDiskPercent", Kind.INTEGER, 85,
               "Prometheus TSDB size against `metricsRetentionSize`, in percent."),
+    ConfigKey("alertNotificationErrorPercent", Kind.INTEGER, 1,
+              "Failed share of alert notifications, Prometheus to Alertmanager and Alertmanager "
+              "to each integration, in percent (the upstream mixins' 1%)."),
+    ConfigKey("alertLokiErrorPercent", Kind.INTEGER, 10,
+              "Share of Loki requests per route answered with 5xx, in percent (loki-mixin: 10)."),
+    ConfigKey("alertLokiRetentionStaleHours", Kind.INTEGER, 3,
+              "Hours without a successful Loki retention run that raise an alert (the compactor "
+              "runs every 10m; loki-mixin: 3)."),
 )
 
 KEYS_BY_NAME: Final[Mapping[str, ConfigKey]] = {key.name: key for key in KEYS}
@@ -333,6 +351,9 @@ class AlertThresholds:
     rate_limited_per_second: int
     redis_memory_ratio: float
     disk_ratio: float
+    notification_error_ratio: float
+    loki_error_ratio: float
+    loki_retention_stale_seconds: int
 
 
 @dataclass(frozen=True)
@@ -340,6 +361,9 @@ class Alerting:
     receivers: Mapping[Severity, Receiver]
     slack_channel: str
     thresholds: AlertThresholds
+    # How often the Watchdog pings the dead man's switch; None: the stack has none, and the
+    # Watchdog reaches no one.
+    heartbeat_interval: Duration | None
 
     def uses(self, receiver: Receiver) -> bool:
         return receiver in self.receivers.values()
@@ -375,6 +399,7 @@ class Secrets:
     grafana_admin_password: pulumi.Output[str] | None
     alert_slack_webhook_url: pulumi.Output[str] | None
     alert_webhook_url: pulumi.Output[str] | None
+    alert_heartbeat_url: pulumi.Output[str] | None
 
 
 class SettingsError(ValueError):
@@ -618,11 +643,13 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
 
     receivers = {severity: parser.choice(f"alert{severity.title()}Receiver", Receiver)
                  for severity in Severity}
+    heartbeat = _parse_heartbeat(parser)
     _check_required_secrets(parser, secrets_set, {
         "backendBearerToken": auth is BackendAuth.BEARER,
         "redisPassword": redis_auth is RedisAuth.PASSWORD,
         "alertSlackWebhookUrl": Receiver.SLACK in receivers.values(),
         "alertWebhookUrl": Receiver.WEBHOOK in receivers.values(),
+        "alertHeartbeatUrl": heartbeat is not None,
     })
 
     images = {service: parser.text(f"{_camel(service)}Image") for service in Service}
@@ -654,6 +681,10 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
         rate_limited_per_second=parser.integer("alertRateLimitedPerSecond", 1, 1_000_000),
         redis_memory_ratio=parser.integer("alertRedisMemoryPercent", 1, 100) / 100,
         disk_ratio=parser.integer("alertDiskPercent", 1, 100) / 100,
+        notification_error_ratio=parser.integer("alertNotificationErrorPercent", 1, 100) / 100,
+        loki_error_ratio=parser.integer("alertLokiErrorPercent", 1, 100) / 100,
+        loki_retention_stale_seconds=parser.integer("alertLokiRetentionStaleHours", 1, 168)
+        * 3600,
     )
 
     settings = Settings(
@@ -672,12 +703,23 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
         log_max_size=log_max_size,
         log_max_file=parser.integer("logMaxFile", 1, 100),
         protect_data=parser.boolean("protectData"),
-        alerting=Alerting(receivers, parser.text("alertSlackChannel"), thresholds),
+        alerting=Alerting(receivers, parser.text("alertSlackChannel"), thresholds, heartbeat),
     )
     _check_unique_jobs(parser, settings)
     if parser.problems:
         raise SettingsError(stack, parser.problems)
     return settings
+
+
+def _parse_heartbeat(parser: _Parser) -> Duration | None:
+    """The Watchdog's repeat interval where the stack has a dead man's switch, else None."""
+    enabled = parser.boolean("alertHeartbeat")
+    interval = parser.duration("alertHeartbeatRepeatInterval", minimum=60)
+    if interval.seconds > 3600:
+        # Longer, and a dead alerting chain goes unnoticed for hours.
+        parser.fail("alertHeartbeatRepeatInterval", parser.text("alertHeartbeatRepeatInterval"),
+                    "a duration from 1m to 1h")
+    return interval if enabled else None
 
 
 def _check_required_secrets(parser: _Parser, secrets_set: frozenset[str],
@@ -731,6 +773,7 @@ def load_settings() -> tuple[Settings, Secrets]:
         grafana_admin_password=secret("grafanaAdminPassword"),
         alert_slack_webhook_url=secret("alertSlackWebhookUrl"),
         alert_webhook_url=secret("alertWebhookUrl"),
+        alert_heartbeat_url=secret("alertHeartbeatUrl"),
     )
     return settings, secrets
 

@@ -6,7 +6,7 @@ from typing import Final
 import pulumi
 
 from components.service import ContainerSpec, StackArgs, Upload, published_url, service_container
-from configs.alertmanager import SECRET_FILES, alertmanager_config
+from configs.alertmanager import HEARTBEAT_URL_FILE, SECRET_FILES, alertmanager_config
 from configs.endpoints import internal_url
 from configs.render import to_yaml
 from settings import Port, Receiver, Service
@@ -22,6 +22,7 @@ class AlertmanagerArgs:
     stack: StackArgs
     slack_webhook_url: pulumi.Input[str] | None
     webhook_url: pulumi.Input[str] | None
+    heartbeat_url: pulumi.Input[str] | None
 
 
 class Alertmanager(pulumi.ComponentResource):
@@ -40,6 +41,9 @@ class Alertmanager(pulumi.ComponentResource):
             if settings.alerting.uses(receiver):
                 assert url is not None
                 uploads.append(Upload(SECRET_FILES[receiver], url, secret=True))
+        if settings.alerting.heartbeat_interval is not None:
+            assert args.heartbeat_url is not None  # guaranteed by settings validation
+            uploads.append(Upload(HEARTBEAT_URL_FILE, args.heartbeat_url, secret=True))
         self.container = service_container(self, name, args.stack, ContainerSpec(
             service=Service.ALERTMANAGER,
             user_id=ALERTMANAGER_UID,
@@ -50,5 +54,5 @@ class Alertmanager(pulumi.ComponentResource):
             uploads=uploads,
             ports=[Port.ALERTMANAGER],
             data_dir=DATA_DIR,
-        ))
+        )).container
         self.register_outputs({"url": self.url})

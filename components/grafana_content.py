@@ -18,21 +18,24 @@ from settings import Settings
 @dataclass(frozen=True)
 class GrafanaContentArgs:
     settings: Settings
-    # Grafana's container. A new container may come with a new, empty data volume (staging's is
-    # not retained), so its content is recreated with it; when it is deleted for good, its content
-    # goes without API calls to a server that is gone.
-    server: pulumi.Resource
+    # Grafana's data volume: grafana.db holds every datasource, folder and dashboard, and it
+    # outlives a replaced container. So the content is recreated only with a new volume (which
+    # starts empty), and goes, without API calls to a server that is gone, only with it. A new
+    # container on the same volume (an image bump) keeps the content and its version history.
+    data_volume: pulumi.Resource
 
 
 class GrafanaContent(pulumi.ComponentResource):
-    """Expects `opts.providers` to carry the explicit Grafana provider."""
+    """Expects `opts.providers` to carry the explicit Grafana provider, and `opts.depends_on`
+    the Grafana server, so nothing is sent before its container reports healthy."""
 
     def __init__(self, name: str, args: GrafanaContentArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gatewayz:observability:GrafanaContent", name, None, opts)
         # Fixed uids: the old object must go before its replacement is created.
-        child = pulumi.ResourceOptions(parent=self, deleted_with=args.server,
-                                       replace_with=[args.server], delete_before_replace=True)
+        child = pulumi.ResourceOptions(parent=self, deleted_with=args.data_volume,
+                                       replace_with=[args.data_volume],
+                                       delete_before_replace=True)
 
         specs = datasources(args.settings)
         sources = {

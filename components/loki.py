@@ -29,7 +29,7 @@ class Loki(pulumi.ComponentResource):
             ports=[Port.LOKI],
             data_dir=DATA_DIR,
             start_period="60s",
-        ))
+        )).container
         self.url = pulumi.Output.from_input(
             published_url(settings.bindings[Port.LOKI], internal_url(Service.LOKI)))
         self.register_outputs({"url": self.url})

@@ -52,7 +52,7 @@ class Prometheus(pulumi.ComponentResource):
             uploads=uploads,
             ports=[Port.PROMETHEUS],
             data_dir=DATA_DIR,
-        ))
+        )).container
         self.url = pulumi.Output.from_input(
             published_url(settings.bindings[Port.PROMETHEUS], internal_url(Service.PROMETHEUS)))
         self.register_outputs({"url": self.url})

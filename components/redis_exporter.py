@@ -42,7 +42,7 @@ class RedisExporter(pulumi.ComponentResource):
             healthcheck=["CMD", "wget", "-q", "-O", "/dev/null", "http://localhost:9121/health"],
             env=redis_exporter_env(redis),
             uploads=uploads,
-        ))
+        )).container
         # Scraped over the stack network only: nothing to publish.
         self.url = pulumi.Output.from_input(internal_url(Service.REDIS_EXPORTER))
         self.register_outputs({"url": self.url})

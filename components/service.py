@@ -56,6 +56,13 @@ class ContainerSpec:
     start_period: str = "30s"
 
 
+@dataclass(frozen=True)
+class ServiceResources:
+    container: docker.Container
+    # The named volume behind `ContainerSpec.data_dir`; None for a stateless service.
+    data_volume: docker.Volume | None
+
+
 def published_url(binding: Binding | None, fallback: str, scheme: str = "http") -> str:
     """How an operator on the Docker host reaches a port; the in-network URL if unpublished."""
     if binding is None:
@@ -65,7 +72,7 @@ def published_url(binding: Binding | None, fallback: str, scheme: str = "http") 
 
 
 def service_container(parent: pulumi.Resource, name: str, stack: StackArgs,
-                      spec: ContainerSpec) -> docker.Container:
+                      spec: ContainerSpec) -> ServiceResources:
     """Create the image, volume and container of one service as children of `parent`."""
     settings = stack.settings
     prefix = f"gatewayz-{settings.environment}-{spec.service}"
@@ -73,6 +80,7 @@ def service_container(parent: pulumi.Resource, name: str, stack: StackArgs,
         f"{name}-image", name=settings.images[spec.service], keep_locally=True,
         opts=pulumi.ResourceOptions(parent=parent))
 
+    volume: docker.Volume | None = None
     volumes: list[docker.ContainerVolumeArgs] = []
     if spec.data_dir is not None:
         volume = docker.Volume(
@@ -96,7 +104,7 @@ def service_container(parent: pulumi.Resource, name: str, stack: StackArgs,
         for upload in spec.uploads
     ]
     memory = settings.memory_mb[spec.service]
-    return docker.Container(
+    container = docker.Container(
         f"{name}-container",
         name=prefix,
         image=image.image_id,
@@ -121,3 +129,4 @@ def service_container(parent: pulumi.Resource, name: str, stack: StackArgs,
         # The container name and host ports are fixed, so the old one must go first.
         opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=True),
     )
+    return ServiceResources(container, volume)

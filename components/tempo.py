@@ -30,7 +30,7 @@ class Tempo(pulumi.ComponentResource):
             ports=[Port.TEMPO_HTTP, Port.TEMPO_OTLP_GRPC, Port.TEMPO_OTLP_HTTP],
             data_dir=DATA_DIR,
             start_period="60s",
-        ))
+        )).container
         self.url = pulumi.Output.from_input(
             published_url(settings.bindings[Port.TEMPO_HTTP], internal_url(Service.TEMPO)))
         self.otlp_grpc_endpoint = pulumi.Output.from_input(published_url(

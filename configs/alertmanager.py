@@ -1,15 +1,17 @@
-"""Alertmanager's configuration: one route per severity to the receiver the stack settings
-choose (`none` is a receiver without integrations, so those alerts are dropped on purpose), and
-a critical alert muting the warning and info alerts of the same name and scope.
+"""Alertmanager's configuration: the Watchdog first, to the heartbeat receiver alone (or to
+`none`), then one route per severity to the receiver the stack settings choose (`none` is a
+receiver without integrations, so those alerts are dropped on purpose), and a critical alert
+muting the warning and info alerts of the same name and scope.
 
-Secrets never enter the YAML: Slack and webhook URLs are read from files under `SECRETS_DIR`
-that the Alertmanager component uploads (`SECRET_FILES`).
+Secrets never enter the YAML: Slack, webhook and heartbeat URLs are read from files under
+`SECRETS_DIR` that the Alertmanager component uploads (`SECRET_FILES`, `HEARTBEAT_URL_FILE`).
 """
 
 from collections.abc import Mapping
 from typing import Final
 
-from settings import Receiver, Settings, Severity
+from configs.rules import watchdog
+from settings import Duration, Receiver, Settings, Severity
 
 SECRETS_DIR: Final = "/etc/alertmanager/secrets"
 # Slack's `api_url_file` (alertmanager@v0.34.0 config/notifiers.go, since v0.22) and the
@@ -18,6 +20,15 @@ SECRET_FILES: Final[Mapping[Receiver, str]] = {
     Receiver.SLACK: f"{SECRETS_DIR}/slack_api_url",
     Receiver.WEBHOOK: f"{SECRETS_DIR}/webhook_url",
 }
+# The dead man's switch: not a `Receiver` a severity may choose, so it never gets their alerts.
+HEARTBEAT: Final = "heartbeat"
+HEARTBEAT_URL_FILE: Final = f"{SECRETS_DIR}/heartbeat_url"
+# Ticks at which the Watchdog's group is looked at. A repeat is sent at the first tick after
+# `repeat_interval` has passed since the last one was logged (alertmanager@v0.34.0
+# notify/dedup_stage.go `needsUpdate`, nflog/nflog.go `Log` stamps the time after sending), so
+# pings come every repeat interval plus at most this; with it equal to the repeat interval they
+# would come every other tick.
+HEARTBEAT_GROUP_INTERVAL: Final = Duration(30)
 
 # One notification per alert name, environment and severity; the rules' own scope labels stay
 # inside it, listed by the templates below.
@@ -61,11 +72,35 @@ def _receiver(receiver: Receiver, settings: Settings) -> dict[str, object]:
     return {"name": receiver.value}
 
 
+def _watchdog_route(interval: Duration | None) -> dict[str, object]:
+    """First of the routes, and `continue: false`: the Watchdog reaches no human receiver."""
+    route: dict[str, object] = {"matchers": [_matcher("alertname", watchdog.WATCHDOG)],
+                                "receiver": HEARTBEAT if interval else Receiver.NONE.value,
+                                "continue": False}
+    if interval is not None:
+        # A group of its own, pinged on its own clock rather than the 4h of real alerts.
+        route.update({"group_by": ["alertname"],
+                      "group_interval": str(HEARTBEAT_GROUP_INTERVAL),
+                      "repeat_interval": str(interval)})
+    return route
+
+
+def _heartbeat_receiver() -> dict[str, object]:
+    return {"name": HEARTBEAT, "webhook_configs": [{
+        "url_file": HEARTBEAT_URL_FILE,
+        # A heartbeat service counts any request as a ping: a "resolved" sent when the
+        # Watchdog stops (Prometheus gone) must not look like one.
+        "send_resolved": False,
+    }]}
+
+
 def alertmanager_config(settings: Settings) -> dict[str, object]:
     """The whole alertmanager.yml, routing by the `severity` label every rule sets."""
     receivers = settings.alerting.receivers
+    heartbeat = settings.alerting.heartbeat_interval
     # An alert without a known severity is a rule bug: send it where warnings go, to be seen.
     fallback = receivers[Severity.WARNING]
+    used = set(receivers.values()) | (set() if heartbeat else {Receiver.NONE})
     return {
         "route": {
             "receiver": fallback.value,
@@ -73,9 +108,10 @@ def alertmanager_config(settings: Settings) -> dict[str, object]:
             "group_wait": "30s",
             "group_interval": "5m",
             "repeat_interval": "4h",
-            "routes": [{"matchers": [_matcher("severity", severity.value)],
-                        "receiver": receivers[severity].value}
-                       for severity in Severity],
+            "routes": [_watchdog_route(heartbeat),
+                       *({"matchers": [_matcher("severity", severity.value)],
+                          "receiver": receivers[severity].value}
+                         for severity in Severity)],
         },
         "inhibit_rules": [{
             "source_matchers": [_matcher("severity", Severity.CRITICAL.value)],
@@ -83,9 +119,10 @@ def alertmanager_config(settings: Settings) -> dict[str, object]:
                 f'severity=~"{Severity.WARNING.value}|{Severity.INFO.value}"'],
             "equal": list(INHIBIT_EQUAL),
         }],
-        "receivers": [_receiver(receiver, settings)
-                      for receiver in sorted(set(receivers.values()))],
+        "receivers": [*(_receiver(receiver, settings) for receiver in sorted(used)),
+                      *([_heartbeat_receiver()] if heartbeat else [])],
     }
 
 
-__all__ = ["GROUP_BY", "INHIBIT_EQUAL", "SECRETS_DIR", "SECRET_FILES", "alertmanager_config"]
+__all__ = ["GROUP_BY", "HEARTBEAT", "HEARTBEAT_URL_FILE", "INHIBIT_EQUAL", "SECRETS_DIR",
+           "SECRET_FILES", "alertmanager_config"]

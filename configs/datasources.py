@@ -65,7 +65,9 @@ def datasources(settings: Settings) -> tuple[Datasource, ...]:
             ],
         }),
         Datasource(Uid.LOKI, "Loki", internal_url(Service.LOKI), False, {
-            "maxLines": 1000,
+            # A string in Grafana's Loki options (grafana/grafana, commit 0004722,
+            # public/app/plugins/datasource/loki/types.ts: `LokiOptions.maxLines?: string`).
+            "maxLines": "1000",
             "derivedFields": [{
                 "name": "TraceID",
                 "matcherRegex": TRACE_ID_PATTERN,

@@ -19,12 +19,6 @@ CONFIG_PATH: Final = "/etc/tempo/tempo.yaml"
 DATA_DIR: Final = "/var/tempo"
 GRPC_PORT: Final = 9095
 PROCESSORS: Final = ("service-graphs", "span-metrics")
-# The dimensions the original change asked for. Span metrics already carry its `name`,
-# `status_code` and `span.kind` as the intrinsic labels span_name, status_code and span_kind
-# (tempo@v3.0.3 modules/generator/processor/spanmetrics/config.go:72-75); listed again they
-# would only add `__`-prefixed duplicates (spanmetrics.go:169). So only the extra one is here.
-SERVICE_GRAPH_DIMENSIONS: Final = ("name", "cluster", "namespace")
-SPAN_METRIC_DIMENSIONS: Final = ("service.namespace",)
 
 
 def tempo_config(settings: Settings) -> dict[str, object]:
@@ -42,16 +36,21 @@ def tempo_config(settings: Settings) -> dict[str, object]:
             "local": {"path": f"{DATA_DIR}/traces"},
             "wal": {"path": f"{DATA_DIR}/wal"},
         }},
+        # No `processor.*.dimensions`. Tempo v3.0.3 looks a dimension up only among the span's
+        # and its resource's attributes (grafana/tempo v3.0.3 modules/generator/processor/
+        # servicegraphs/servicegraphs.go `upsertDimensions`; spanmetrics/spanmetrics.go,
+        # `FindAttributeValue(d, rs.Attributes, span.Attributes)`). The seed's `name` (an
+        # intrinsic), `cluster` (its external label), `namespace` and `service.namespace`
+        # (attributes the backend does not set) would be labels that are always empty. What the
+        # dashboards need are intrinsic labels already: client, server, connection_type on the
+        # service graph; service, span_name, span_kind, status_code on span metrics
+        # (spanmetrics/config.go `RegisterFlagsAndApplyDefaults`).
         "metrics_generator": {
             "registry": {"external_labels": {"source": "tempo", "env": settings.environment}},
             "storage": {
                 "path": f"{DATA_DIR}/generator/wal",
                 "remote_write": [{"url": f"{internal_url(Service.PROMETHEUS)}/api/v1/write",
                                   "send_exemplars": True}],
-            },
-            "processor": {
-                "service_graphs": {"dimensions": list(SERVICE_GRAPH_DIMENSIONS)},
-                "span_metrics": {"dimensions": list(SPAN_METRIC_DIMENSIONS)},
             },
         },
         "overrides": {"defaults": {

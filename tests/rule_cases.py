@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from configs.endpoints import internal_address, job_name
+from configs.rules import watchdog
 from configs.rules.stack import retention_bytes
-from settings import Service, Settings, Severity, parse_settings
+from settings import AlertThresholds, Service, Settings, Severity, parse_settings
 
 # The two stacks' alerting settings, as the rule and Alertmanager tests see them.
 STACKS: Final[Mapping[str, tuple[Mapping[str, str], frozenset[str]]]] = {
@@ -24,8 +25,9 @@ STACKS: Final[Mapping[str, tuple[Mapping[str, str], frozenset[str]]]] = {
                 frozenset({"backendBearerToken", "alertSlackWebhookUrl"})),
     "production": ({"backendMetricsUrl": "https://api.gatewayz.ai/metrics",
                     "redisAddress": "redis://redis:6379",
-                    "alertCriticalReceiver": "webhook", "alertWarningReceiver": "slack"},
-                   frozenset({"alertWebhookUrl", "alertSlackWebhookUrl"})),
+                    "alertCriticalReceiver": "webhook", "alertWarningReceiver": "slack",
+                    "alertHeartbeat": "true"},
+                   frozenset({"alertWebhookUrl", "alertSlackWebhookUrl", "alertHeartbeatUrl"})),
 }
 
 STEP: Final = "1m"
@@ -39,7 +41,8 @@ Series = dict[str, str]
 
 @dataclass(frozen=True)
 class Fired:
-    severity: Severity
+    # A `Severity`, or the Watchdog's `none` (configs/rules/watchdog.py).
+    severity: str
     # The alert's labels besides alertname and severity: what its expression keeps.
     labels: Labels
     # `$value` as the annotations print it, e.g. "10%" for humanizePercentage of 0.1.
@@ -71,6 +74,14 @@ def duration(seconds: float) -> str:
     """humanizeDuration, for the sub-minute values these cases produce."""
     assert 0 < seconds < 60
     return f"{seconds:.4g}s" if seconds >= 1 else f"{seconds * 1000:.4g}ms"
+
+
+def long_duration(seconds: int) -> str:
+    """humanizeDuration, for 0 and for whole seconds of at least an hour and under a day."""
+    if seconds == 0:
+        return "0s"
+    assert 3600 <= seconds < 86400
+    return f"{seconds // 3600}h {seconds // 60 % 60}m {seconds % 60}s"
 
 
 def number(value: float) -> str:
@@ -216,14 +227,101 @@ def _redis_memory(s: _Stack, threshold: float) -> tuple[Case, ...]:
 
 
 def _target_down(s: _Stack) -> tuple[Case, ...]:
+    alertmanager = s.service(Service.ALERTMANAGER)
     grafana, loki = s.service(Service.GRAFANA), s.service(Service.LOKI)
     return (
-        Case("grafana down: fires", {series("up", grafana): gauge(0)},
-             (Fired(Severity.WARNING, s.scope(grafana, ("job", "instance")), number(0)),)),
-        # Loki has LokiDown: TargetDown must not notify a second time.
-        Case("loki down: quiet, LokiDown's job",
-             {series("up", grafana): gauge(1), series("up", loki): gauge(0)}),
+        Case("alertmanager down: fires", {series("up", alertmanager): gauge(0)},
+             (Fired(Severity.WARNING, s.scope(alertmanager, ("job", "instance")), number(0)),)),
+        # Loki and Grafana have LokiDown and GrafanaDown: TargetDown must not notify again.
+        Case("loki and grafana down: quiet, their own alerts' job",
+             {series("up", alertmanager): gauge(1), series("up", loki): gauge(0),
+              series("up", grafana): gauge(0)}),
     )
+
+
+def _share(metric: str, total: str, labels: Labels, failed: Labels, *, threshold: float,
+           severity: Severity, scope: Labels) -> tuple[Case, ...]:
+    """`failed` counts twice the threshold's share of `total` (1000 a minute), or half of it."""
+    def counts(ratio: float) -> Series:
+        return {series(total, labels): counter(1000),
+                series(metric, failed): counter(round(1000 * ratio))}
+
+    return (Case("failing above the threshold: fires", counts(2 * threshold),
+                 (Fired(severity, scope, percent(2 * threshold)),)),
+            Case("failing below the threshold: quiet", counts(threshold / 2)))
+
+
+def _pipeline(s: _Stack, t: AlertThresholds) -> dict[str, tuple[Case, ...]]:
+    prometheus, alertmanager = s.service(Service.PROMETHEUS), s.service(Service.ALERTMANAGER)
+    loki = s.service(Service.LOKI)
+    to_alertmanager = {**prometheus, "alertmanager": "http://alertmanager:9093/api/v2/alerts"}
+    slack = {**alertmanager, "integration": "slack"}
+    push = {**loki, "method": "POST", "route": "loki_api_v1_push"}
+    on_prometheus = ("job", "instance")
+    retention = "loki_compactor_apply_retention_last_successful_run_timestamp_seconds"
+    # Past the retention threshold plus its 30m `for`, and the 4h `for` of compactions.
+    long_run = max(250, t.loki_retention_stale_seconds // 60 + 45)
+    long_steps = long_run + 10
+
+    def retention_runs(values: str) -> Series:
+        return {series(retention, loki): values}
+
+    def loki_requests(failed_ratio: float) -> Series:
+        return _outcomes("loki_request_duration_seconds_count", {**push, "status_code": "204"},
+                         {**push, "status_code": "500"}, failed_ratio)
+
+    return {
+        "PrometheusNotConnectedToAlertmanager": _down(
+            s, "prometheus_notifications_alertmanagers_discovered", prometheus,
+            Severity.WARNING, on_prometheus),
+        "PrometheusErrorSendingAlerts": _share(
+            "prometheus_notifications_errors_total", "prometheus_notifications_sent_total",
+            to_alertmanager, to_alertmanager, threshold=t.notification_error_ratio,
+            severity=Severity.WARNING,
+            scope=s.scope(to_alertmanager, ("job", "instance", "alertmanager"))),
+        "PrometheusDroppingAlerts": _increasing(
+            s, "prometheus_notifications_dropped_total", to_alertmanager, per_minute=1,
+            value=number(5), severity=Severity.WARNING, keep=on_prometheus),
+        "PrometheusRuleEvaluationFailures": _increasing(
+            s, "prometheus_rule_evaluation_failures_total",
+            {**prometheus, "rule_group": "/etc/prometheus/rules/backend.yml;gatewayz-backend"},
+            per_minute=1, value=number(5), severity=Severity.CRITICAL,
+            keep=("job", "instance", "rule_group")),
+        "PrometheusTSDBCompactionsFailing": (
+            Case("failing for 4 hours: fires",
+                 {series("prometheus_tsdb_compactions_failed_total", prometheus):
+                      counter(1, long_steps)},
+                 (Fired(Severity.WARNING, s.scope(prometheus, on_prometheus), number(180)),),
+                 eval_minutes=long_run),
+            Case("no failure: quiet",
+                 {series("prometheus_tsdb_compactions_failed_total", prometheus):
+                      counter(0, long_steps)}, eval_minutes=long_run)),
+        "PrometheusTSDBWALCorruptions": _increasing(
+            s, "prometheus_tsdb_wal_corruptions_total", prometheus, per_minute=1,
+            value=number(30), severity=Severity.WARNING, keep=on_prometheus),
+        "AlertmanagerNotificationsFailing": _share(
+            "alertmanager_notifications_failed_total", "alertmanager_notifications_total",
+            slack, {**slack, "reason": "clientError"}, threshold=t.notification_error_ratio,
+            severity=Severity.CRITICAL, scope=s.scope(slack, ("job", "instance", "integration"))),
+        "LokiRetentionNotApplied": (
+            # Last success at t=60s; promtool's clock starts at 0.
+            Case("last applied over the threshold ago: fires",
+                 retention_runs(gauge(60, long_steps)),
+                 (Fired(Severity.WARNING, s.scope(loki, on_prometheus),
+                        long_duration(long_run * 60 - 60)),), eval_minutes=long_run),
+            Case("never applied since start: fires", retention_runs(gauge(0, long_steps)),
+                 (Fired(Severity.WARNING, s.scope(loki, on_prometheus), long_duration(0)),),
+                 eval_minutes=long_run),
+            # The gauge holds the time of the last run: here, every minute.
+            Case("applied every minute: quiet", retention_runs(counter(60, long_steps)),
+                 eval_minutes=long_run)),
+        "LokiRequestErrors": (
+            Case("5xx above the threshold: fires", loki_requests(2 * t.loki_error_ratio),
+                 (Fired(Severity.WARNING, s.scope(push, ("job", "route")),
+                        percent(2 * t.loki_error_ratio)),)),
+            Case("5xx below the threshold: quiet", loki_requests(t.loki_error_ratio / 2))),
+        "GrafanaDown": _job_down(s, s.service(Service.GRAFANA), Severity.WARNING),
+    }
 
 
 def _remote_write_failing(s: _Stack) -> tuple[Case, ...]:
@@ -345,4 +443,9 @@ def cases(settings: Settings) -> dict[str, tuple[Case, ...]]:
         "TempoMetricsGeneratorIdle": _generator_idle(s),
         "PrometheusStorageNearRetentionSize": _storage(s, settings.retention.metrics_size,
                                                        t.disk_ratio),
+        **_pipeline(s, t),
+        # Always firing, by design: its silence is caught by the heartbeat service, not here.
+        watchdog.WATCHDOG: (Case("fires from the start, on no series at all", {},
+                                 (Fired(watchdog.SEVERITY, {"env": s.env}, ""),),
+                                 eval_minutes=0),),
     }

@@ -19,13 +19,17 @@ import yaml
 
 from configs.alertmanager import (
     GROUP_BY,
+    HEARTBEAT,
+    HEARTBEAT_URL_FILE,
     SECRET_FILES,
     SECRETS_DIR,
     alertmanager_config,
 )
 from configs.render import to_yaml as render
 from configs.rules import rule_files
-from settings import Receiver, Settings, SettingsError, Severity, parse_settings
+from configs.rules.watchdog import SEVERITY as WATCHDOG_SEVERITY
+from configs.rules.watchdog import WATCHDOG
+from settings import Receiver, Settings, SettingsError, Severity, parse_duration, parse_settings
 from tests import rule_cases
 from tests.support.tools import require_tool
 from tools.alertmanager_compat import for_release, tool_version
@@ -38,6 +42,9 @@ EXPECTED_RECEIVERS: Final[Mapping[str, Mapping[Severity, Receiver]]] = {
     "production": {Severity.CRITICAL: Receiver.WEBHOOK, Severity.WARNING: Receiver.SLACK,
                    Severity.INFO: Receiver.NONE},
 }
+# Where the always-firing Watchdog goes: production has a dead man's switch, staging none.
+EXPECTED_WATCHDOG_RECEIVER: Final[Mapping[str, str]] = {"staging": "none",
+                                                        "production": "heartbeat"}
 # YAML keys of the pinned v0.34.0 for the parts the config uses, from its structs' yaml tags:
 # config/config.go (Config, Route, Receiver), config/common/inhibitrule.go,
 # config/common/notifierconfig.go (send_resolved), config/notifiers.go (SlackConfig),
@@ -140,14 +147,15 @@ def test_no_secret_in_the_config(settings: Settings) -> None:
     text = render(alertmanager_config(settings))
     # Every URL sits in a file the component uploads; the YAML names none.
     assert "://" not in text
+    url_files = {**{str(kind): path for kind, path in SECRET_FILES.items()},
+                 HEARTBEAT: HEARTBEAT_URL_FILE}
     for receiver in config["receivers"]:
-        kind = Receiver(receiver["name"])
         for key in ("slack_configs", "webhook_configs"):
             for integration in receiver.get(key, []):
                 files = {name: value for name, value in integration.items()
                          if name.endswith("_file")}
                 assert files, integration
-                assert set(files.values()) == {SECRET_FILES[kind]}
+                assert set(files.values()) == {url_files[receiver["name"]]}
                 assert not {"api_url", "url", "http_config"} & set(integration)
 
 
@@ -160,7 +168,8 @@ def test_secret_files_live_apart_under_the_secrets_dir() -> None:
 def test_receivers_are_those_used_and_none_notifies_nobody(stack: str,
                                                            settings: Settings) -> None:
     receivers = {receiver["name"]: receiver for receiver in _config(settings)["receivers"]}
-    assert set(receivers) == {str(kind) for kind in EXPECTED_RECEIVERS[stack].values()}
+    assert set(receivers) == {str(kind) for kind in EXPECTED_RECEIVERS[stack].values()} | {
+        EXPECTED_WATCHDOG_RECEIVER[stack]}
     assert receivers["none"] == {"name": "none"}
 
 
@@ -169,7 +178,8 @@ def test_every_integration_sends_resolved_and_slack_names_env_and_severity(
     for receiver in _config(settings)["receivers"]:
         for key in ("slack_configs", "webhook_configs"):
             for integration in receiver.get(key, []):
-                assert integration["send_resolved"] is True
+                # A heartbeat service takes any request for a ping, a "resolved" too.
+                assert integration["send_resolved"] is (receiver["name"] != HEARTBEAT)
         for slack in receiver.get("slack_configs", []):
             assert slack["channel"] == settings.alerting.slack_channel
             for label in ("env", "severity"):
@@ -198,6 +208,55 @@ def test_notifications_group_by_alert_env_and_severity(settings: Settings) -> No
     assert {"alertname", "env", "severity"} <= set(route["group_by"])
 
 
+# --- the Watchdog ----------------------------------------------------------------------------
+
+def _watchdog_labels(settings: Settings, severity: str = WATCHDOG_SEVERITY) -> dict[str, str]:
+    return {"alertname": WATCHDOG, "severity": severity, "env": settings.environment}
+
+
+@pytest.mark.parametrize("severity", [WATCHDOG_SEVERITY, *Severity])
+def test_the_watchdog_reaches_its_receiver_alone(stack: str, settings: Settings,
+                                                 severity: str, tmp_path: Path) -> None:
+    # Whatever severity it carried, no human receiver gets it; amtool lists every receiver
+    # the tree picks, so --verify.receivers fails on any second one.
+    path = _write(_for_release(_config(settings), tool_version(require_tool("amtool"))), tmp_path)
+    labels = _watchdog_labels(settings, str(severity))
+    result = _amtool("config", "routes", "test", f"--config.file={path}",
+                     f"--verify.receivers={EXPECTED_WATCHDOG_RECEIVER[stack]}",
+                     *(f"{name}={value}" for name, value in labels.items()))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_watchdog_is_grouped_alone_and_pinged_on_its_own_clock(stack: str,
+                                                                   settings: Settings) -> None:
+    route = _config(settings)["route"]["routes"][0]
+    assert route["matchers"] == [f'alertname="{WATCHDOG}"']
+    assert route["continue"] is False
+    if stack == "production":
+        assert route["group_by"] == ["alertname"]
+        assert route["repeat_interval"] == "5m"  # the alertHeartbeatRepeatInterval default
+        # Below the repeat interval, so each repeat goes out at the next tick, not a later one.
+        assert (parse_duration(route["group_interval"]) or 0) < (
+            parse_duration(route["repeat_interval"]) or 0)
+    heartbeats = [r for r in _config(settings)["receivers"] if r["name"] == HEARTBEAT]
+    assert len(heartbeats) == (1 if stack == "production" else 0)
+
+
+def test_the_heartbeat_interval_reaches_its_route() -> None:
+    raw, secrets = rule_cases.STACKS["production"]
+    settings = parse_settings("production", {**raw, "alertHeartbeatRepeatInterval": "2m"},
+                              secrets)
+    assert _config(settings)["route"]["routes"][0]["repeat_interval"] == "2m"
+
+
+def test_the_watchdog_is_never_inhibited(settings: Settings) -> None:
+    watchdog = _watchdog_labels(settings)
+    for rule in _config(settings)["inhibit_rules"]:
+        for critical, _ in _fired_pairs(settings):
+            assert not _inhibits(rule, {**critical, "alertname": WATCHDOG}, watchdog)
+            assert not _inhibits(rule, critical, watchdog)
+
+
 # --- inhibition ----------------------------------------------------------------------------
 
 def _inhibits(rule: dict[str, Any], source: Mapping[str, str],
@@ -214,7 +273,7 @@ def _fired_pairs(settings: Settings) -> Iterator[tuple[dict[str, str], dict[str,
     for alert, cases in rule_cases.cases(settings).items():
         for case in cases:
             by_severity = {fired.severity: {**fired.labels, "alertname": alert,
-                                            "severity": fired.severity.value}
+                                            "severity": fired.severity}
                            for fired in case.fired}
             if {Severity.CRITICAL, Severity.WARNING} <= set(by_severity):
                 yield by_severity[Severity.CRITICAL], by_severity[Severity.WARNING]
@@ -301,6 +360,12 @@ def test_a_running_alertmanager_mutes_the_warning(settings: Settings,
 
 
 # --- settings ------------------------------------------------------------------------------
+
+def test_a_heartbeat_without_its_url_is_refused() -> None:
+    raw, _ = rule_cases.STACKS["production"]
+    with pytest.raises(SettingsError, match="alertHeartbeatUrl is required"):
+        parse_settings("production", raw, frozenset({"alertWebhookUrl", "alertSlackWebhookUrl"}))
+
 
 @pytest.mark.parametrize(("receiver", "secret"), [(Receiver.SLACK, "alertSlackWebhookUrl"),
                                                   (Receiver.WEBHOOK, "alertWebhookUrl")])

@@ -385,6 +385,16 @@ def _dashboard(settings: Settings, uid: str) -> Dashboard:
     return next(dashboard for dashboard in dashboards(settings) if dashboard.uid == uid)
 
 
+def test_a_stack_without_redis_gets_no_redis_dashboard() -> None:
+    raw, secrets = STACKS["staging"]
+    without = parse_settings("staging", {k: v for k, v in raw.items() if k not in REDIS}, secrets)
+    uids = [dashboard.uid for dashboard in dashboards(without)]
+    # As it gets no Redis rules: every panel would stay empty without an exporter.
+    assert "gatewayz-redis" not in uids
+    assert uids == [dashboard.uid for dashboard in dashboards(
+        parse_settings("staging", raw, secrets)) if dashboard.uid != "gatewayz-redis"]
+
+
 def test_redis_dashboard_shows_redis_exporter_on_its_job(settings: Settings) -> None:
     queries = promql_queries(_dashboard(settings, "gatewayz-redis").model,
                              include_env_variable=False)

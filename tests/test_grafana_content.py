@@ -10,6 +10,7 @@ from tools.mock_runtime import ProgramRun, Registration
 
 DATASOURCE = "grafana:oss/dataSource:DataSource"
 DATASOURCE_LINKS = "grafana:oss/dataSourceConfig:DataSourceConfig"
+DASHBOARD = "grafana:oss/dashboard:Dashboard"
 
 # Which kind of datasource each link must point at.
 LINK_TYPES = {
@@ -88,3 +89,17 @@ def test_trace_ids_in_log_lines_open_tempo(program: ProgramRun) -> None:
     # Sent through the API: `$$` escaping belongs to provisioning files only.
     assert field["url"] == "${__value.raw}"
     assert field["matcherRegex"].count("(") == 1
+
+
+def test_a_dashboard_for_redis_only_where_redis_is_watched(program: ProgramRun) -> None:
+    uids = {json.loads(r.plain_inputs()["configJson"])["uid"]
+            for r in program.of_type(DASHBOARD)}
+    # Staging watches no Redis (Pulumi.staging.yaml), so it deploys no exporter, rules or dashboard.
+    assert ("gatewayz-redis" in uids) == (program.stack == "production")
+    assert {"gatewayz-fastapi", "gatewayz-prometheus", "gatewayz-loki", "gatewayz-tempo"} <= uids
+
+
+def test_loki_line_limit_is_sent_as_the_string_grafana_stores(program: ProgramRun) -> None:
+    # Grafana's Loki options type `maxLines` as a string; a number is not what its UI reads.
+    _, loki = links(program)[Uid.LOKI.value]
+    assert loki["maxLines"] == "1000"

@@ -94,7 +94,7 @@ def _broken_copy(tree: Path, tmp_path: Path) -> Path:
     ("files/loki/etc/loki/config.yaml",
      lambda d: d["compactor"].update(shared_store="filesystem"), "compactor.shared_store"),
     ("files/tempo/etc/tempo/tempo.yaml",
-     lambda d: d["metrics_generator"]["processor"]["span_metrics"].update(enabled=True),
+     lambda d: d["metrics_generator"].update(processor={"span_metrics": {"enabled": True}}),
      "span_metrics.enabled"),
     ("files/prometheus/etc/prometheus/prometheus.yml",
      lambda d: d["scrape_configs"][0].update(bearer_tokenn="x"), "bearer_tokenn"),

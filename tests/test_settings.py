@@ -43,6 +43,9 @@ def settings_error(stack: str, **overrides: Any) -> SettingsError:
     ({"redisAddress": "redis-production:6379"}, "redisAddress", "redis://host:port"),
     ({"lokiRetention": "7d"}, "lokiRetention", "not a known key"),
     ({"backendScrapeTimeout": "20s"}, "backendScrapeTimeout", "no longer than job"),
+    ({"alertHeartbeat": "yes"}, "alertHeartbeat", "true or false"),
+    ({"alertHeartbeatRepeatInterval": "30s"}, "alertHeartbeatRepeatInterval", "at least 1m"),
+    ({"alertHeartbeatRepeatInterval": "2h"}, "alertHeartbeatRepeatInterval", "from 1m to 1h"),
 ])
 def test_each_bad_setting_names_its_key_and_the_accepted_form(
         overrides: dict[str, Any], key: str, accepted: str) -> None:
@@ -56,6 +59,7 @@ def test_each_bad_setting_names_its_key_and_the_accepted_form(
     ("staging", "alertSlackWebhookUrl"),
     ("production", "redisPassword"),
     ("production", "alertWebhookUrl"),
+    ("production", "alertHeartbeatUrl"),
 ])
 def test_a_missing_required_secret_is_reported_with_how_to_set_it(stack: str, secret: str) -> None:
     error = settings_error(stack, **{secret: None})

@@ -1,5 +1,5 @@
-"""GatewayZ's Grafana dashboards as code: two folders by audience and eight dashboards, each
-built from settings by its own module and serialised to stable JSON.
+"""GatewayZ's Grafana dashboards as code: two folders by audience and eight dashboards (seven
+without Redis), each built from settings by its own module and serialised to stable JSON.
 """
 
 import json
@@ -61,8 +61,13 @@ _BUILDERS: Final[tuple[tuple[Callable[[Settings], dict[str, object]], FolderUid]
 
 
 def dashboards(settings: Settings) -> tuple[Dashboard, ...]:
-    """All eight dashboards of this stack, in a stable order."""
-    built = [(build(settings), folder) for build, folder in _BUILDERS]
+    """This stack's dashboards, in a stable order.
+
+    The Redis dashboard only where a Redis is watched: without an exporter every panel would
+    stay empty (the Redis rules are left out for the same reason, configs/rules/).
+    """
+    built = [(build(settings), folder) for build, folder in _BUILDERS
+             if build is not redis.build or settings.redis is not None]
     return tuple(Dashboard(str(model["uid"]), str(model["title"]), folder, model)
                  for model, folder in built)
 

@@ -1,4 +1,5 @@
-"""Prometheus rule files: recording rules and the backend, Redis and stack alerts, by file name.
+"""Prometheus rule files: recording rules, the backend, Redis, stack and alerting-pipeline alerts,
+and the Watchdog, by file name.
 
 `rule_files()` builds them from the settings; the Prometheus component writes each as YAML
 (configs.render) under `RULES_DIR`.
@@ -6,7 +7,7 @@
 
 from typing import Final
 
-from configs.rules import backend, recording, redis, stack
+from configs.rules import backend, pipeline, recording, redis, stack, watchdog
 from settings import Settings
 
 RULES_DIR: Final = "/etc/prometheus/rules"
@@ -22,6 +23,8 @@ def rule_files(settings: Settings) -> dict[str, dict[str, object]]:
     if settings.redis is not None:
         files["redis.yml"] = redis.document(settings)
     files["stack.yml"] = stack.document(settings)
+    files["pipeline.yml"] = pipeline.document(settings)
+    files["watchdog.yml"] = watchdog.document(settings)
     return files
 
 

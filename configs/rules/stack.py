@@ -50,8 +50,10 @@ def document(settings: Settings) -> dict[str, object]:
     env = settings.environment
     prometheus, loki, tempo = (job_name(s) for s in (Service.PROMETHEUS, Service.LOKI,
                                                       Service.TEMPO))
-    # These jobs have alerts of their own; TargetDown leaves them out so nothing pages twice.
-    own_alerts = (settings.backend.job, job_name(Service.REDIS_EXPORTER), loki, tempo)
+    # These jobs have alerts of their own (GrafanaDown in pipeline.py); TargetDown leaves them
+    # out so nothing pages twice.
+    own_alerts = (settings.backend.job, job_name(Service.REDIS_EXPORTER), loki, tempo,
+                  job_name(Service.GRAFANA))
     budget = retention_bytes(settings.retention.metrics_size)
     disk_ratio = settings.alerting.thresholds.disk_ratio
     # Tempo's metrics generator remote-writes through Prometheus' own queue manager,
