@@ -111,9 +111,27 @@ def test_validate_reports_a_broken_file_by_name(
     break_it(document)
     (tree / file).write_text(yaml.safe_dump(document, sort_keys=False))
     failures = validate(tree)
-    # Prometheus' file is judged twice: by promtool 2.42 and by the v3.14.0 key reference.
     assert {f.file for f in failures} == {file}
     assert all(reported in f.message for f in failures)
+
+
+@pytest.mark.parametrize(("service", "flag", "reported"), [
+    ("prometheus", "--storage.tsdb.retension.time=15d", "unknown long flag"),
+    ("prometheus", "--storage.tsdb.retention.time=15d", "deprecated"),
+    ("alertmanager", "--cluster.listen-adress=", "unknown long flag"),
+])
+def test_validate_reports_a_flag_the_pinned_binary_refuses_or_deprecates(
+        trees: dict[str, Path], tmp_path: Path, service: str, flag: str, reported: str) -> None:
+    for tool in ("promtool", "amtool", "prometheus", "alertmanager"):
+        require_tool(tool)
+    tree = _broken_copy(trees["production"], tmp_path)
+    path = tree / "containers" / f"{service}.json"
+    container = json.loads(path.read_text())
+    container["command"].append(flag)
+    path.write_text(json.dumps(container))
+    failures = validate(tree)
+    assert [f.file for f in failures] == [f"containers/{service}.json"]
+    assert reported in failures[0].message
 
 
 def test_validate_reports_a_dashboard_query_promtool_cannot_parse(

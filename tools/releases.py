@@ -143,7 +143,7 @@ def _go(args: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess
                           timeout=_BUILD_TIMEOUT_SECONDS, check=False)
 
 
-def _download(release: GoRelease) -> tuple[Path, str, str]:
+def download(release: GoRelease) -> tuple[Path, str, str]:
     """Fetch the module through the Go module proxy: its directory, commit and release time."""
     result = _go(["mod", "download", "-json", release.pin])
     try:
@@ -160,7 +160,7 @@ def _download(release: GoRelease) -> tuple[Path, str, str]:
 
 def build(release: GoRelease) -> Path:
     """Build every binary of `release` into its cache directory (replaced whole)."""
-    source, revision, released = _download(release)
+    source, revision, released = download(release)
     target = release_dir(release)
     with tempfile.TemporaryDirectory(prefix="gatewayz-build-") as scratch:
         work = Path(scratch) / "src"
@@ -214,12 +214,7 @@ def ensure(releases: tuple[GoRelease, ...] = RELEASES, report: bool = True) -> N
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--print-dir", metavar="BINARY", choices=sorted(RELEASE_OF_BINARY),
-                        help="print the cache directory holding BINARY and exit")
-    args = parser.parse_args(argv)
-    if args.print_dir:
-        print(release_dir(RELEASE_OF_BINARY[args.print_dir]))
-        return 0
+    parser.parse_args(argv)
     try:
         ensure()
     except (BuildError, subprocess.TimeoutExpired, OSError) as error:

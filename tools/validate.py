@@ -1,8 +1,9 @@
 """Run every real validator we have on a rendered stack, and list every failure with its file.
 
 `python -m tools.validate --stack staging` renders to build/<stack> (tools.render), then checks:
-promtool on the Prometheus config and each rules file, amtool on the Alertmanager config, promtool
-on every dashboard query, and the key references of the pinned Prometheus, Loki and Tempo
+promtool on the Prometheus config and each rules file, amtool on the Alertmanager config, the
+Prometheus and Alertmanager binaries on their flags, promtool on every dashboard query (all of the
+pinned releases, built by `make tools`), and the key references of the pinned Loki and Tempo
 releases. Exits non-zero on failure.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -21,17 +23,16 @@ from typing import Final
 
 import yaml
 
-from tools.alertmanager_compat import for_release, tool_version
 from tools.dashboard_queries import plain, promql_queries, variable_values
 from tools.keyref import load_key_reference, unknown_keys
 from tools.mock_runtime import ROOT
+from tools.releases import RELEASE_OF_BINARY, binary_path
 
 REFERENCES: Final = ROOT / "tests" / "reference"
 PROMETHEUS_DIR: Final = "files/prometheus/etc/prometheus"
 ALERTMANAGER_DIR: Final = "files/alertmanager/etc/alertmanager"
+# Loki and Tempo cannot be built here (AGPL): their releases' own key references stand in.
 KEY_REFERENCES: Final = {
-    # promtool here is 2.42: the pinned 3.14's own keys are checked as well.
-    f"{PROMETHEUS_DIR}/prometheus.yml": "prometheus-v3.14.0-keys.txt",
     "files/loki/etc/loki/config.yaml": "loki-v3.7.6-keys.txt",
     "files/tempo/etc/tempo/tempo.yaml": "tempo-v3.0.3-keys.txt",
 }
@@ -51,10 +52,12 @@ class MissingToolError(RuntimeError):
 
 
 def _tool(name: str) -> str:
-    path = shutil.which(name)
+    """A validator of the pinned releases, as `make tools` built it."""
+    path = binary_path(name)
     if path is None:
-        raise MissingToolError(f"{name} is not installed (see .ci/run for the Debian package)")
-    return path
+        raise MissingToolError(f"{name} of {RELEASE_OF_BINARY[name].pin} is not built: run "
+                               "`make tools`")
+    return str(path)
 
 
 def _run(command: list[str]) -> tuple[int, str]:
@@ -90,11 +93,26 @@ def check_alertmanager(tree: Path, scratch: Path) -> list[Failure]:
     amtool = _tool("amtool")
     copy = _relocated(tree, ALERTMANAGER_DIR, "/etc/alertmanager/", scratch)
     config_path = copy / "alertmanager.yml"
-    config = for_release(yaml.safe_load(config_path.read_text()), tool_version(amtool),
-                         lambda path: Path(path).read_text().strip())
-    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     code, output = _run([amtool, "check-config", str(config_path)])
     return [] if code == 0 else [Failure(f"{ALERTMANAGER_DIR}/alertmanager.yml", output)]
+
+
+def check_flags(tree: Path, scratch: Path) -> list[Failure]:
+    """Each binary parses the rendered flags (with `--version`, so nothing starts): an unknown
+    flag fails as it would on the host; a flag its own `--help` marks [DEPRECATED] fails too."""
+    failures = []
+    for service, binary in (("prometheus", "prometheus"), ("alertmanager", "alertmanager")):
+        path = _tool(binary)
+        command = json.loads((tree / "containers" / f"{service}.json").read_text())["command"]
+        file = f"containers/{service}.json"
+        code, output = _run([path, *command, "--version"])
+        if code != 0:
+            failures.append(Failure(file, output))
+        _, help_text = _run([path, "--help"])
+        deprecated = set(re.findall(r"--([\w.-]+)[^\n]*\n\s+\[DEPRECATED\]", help_text))
+        failures += [Failure(file, f"{arg}: deprecated in {binary}'s own --help")
+                     for arg in command if arg.removeprefix("--").split("=")[0] in deprecated]
+    return failures
 
 
 def check_dashboards(tree: Path, scratch: Path) -> list[Failure]:
@@ -129,7 +147,7 @@ def check_key_references(tree: Path, scratch: Path) -> list[Failure]:
 
 
 CHECKS: Final[tuple[Callable[[Path, Path], list[Failure]], ...]] = (
-    check_prometheus, check_alertmanager, check_dashboards, check_key_references)
+    check_prometheus, check_alertmanager, check_flags, check_dashboards, check_key_references)
 
 
 def validate(tree: Path) -> list[Failure]:
