@@ -48,7 +48,7 @@ class Prometheus(pulumi.ComponentResource):
             service=Service.PROMETHEUS,
             user_id=PROMETHEUS_UID,
             healthcheck=["CMD", "promtool", "check", "healthy"],
-            command=prometheus_command(settings),
+            command=prometheus_command(),
             uploads=uploads,
             ports=[Port.PROMETHEUS],
             data_dir=DATA_DIR,

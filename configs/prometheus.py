@@ -1,4 +1,4 @@
-"""Prometheus: the scrape configuration and command-line flags.
+"""Prometheus: the configuration file (scrapes, rules, alerting, retention) and its flags.
 
 One job per endpoint: the GatewayZ backend (`gatewayz_<env>`), extra targets, redis_exporter and
 each stack service. Every target carries `env` as a target label, so even `up` has it.
@@ -63,6 +63,10 @@ def prometheus_config(settings: Settings, rule_files: Iterable[str]) -> dict[str
             "scrape_timeout": str(min(DEFAULT_SCRAPE_TIMEOUT, settings.scrape_interval)),
             "evaluation_interval": str(settings.evaluation_interval),
         },
+        # In the file, not as flags: v3.14.0 deprecates `--storage.tsdb.retention.*` for this
+        # (prometheus/prometheus v3.14.0 cmd/prometheus/main.go), and a reload applies it.
+        "storage": {"tsdb": {"retention": {"time": str(settings.retention.metrics_time),
+                                           "size": str(settings.retention.metrics_size)}}},
         "rule_files": sorted(rule_files),
         "alerting": {"alertmanagers": [
             {"static_configs": [{"targets": [internal_address(Service.ALERTMANAGER)]}]},
@@ -74,19 +78,12 @@ def prometheus_config(settings: Settings, rule_files: Iterable[str]) -> dict[str
     }
 
 
-def prometheus_command(settings: Settings) -> list[str]:
-    """Flags, since Tempo remote-writes into us and retention must be set here.
-
-    v3.14.0 marks the retention flags deprecated in favour of the config file's
-    `storage.tsdb.retention` (cmd/prometheus/main.go:508,511) but still applies them; the config
-    form is unknown to promtool 2.42, our validator, so the flags stay.
-    tests/test_prometheus_release.py allows exactly these two deprecated flags.
-    """
+def prometheus_command() -> list[str]:
+    """Flags for what the file cannot say: where it and the data are, Tempo's remote write in,
+    exemplars."""
     return [
         f"--config.file={CONFIG_PATH}",
         f"--storage.tsdb.path={DATA_DIR}",
-        f"--storage.tsdb.retention.time={settings.retention.metrics_time}",
-        f"--storage.tsdb.retention.size={settings.retention.metrics_size}",
         "--web.enable-remote-write-receiver",
         "--enable-feature=exemplar-storage",
     ]

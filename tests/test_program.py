@@ -170,12 +170,6 @@ def test_backend_credentials_only_through_a_credentials_file(program: ProgramRun
     assert ("authorization" in scrape_jobs(program)[0]) == (program.stack == "staging")
 
 
-def _flag(container: dict[str, Any], name: str) -> str:
-    (value,) = [str(arg).split("=", 1)[1] for arg in container["command"]
-                if str(arg).startswith(f"--{name}=")]
-    return value
-
-
 @pytest.mark.parametrize(("stack", "metrics", "size", "logs", "traces"), [
     ("staging", "360h", "20GB", "168h", "72h"),
     ("production", "720h", "50GB", "720h", "720h"),
@@ -184,9 +178,8 @@ def test_retention_reaches_each_service(stack: str, metrics: str, size: str, log
                                         traces: str) -> None:
     config, secret_keys = stack_config(stack)
     found = containers(run_program(stack, config, secret_keys))
-    prometheus = found["prometheus"].plain_inputs()
-    assert _flag(prometheus, "storage.tsdb.retention.time") == metrics
-    assert _flag(prometheus, "storage.tsdb.retention.size") == size
+    prometheus = yaml_file(found["prometheus"], "/etc/prometheus/prometheus.yml")
+    assert prometheus["storage"]["tsdb"]["retention"] == {"time": metrics, "size": size}
     loki = yaml_file(found["loki"], "/etc/loki/config.yaml")
     assert loki["limits_config"]["retention_period"] == logs
     assert loki["compactor"]["retention_enabled"] is True
