@@ -205,10 +205,10 @@ def run_program(stack: str, config: Mapping[str, str], secret_keys: list[str],
     return run
 
 
-def stack_settings(stack: str) -> Settings:
+def stack_settings(stack: str, overrides: Mapping[str, Any] | None = None) -> Settings:
     """The stack's settings, from its stack file and the fake secrets the render uses: what a
     run expects (environment, jobs, retention), to hold against what the stack does."""
-    config, secret_keys = stack_config(stack)
+    config, secret_keys = stack_config(stack, overrides=overrides)
     prefix = f"{PROJECT}:"
     raw = {key.removeprefix(prefix): value for key, value in config.items()
            if key.startswith(prefix) and key not in secret_keys}

@@ -121,9 +121,10 @@ def load(out: Path) -> Rendered:
                          for path in sorted((out / "grafana" / "dashboards").glob("*.json"))))
 
 
-def render(stack: str, out: Path) -> ProgramRun:
-    """Run the program for `stack` and write its rendered tree to `out` (replaced whole)."""
-    config, secret_keys = stack_config(stack)
+def render(stack: str, out: Path, overrides: Mapping[str, Any] | None = None) -> ProgramRun:
+    """Run the program for `stack` (with `overrides` of its settings, as `stack_config` takes
+    them) and write its rendered tree to `out` (replaced whole)."""
+    config, secret_keys = stack_config(stack, overrides=overrides)
     run = run_program(stack, config, secret_keys)
     if out.exists():
         shutil.rmtree(out)

@@ -43,7 +43,7 @@ from configs.tempo import PROCESSORS
 from settings import Port, Service, Settings
 from tools.alertmanager_routing import receiver_for
 from tools.dashboard_queries import panels
-from tools.smoke import stack_settings
+from tools.mock_runtime import stack_settings
 
 # Short enough that a stack with nothing listening is reported in seconds, long enough for a
 # loaded Prometheus to answer /api/v1/targets.

@@ -61,6 +61,7 @@ class Prometheus:
 
 class Alertmanager:
     def __init__(self, url: str) -> None:
+        self.url = url
         self.http = httpx.Client(base_url=url, timeout=TIMEOUT)
 
     def alerts(self, name: str) -> list[dict[str, Any]]:

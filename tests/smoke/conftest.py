@@ -37,7 +37,7 @@ from tests.smoke.clients import Alertmanager, Catcher, Prometheus, wait_for
 from tests.smoke.containers import Health, create, wait_healthy
 from tests.smoke.localize import NAME_PREFIX, NOT_RUN, ContainerPlan, Host, localize
 from tools import images, releases
-from tools.dockerd import TEST_GATEWAY, TEST_SUBNET, Engine, EngineError, engine, log_tail
+from tools.dockerd import TEST_GATEWAY, TEST_SUBNET, Engine, EngineError, engine
 from tools.mock_runtime import ROOT, stack_settings
 from tools.render import Rendered, load, render
 
@@ -46,6 +46,10 @@ STOP_SECONDS: Final = 5.0
 # util-linux's setpriv makes the kernel kill a child when pytest dies, even by SIGKILL.
 _DIE_WITH_PARENT: Final = (("setpriv", "--pdeathsig", "KILL", "--") if shutil.which("setpriv")
                            else ())
+# What the smoke test changes in a stack's settings: production's exporter logs in as an ACL
+# user (redis_exporter looks its password up under an address with the user in it).
+SMOKE_OVERRIDES: Final[Mapping[str, Mapping[str, str]]] = {
+    "production": {"redisUser": "smoke-exporter"}}
 # What the report prints at the end: the versions each service's build-info API reported.
 VERSIONS: dict[str, str] = {}
 
@@ -96,13 +100,13 @@ def stack_name(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def settings(stack_name: str) -> Settings:
-    return stack_settings(stack_name)
+    return stack_settings(stack_name, SMOKE_OVERRIDES.get(stack_name))
 
 
 @pytest.fixture(scope="session")
 def rendered(stack_name: str, tmp_path_factory: pytest.TempPathFactory) -> Rendered:
     out = tmp_path_factory.mktemp("rendered")
-    render(stack_name, out)
+    render(stack_name, out, SMOKE_OVERRIDES.get(stack_name))
     return load(out)
 
 
@@ -132,13 +136,13 @@ def local_images(docker_engine: Engine) -> Mapping[Service, str]:
 def _remove_leftovers(client: docker.DockerClient) -> None:
     """What a run killed by SIGKILL left: containers, volumes and networks of ours."""
     for container in client.containers.list(all=True, filters={"name": NAME_PREFIX}):
-        if container.name.startswith(NAME_PREFIX):
+        if (container.name or "").startswith(NAME_PREFIX):
             container.remove(force=True)
     for volume in client.volumes.list():
         if volume.name.startswith(NAME_PREFIX):
             volume.remove(force=True)
     for network in client.networks.list():
-        if network.name.startswith(NAME_PREFIX):
+        if (network.name or "").startswith(NAME_PREFIX):
             network.remove()
 
 
@@ -244,6 +248,7 @@ def backend(host: Host, plans: dict[Service, ContainerPlan], logs: Path) -> Iter
 @dataclass(frozen=True)
 class Redis:
     port: int
+    user: str | None
     password: str | None
     process: subprocess.Popen[bytes]
 
@@ -262,8 +267,9 @@ class Redis:
 
 @pytest.fixture(scope="session")
 def redis(host: Host, plans: dict[Service, ContainerPlan], logs: Path) -> Iterator[Redis | None]:
-    """The Redis the exporter watches, with the stack's password when it has one; none when the
-    stack watches no Redis."""
+    """The Redis the exporter watches, with the stack's password when it has one (for the
+    stack's ACL user alone, the default user off, when it names one); none when the stack
+    watches no Redis."""
     exporter = plans.get(Service.REDIS_EXPORTER)
     if exporter is None:
         yield None
@@ -279,7 +285,10 @@ def redis(host: Host, plans: dict[Service, ContainerPlan], logs: Path) -> Iterat
     # compare against, as production has.
     lines = [f"bind {host.gateway}", f"port {host.redis_port}", 'save ""', "appendonly no",
              f"dir {data}", "maxmemory 64mb", "protected-mode yes"]
-    if password is not None:
+    user = exporter.env.get("REDIS_USER")
+    if password is not None and user:
+        lines += ["user default off", f"user {user} on >{password} ~* &* +@all"]
+    elif password is not None:
         lines.append(f"requirepass {password}")
     conf = data / "redis.conf"
     conf.write_text("\n".join(lines) + "\n")
@@ -290,7 +299,7 @@ def redis(host: Host, plans: dict[Service, ContainerPlan], logs: Path) -> Iterat
             return True
 
     with host_process("redis", [redis_server, str(conf)], logs, answers) as process:
-        yield Redis(host.redis_port, password, process)
+        yield Redis(host.redis_port, user, password, process)
 
 
 @pytest.fixture(scope="session")

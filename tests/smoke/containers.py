@@ -63,7 +63,8 @@ def create(client: docker.DockerClient, plan: ContainerPlan) -> Container:
         mem_limit=plan.memory_mb * 1024 * 1024,
         memswap_limit=plan.memory_swap_mb * 1024 * 1024,
         log_config=LogConfig(type=plan.log_driver, config=dict(plan.log_opts)),
-        restart_policy={"Name": plan.restart},
+        # types-docker lists only always and on-failure; the engine takes unless-stopped too.
+        restart_policy={"Name": plan.restart},  # type: ignore[arg-type]
         ports={f"{port}/tcp": binding for port, binding in plan.ports.items()},
         volumes={name: {"bind": path, "mode": "rw"} for name, path in plan.volumes.items()},
         network=plan.network,
@@ -110,7 +111,7 @@ def wait_healthy(container: Container, timeout: float) -> Health:
         status = state.get("Health", {}).get("Status", "none")
         if status == "healthy":
             return Health(status, time.monotonic() - started)
-        if not state["Running"] and not state["Restarting"] or status == "unhealthy" \
+        if (not state["Running"] and not state["Restarting"]) or status == "unhealthy" \
                 or time.monotonic() - started > timeout:
             probes = [f"{entry['ExitCode']}: {entry['Output'].strip()[:200]}"
                       for entry in health_log(container)[-3:]]

@@ -31,10 +31,12 @@ SMOKE_INTERVAL: Final = "1s"
 SMOKE_FOR: Final = "5s"
 SMOKE_GROUP_WAIT: Final = "1s"
 SMOKE_GROUP_INTERVAL: Final = "2s"
-# The alerts the run makes fire (configs/rules/backend.py, configs/rules/redis.py).
+SMOKE_REPEAT_INTERVAL: Final = "2s"
+# The alerts the run makes fire (configs/rules/backend.py, redis.py, pipeline.py).
 ERROR_RATE_ALERT: Final = "BackendHighErrorRate"
 REDIS_DOWN_ALERT: Final = "RedisDown"
-SMOKE_ALERTS: Final = (ERROR_RATE_ALERT, REDIS_DOWN_ALERT)
+NOTIFICATIONS_FAILING_ALERT: Final = "AlertmanagerNotificationsFailing"
+SMOKE_ALERTS: Final = (ERROR_RATE_ALERT, REDIS_DOWN_ALERT, NOTIFICATIONS_FAILING_ALERT)
 _GO_DURATION: Final = re.compile(r"^(\d+)(ms|s|m|h)$")
 _NANOSECONDS: Final[Mapping[str, int]] = {"ms": 10**6, "s": 10**9, "m": 60 * 10**9,
                                           "h": 3600 * 10**9}
@@ -131,8 +133,9 @@ def localize(rendered: Rendered, host: Host) -> dict[Service, ContainerPlan]:
     - Prometheus: global and per-job scrape interval and timeout and the evaluation interval
       become 1s, the `for` of SMOKE_ALERTS 5s; a job that scrapes outside the stack (the
       backend) scrapes the stand-in at the network gateway, over http.
-    - Alertmanager: group_wait 1s and group_interval 2s wherever set; each receiver's URL file
-      holds the catcher's `/<receiver name>`.
+    - Alertmanager: group_wait 1s, group_interval and repeat_interval 2s wherever set (so the
+      Watchdog's heartbeat repeats within the run); each receiver's URL file holds the
+      catcher's `/<receiver name>`.
     - redis_exporter: REDIS_ADDR, and the address in each password-map key, become the host's
       Redis at the gateway (redis://: it has no TLS).
     """
@@ -222,7 +225,8 @@ def _alertmanager(plan: ContainerPlan, host: Host) -> ContainerPlan:
 
     def shorten(route: dict[str, Any]) -> None:
         for key, value in (("group_wait", SMOKE_GROUP_WAIT),
-                           ("group_interval", SMOKE_GROUP_INTERVAL)):
+                           ("group_interval", SMOKE_GROUP_INTERVAL),
+                           ("repeat_interval", SMOKE_REPEAT_INTERVAL)):
             if key in route:
                 route[key] = value
         for child in route.get("routes", []):
@@ -230,16 +234,22 @@ def _alertmanager(plan: ContainerPlan, host: Host) -> ContainerPlan:
 
     shorten(config["route"])
     planned = plan.with_file(config_path, _dump(config))
-    for receiver in config.get("receivers", []):
-        for entries in receiver.values():
-            if not isinstance(entries, list):
-                continue
-            for entry in entries:
-                for key in ("url_file", "api_url_file"):
-                    if key in entry:
-                        planned = planned.with_file(
-                            entry[key], f"{host.url(host.catcher_port)}/{receiver['name']}")
+    for receiver, paths in receiver_url_files(planned).items():
+        for path in paths:
+            planned = planned.with_file(path, f"{host.url(host.catcher_port)}/{receiver}")
     return planned
+
+
+URL_FILE_KEYS: Final = ("url_file", "api_url_file")
+
+
+def receiver_url_files(plan: ContainerPlan) -> dict[str, list[str]]:
+    """Each Alertmanager receiver's URL files, by receiver name."""
+    config = yaml.safe_load(plan.file(flag_value(plan.command, "--config.file")))
+    return {receiver["name"]: [entry[key] for entries in receiver.values()
+                               if isinstance(entries, list) for entry in entries
+                               for key in URL_FILE_KEYS if key in entry]
+            for receiver in config.get("receivers", [])}
 
 
 def _moved(address: str, to: str) -> str:

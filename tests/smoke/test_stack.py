@@ -3,7 +3,10 @@ engineer would after a deploy. Tests run in file order: traffic, alerts, then fa
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+import re
 import signal
 import socket
 import time
@@ -14,31 +17,38 @@ import httpx
 import pytest
 import yaml
 
+from configs.alertmanager import HEARTBEAT
 from configs.dashboards.panels import WANTED_METRICS
 from configs.endpoints import internal_address
+from configs.rules.watchdog import WATCHDOG
 from settings import Service, Settings
 from tests.smoke.clients import (
     Alertmanager,
     Catcher,
+    Notification,
     Prometheus,
     metric_names,
     remote_write_body,
     wait_for,
 )
 from tests.smoke.conftest import VERSIONS, Backend, Redis, Running
-from tests.smoke.containers import replace, wait_healthy
+from tests.smoke.containers import logs_tail, replace
 from tests.smoke.localize import (
     ERROR_RATE_ALERT,
     NOT_RUN,
+    NOTIFICATIONS_FAILING_ALERT,
     REDIS_DOWN_ALERT,
     SMOKE_FOR,
     ContainerPlan,
     Host,
     flag_value,
+    receiver_url_files,
 )
+from tools import verify
 from tools.alertmanager_routing import receiver_for
 from tools.dashboard_queries import plain, promql_queries, variable_values
-from tools.releases import RELEASES
+from tools.dockerd import Engine
+from tools.releases import RELEASES, GoRelease, download
 from tools.render import Rendered
 
 # Traffic of the stand-in: a little 5xx at rest (5xx panels have data, no alert fires), a 50%
@@ -52,6 +62,12 @@ SETTLE_SECONDS: Final = 6.0
 ALERT_WAIT_SECONDS: Final = 60.0
 NOT_RUN_JOBS: Final = frozenset(service.job for service in NOT_RUN)
 NOT_RUN_PREFIXES: Final = ("loki_", "tempo_", "traces_", "grafana_")
+
+
+def ready(http: httpx.Client, seconds: float) -> bool:
+    """A replacement is waited for by its readiness API: its healthcheck first runs only one
+    interval (15s) after the start, which the first start already proved."""
+    return bool(wait_for(lambda: http.get("/-/ready").status_code == 200 or None, seconds))
 
 
 def _backend_jobs(prometheus_plan: ContainerPlan, host: Host) -> list[str]:
@@ -94,6 +110,54 @@ def test_the_images_run_the_pinned_releases(prometheus: Prometheus, alertmanager
         assert version == expected[Service(service)], service
 
 
+def _dockerfile(release: GoRelease) -> dict[str, Any]:
+    """USER, EXPOSE, VOLUME, WORKDIR, ENTRYPOINT and CMD of the module's own Dockerfile (its
+    last stage: redis_exporter's `alpine` release stage), as the engine reports an image's."""
+    text = (download(release)[0] / "Dockerfile").read_text().replace("\\\n", " ")
+    stages = re.split(r"(?m)^FROM ", text)
+    stage = next((s for s in stages if s.startswith("alpine")), stages[-1])
+    found: dict[str, Any] = {"WorkingDir": "", "Volumes": None, "Cmd": None}
+    for instruction, argument in re.findall(r"(?m)^(USER|EXPOSE|VOLUME|WORKDIR|ENTRYPOINT|CMD)"
+                                            r"\s+(.*)$", stage):
+        value = argument.strip()
+        if instruction == "USER":
+            found["User"] = value
+        elif instruction == "EXPOSE":
+            found["ExposedPorts"] = {f"{value}/tcp": {}}
+        elif instruction == "VOLUME":
+            found["Volumes"] = {path: {} for path in json.loads(value)}
+        elif instruction == "WORKDIR":
+            found["WorkingDir"] = value
+        else:
+            found[instruction.title()] = json.loads(value)
+    return found
+
+
+def test_each_image_follows_its_modules_dockerfile(docker_engine: Engine,
+                                                   local_images: Mapping[Service, str]) -> None:
+    for release in RELEASES:
+        config = docker_engine.client.images.get(local_images[release.service]).attrs["Config"]
+        expected = _dockerfile(release)
+        assert {key: config[key] for key in expected} == expected, release.service
+
+
+def test_each_healthcheck_runs_in_its_own_image(running: Running,
+                                                plans: dict[Service, ContainerPlan]) -> None:
+    for service, container in running.containers.items():
+        kind, *command = plans[service].healthcheck["test"]
+        assert kind == "CMD"
+        code, output = container.exec_run(command)
+        assert code == 0, f"{service}: {command} exited {code}: {output!r}"
+
+
+def test_prometheus_starts_without_a_warning_on_its_flags(running: Running) -> None:
+    # An unknown or deprecated --enable-feature value only logs a warning (prometheus v3.14.0
+    # cmd/prometheus/main.go): the validators cannot see it, the running binary can.
+    logs = running.containers[Service.PROMETHEUS].logs().decode(errors="replace")
+    assert "--enable-feature" not in logs
+    assert "deprecated" not in logs.lower()
+
+
 def test_published_ports_listen_on_loopback_only(running: Running,
                                                  plans: dict[Service, ContainerPlan],
                                                  host: Host) -> None:
@@ -105,7 +169,7 @@ def test_published_ports_listen_on_loopback_only(running: Running,
             with socket.create_connection(("127.0.0.1", int(binding["HostPort"])), timeout=2):
                 pass
             # The same port on the host's other address is not open.
-            with pytest.raises(OSError), socket.create_connection(
+            with pytest.raises(ConnectionRefusedError), socket.create_connection(
                     (host.gateway, int(binding["HostPort"])), timeout=2):
                 pass
 
@@ -128,6 +192,7 @@ def test_secret_files_are_readable_by_the_service_user_alone(
             if upload.owner is None:
                 continue
             code, out = container.exec_run(["stat", "-c", "%u %a", upload.path])
+            assert isinstance(out, bytes)
             assert (code, out.decode().split()) == (0, [str(upload.owner), "400"]), upload.path
             # The image's own user (the container's default) reads it; output is not kept.
             code, _ = container.exec_run(["sh", "-c", f"cat {upload.path} > /dev/null"])
@@ -231,19 +296,72 @@ def test_every_dashboard_query_runs(prometheus: Prometheus, rendered: Rendered,
             names = metric_names(query.expr)
             explained = (names & WANTED_METRICS
                          or any(n.startswith(NOT_RUN_PREFIXES) for n in names)
-                         or Service.REDIS_EXPORTER not in plans
-                         and any(n.startswith("redis_") for n in names))
+                         or (Service.REDIS_EXPORTER not in plans
+                         and any(n.startswith("redis_") for n in names)))
             if not result and not explained:
                 empty.append(f"{query.dashboard} / {query.panel}: {expr}")
     assert not failures
     assert not empty, "queries with no data on metrics the stack does produce"
 
 
-def test_a_healthy_stack_is_quiet(prometheus: Prometheus) -> None:
+def test_a_healthy_stack_is_quiet_but_for_its_watchdog(prometheus: Prometheus) -> None:
     alerts = prometheus.get("/api/v1/alerts")["alerts"]
     noisy = sorted({f"{a['labels']['alertname']} ({a['state']})" for a in alerts
-                    if a["labels"].get("job") not in NOT_RUN_JOBS})
+                    if a["labels"].get("job") not in NOT_RUN_JOBS
+                    and a["labels"]["alertname"] != WATCHDOG})
     assert not noisy
+    assert [a["state"] for a in alerts if a["labels"]["alertname"] == WATCHDOG] == ["firing"]
+
+
+def test_the_watchdog_heartbeat_repeats_and_reaches_no_human_receiver(
+        catcher: Catcher, settings: Settings) -> None:
+    if settings.alerting.heartbeat_interval is None:
+        # Routed to the `none` receiver: nothing may arrive anywhere.
+        time.sleep(SETTLE_SECONDS)
+        assert not catcher.received(alertname=WATCHDOG)
+        return
+    def repeated() -> list[Notification] | None:
+        found = catcher.received(alertname=WATCHDOG)
+        return found if len(found) >= 2 else None
+
+    beats = wait_for(repeated, 30)
+    assert beats, f"fewer than two heartbeats: {catcher.received(alertname=WATCHDOG)}"
+    assert {n.receiver for n in beats} == {HEARTBEAT}
+    assert {n.status for n in beats} == {"firing"}
+
+
+def _verify(prometheus: Prometheus, alertmanager: Alertmanager, settings: Settings
+            ) -> dict[str, verify.Result]:
+    """`make verify`'s checks of the services that run here, by name."""
+    urls = dataclasses.replace(verify.published_urls(settings), prometheus=prometheus.url,
+                               alertmanager=alertmanager.url)
+    expected = verify.expected_for(settings,
+                                   heartbeat=settings.alerting.heartbeat_interval is not None)
+    with verify.open_context(urls, expected) as context:
+        results = [*verify.check_prometheus(context), *verify.check_alertmanager(context),
+                   *verify.check_redis_exporter(context)]
+    return {result.name: result for result in results}
+
+
+# Fail on a healthy stack here: their services do not run (a down target), or Tempo sends
+# no span metrics.
+VERIFY_NOT_RUN: Final = frozenset({*(f"prometheus target {job}" for job in NOT_RUN_JOBS),
+                                   "prometheus remote write from tempo"})
+
+
+def test_make_verify_passes_on_the_running_stack(prometheus: Prometheus,
+                                                 alertmanager: Alertmanager,
+                                                 settings: Settings, redis: Redis | None) -> None:
+    results = _verify(prometheus, alertmanager, settings)
+    failed = {name: r.value for name, r in results.items()
+              if not r.ok and name not in VERIFY_NOT_RUN}
+    assert not failed
+    # A down target fails the check that should catch it, naming the address it tried.
+    for job in NOT_RUN_JOBS:
+        assert not results[f"prometheus target {job}"].ok
+    assert ("redis_exporter redis_up" in results) == (redis is not None)
+    assert ("alertmanager watchdog" in results) == (
+        settings.alerting.heartbeat_interval is not None)
 
 
 # --- alerting --------------------------------------------------------------------------------
@@ -289,7 +407,8 @@ def test_the_error_rate_alert_fires_notifies_inhibits_its_warning_and_resolves(
     # The warning of the same name fires too; the inhibit rule keeps it quiet.
     states = [a["status"]["state"] for a in alertmanager.alerts(ERROR_RATE_ALERT)
               if a["labels"].get("severity") == "warning"]
-    assert states and set(states) == {"suppressed"}
+    assert states
+    assert set(states) == {"suppressed"}
     assert not catcher.received(alertname=ERROR_RATE_ALERT, severity="warning")
     backend.control(**RECOVERY)
     assert wait_for(lambda: catcher.received(alertname=ERROR_RATE_ALERT, severity="critical",
@@ -308,9 +427,13 @@ def test_redis_exporter_authenticates_with_its_password_file(
         f'redis_up{{job="{Service.REDIS_EXPORTER.job}"}}')] or None, 15)
     assert up == ["1"]
     if redis.password is not None:
-        # Redis refuses a client without the password, so redis_up 1 means the exporter read it
-        # from its REDIS_PASSWORD_FILE, as its own user.
+        # Redis refuses a client without the password (or the ACL user), so redis_up 1 means
+        # the exporter found it in its REDIS_PASSWORD_FILE, read as its own user.
         assert redis.ping(host.gateway).startswith(b"-NOAUTH")
+    if redis.user is not None:
+        clients = wait_for(lambda: prometheus.query(
+            f'redis_connected_clients{{job="{Service.REDIS_EXPORTER.job}"}}') or None, 10)
+        assert clients, "the exporter reports no client: it is not logged in"
 
 
 def test_a_stopped_redis_fires_redis_down(
@@ -321,6 +444,8 @@ def test_a_stopped_redis_fires_redis_down(
     redis.stop()
     follow_alert(prometheus, alertmanager, catcher, plans, settings, REDIS_DOWN_ALERT,
                  "critical")
+    stopped = _verify(prometheus, alertmanager, settings)["redis_exporter redis_up"]
+    assert not stopped.ok, stopped.value
 
 
 # --- faults ----------------------------------------------------------------------------------
@@ -334,13 +459,16 @@ def test_a_killed_prometheus_comes_back_by_its_restart_policy(
     # A crash, not `docker kill` (which the engine counts as a manual stop): SIGKILL to the
     # process from the host.
     os.kill(container.attrs["State"]["Pid"], signal.SIGKILL)
-    came_back = wait_for(lambda: (container.reload(), container.attrs["RestartCount"])[1]
-                         > restarts or None, 30)
-    assert came_back, "the container was not restarted"
-    before = time.time()
-    scraped = wait_for(lambda: [s for s in prometheus.query('up{job="prometheus"}')
-                                if float(s["value"][0]) > before and s["value"][1] == "1"]
-                       or None, 60)
+    killed = time.time()
+
+    def restarted() -> bool | None:
+        container.reload()
+        return container.attrs["RestartCount"] > restarts or None
+
+    assert wait_for(restarted, 30), "the container was not restarted"
+    # The newest sample of its own `up` is from a scrape after the kill.
+    scraped = wait_for(lambda: [s for s in prometheus.query(
+        'timestamp(up{job="prometheus"} == 1)') if float(s["value"][1]) > killed] or None, 60)
     assert scraped, "Prometheus did not scrape again after its restart"
 
 
@@ -353,15 +481,30 @@ def test_a_replaced_prometheus_keeps_its_data(
     plan = plans[Service.PROMETHEUS]
     path = flag_value(plan.command, "--config.file")
     config = yaml.safe_load(plan.file(path))
-    config["global"]["external_labels"] = {**config["global"].get("external_labels", {}),
-                                           "smoke_config_change": "1"}
-    changed = plan.with_file(path, yaml.safe_dump(config, sort_keys=False))
+    # The change: one more rule, which fails at every evaluation (`on()` matches every `up`
+    # with every other: Prometheus refuses the many-to-many match).
+    rules = config["rule_files"][0]
+    document = yaml.safe_load(plan.file(rules))
+    document["groups"].append({"name": "smoke_broken", "rules": [
+        {"record": "smoke:broken", "expr": "up * on() up"}]})
+    changed = plan.with_file(rules, yaml.safe_dump(document, sort_keys=False))
     new = replace(docker_engine.client, running.containers[Service.PROMETHEUS], changed)
     running.containers[Service.PROMETHEUS] = new
-    wait_healthy(new, changed.wait_timeout_seconds)
+    assert ready(prometheus.http, changed.wait_timeout_seconds), logs_tail(new)
     after = wait_for(lambda: prometheus.query('count(up{job="prometheus"})', at=written)
                      or None, 30)
     assert after == before, "series written before the replacement are gone"
+
+
+def test_make_verify_names_a_rule_that_fails_to_evaluate(
+        prometheus: Prometheus, alertmanager: Alertmanager, settings: Settings) -> None:
+    def failing() -> verify.Result | None:
+        result = _verify(prometheus, alertmanager, settings)["prometheus rules"]
+        return result if not result.ok else None
+
+    result = wait_for(failing, 20)
+    assert result, "the broken rule was not reported"
+    assert "smoke:broken" in result.value
 
 
 def test_an_alertmanager_silence_survives_its_replacement(
@@ -379,7 +522,29 @@ def test_an_alertmanager_silence_survives_its_replacement(
     plan = plans[Service.ALERTMANAGER]
     new = replace(docker_engine.client, running.containers[Service.ALERTMANAGER], plan)
     running.containers[Service.ALERTMANAGER] = new
-    wait_healthy(new, plan.wait_timeout_seconds)
+    assert ready(alertmanager.http, plan.wait_timeout_seconds), logs_tail(new)
     found = wait_for(lambda: alertmanager.http.get(f"/api/v2/silence/{silence_id}").json(), 10)
-    assert found and found["status"]["state"] == "active"
+    assert found
+    assert found["status"]["state"] == "active"
 
+
+
+def test_a_receiver_that_refuses_fires_the_notification_failure_alert(
+        docker_engine: Any, running: Running, plans: dict[Service, ContainerPlan],
+        alertmanager: Alertmanager, prometheus: Prometheus, host: Host,
+        settings: Settings) -> None:
+    plan = plans[Service.ALERTMANAGER]
+    receiver, _ = _receiver(plans, {"alertname": "SmokeWarning", "severity": "warning",
+                                    "env": settings.environment})
+    refusing = plan
+    for path in receiver_url_files(plan)[receiver]:
+        refusing = refusing.with_file(path, f"{host.url(host.catcher_port)}/refuse/{receiver}")
+    new = replace(docker_engine.client, running.containers[Service.ALERTMANAGER], refusing)
+    running.containers[Service.ALERTMANAGER] = new
+    assert ready(alertmanager.http, plan.wait_timeout_seconds), logs_tail(new)
+    posted = alertmanager.http.post("/api/v2/alerts", json=[{"labels": {
+        "alertname": "SmokeWarning", "severity": "warning", "env": settings.environment}}])
+    assert posted.status_code == 200, posted.text
+    firing = wait_for(lambda: [a for a in prometheus.alerts(NOTIFICATIONS_FAILING_ALERT)
+                               if a["state"] == "firing"] or None, ALERT_WAIT_SECONDS)
+    assert firing, f"{NOTIFICATIONS_FAILING_ALERT} did not fire for the refusing {receiver}"
