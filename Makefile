@@ -1,5 +1,6 @@
-# GatewayZ observability stack. `make test` needs only Python and the Debian validators;
-# `make preview|up` need the Pulumi CLI and a Docker daemon (local, or docker:host over ssh).
+# GatewayZ observability stack. `make test` needs Python and Go (it builds the pinned validators);
+# `make smoke` a Docker engine too (it starts its own); `make preview|up` the Pulumi CLI and a
+# Docker daemon (local, or docker:host over ssh).
 SHELL := /bin/bash
 STACK ?= staging
 VENV := .venv
@@ -13,7 +14,8 @@ BASE ?= origin/main
 VERIFY_ARGS ?=
 TUNNEL_ARGS ?=
 
-.PHONY: venv test lint typecheck unit validate-all render diff validate smoke verify docs bench \
+.PHONY: venv tools images test lint typecheck unit validate-all render diff validate smoke verify \
+	docs bench \
 	login stack tunnel preview up destroy
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -29,8 +31,17 @@ policy/.venv/.installed: policy/requirements.txt
 	policy/.venv/bin/pip install --quiet --disable-pip-version-check -r policy/requirements.txt
 	touch $@
 
-## test: everything CI runs (lint, types, unit tests, real validators on both stacks)
-test: lint typecheck unit validate-all
+## tools: build the pinned Prometheus, Alertmanager and redis_exporter from their Go modules
+## into ~/.cache/gatewayz-observability (a no-op when built)
+tools: venv
+	$(PY) -m tools.releases
+
+## images: local images of those releases (gatewayz-local/<service>:<tag>) on a Docker engine
+images: tools
+	$(PY) -m tools.images
+
+## test: lint, types, unit tests, the pinned validators on both stacks
+test: tools lint typecheck unit validate-all
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -57,9 +68,9 @@ diff: venv
 validate: venv
 	$(PY) -m tools.validate --stack $(STACK)
 
-## smoke STACK=...: the rendered stack live on loopback with Debian's binaries (docs/smoke.md)
-smoke: venv
-	$(PY) -m tools.smoke --stack $(STACK)
+## smoke STACK=...: the rendered stack's containers on a real Docker engine (docs/smoke.md)
+smoke: tools
+	$(VENV)/bin/pytest tests/smoke -m smoke --stack $(STACK) -p no:cacheprovider
 
 ## verify STACK=... [VERIFY_ARGS=...]: check a deployed stack over HTTP (README, After `pulumi up`)
 verify: venv

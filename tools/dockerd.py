@@ -1,9 +1,11 @@
-"""A Docker engine for `make images` and the smoke test: the one at `DOCKER_HOST` when it answers,
-else a dockerd of our own (own socket, exec root and pid file; data root in the build cache, so
-built images survive between runs; `--iptables=false` and no default bridge, so containers reach
-this host and each other, nothing else). It stops only what it started.
+"""A Docker engine for `make images` and the smoke test: the one at `DOCKER_HOST` or the default
+socket when it answers, else a dockerd of our own (own socket, exec root and pid file; data root
+in the build cache, so built images survive between runs; `--iptables=false` and no default
+bridge, so containers reach this host and each other, nothing else). It stops only what it
+started.
 
-`python -m tools.dockerd start` / `stop` do the same for `.ci/run`, which exports DOCKER_HOST.
+`python -m tools.dockerd start` / `stop` do the same for `.ci/run`, which evals what `start`
+prints (DOCKER_HOST, and whether it started the daemon).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ PID_FILE: Final = RUN_DIR / "docker.pid"
 LOG_FILE: Final = RUN_DIR / "dockerd.log"
 START_SECONDS: Final = 60.0
 STOP_SECONDS: Final = 30.0
+# Where a workstation's or a CI runner's own engine listens.
+DEFAULT_SOCKET: Final = "unix:///var/run/docker.sock"
 # The smoke test's one network: fixed, so the host's servers can bind its gateway before any
 # container starts.
 TEST_SUBNET: Final = "172.29.53.0/24"
@@ -112,13 +116,20 @@ def stop_daemon() -> None:
         os.kill(pid, signal.SIGKILL)
 
 
+def answering() -> Engine | None:
+    for base_url in (os.environ.get("DOCKER_HOST"), f"unix://{SOCKET}", DEFAULT_SOCKET):
+        if base_url and (client := _connect(base_url)) is not None:
+            return Engine(client, base_url, started=False)
+    return None
+
+
 @contextlib.contextmanager
 def engine() -> Iterator[Engine]:
-    """The engine at DOCKER_HOST, ours if already running, or ours started for this block."""
-    for base_url in (os.environ.get("DOCKER_HOST"), f"unix://{SOCKET}"):
-        if base_url and (client := _connect(base_url)) is not None:
-            yield Engine(client, base_url, started=False)
-            return
+    """An engine that answers (DOCKER_HOST, ours, the default socket), or ours started for this
+    block."""
+    if (running := answering()) is not None:
+        yield running
+        return
     start_daemon()
     base_url = f"unix://{SOCKET}"
     client = _connect(base_url)
@@ -139,13 +150,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "stop":
         stop_daemon()
         return 0
-    if _connect(f"unix://{SOCKET}") is None:
+    running = answering()
+    if running is not None:
+        running.client.close()
+        base_url = running.base_url
+    else:
         try:
             start_daemon()
         except EngineError as error:
             print(f"FAIL dockerd: {error}", file=sys.stderr)
             return 1
-    print(f"DOCKER_HOST=unix://{SOCKET}")
+        base_url = f"unix://{SOCKET}"
+    # For `eval`: the caller stops the daemon only if this call started it.
+    print(f"export DOCKER_HOST={base_url} GATEWAYZ_DOCKERD_STARTED={int(running is None)}")
     return 0
 
 
