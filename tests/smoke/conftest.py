@@ -35,7 +35,14 @@ from configs.endpoints import HTTP_PORTS
 from settings import Service, Settings
 from tests.smoke.clients import Alertmanager, Catcher, Prometheus, wait_for
 from tests.smoke.containers import Health, create, wait_healthy
-from tests.smoke.localize import NAME_PREFIX, NOT_RUN, ContainerPlan, Host, localize
+from tests.smoke.localize import (
+    NAME_PREFIX,
+    NOT_RUN,
+    SMOKE_OVERRIDES,
+    ContainerPlan,
+    Host,
+    localize,
+)
 from tools import images, releases
 from tools.dockerd import TEST_GATEWAY, TEST_SUBNET, Engine, EngineError, engine
 from tools.mock_runtime import ROOT, stack_settings
@@ -46,10 +53,6 @@ STOP_SECONDS: Final = 5.0
 # util-linux's setpriv makes the kernel kill a child when pytest dies, even by SIGKILL.
 _DIE_WITH_PARENT: Final = (("setpriv", "--pdeathsig", "KILL", "--") if shutil.which("setpriv")
                            else ())
-# What the smoke test changes in a stack's settings: production's exporter logs in as an ACL
-# user (redis_exporter looks its password up under an address with the user in it).
-SMOKE_OVERRIDES: Final[Mapping[str, Mapping[str, str]]] = {
-    "production": {"redisUser": "smoke-exporter"}}
 # What the report prints at the end: the versions each service's build-info API reported.
 VERSIONS: dict[str, str] = {}
 
@@ -137,7 +140,7 @@ def _remove_leftovers(client: docker.DockerClient) -> None:
     """What a run killed by SIGKILL left: containers, volumes and networks of ours."""
     for container in client.containers.list(all=True, filters={"name": NAME_PREFIX}):
         if (container.name or "").startswith(NAME_PREFIX):
-            container.remove(force=True)
+            container.remove(force=True, v=True)
     for volume in client.volumes.list():
         if volume.name.startswith(NAME_PREFIX):
             volume.remove(force=True)

@@ -78,9 +78,10 @@ def create(client: docker.DockerClient, plan: ContainerPlan) -> Container:
 
 
 def remove(container: Container, plan: ContainerPlan) -> None:
-    """Delete as the provider does with `destroy_grace_seconds`: stop, then remove by force."""
+    """Delete as the provider does with `destroy_grace_seconds`: stop, then remove by force,
+    with the anonymous volumes (its `remove_volumes` defaults to true; named ones stay)."""
     container.stop(timeout=plan.stop_grace_seconds)
-    container.remove(force=True)
+    container.remove(force=True, v=True)
 
 
 def replace(client: docker.DockerClient, container: Container, plan: ContainerPlan) -> Container:

@@ -26,6 +26,10 @@ NOT_RUN: Final = (Service.LOKI, Service.TEMPO, Service.GRAFANA)
 # Names the run gives its containers, volumes and network, so it never meets a deployed stack
 # on the same engine.
 NAME_PREFIX: Final = "smoke-"
+# What the run changes in a stack's settings before rendering it: production's exporter logs in
+# as an ACL user (redis_exporter looks its password up under an address with the user in it).
+SMOKE_OVERRIDES: Final[Mapping[str, Mapping[str, str]]] = {
+    "production": {"redisUser": "smoke-exporter"}}
 # What the run shortens, so it takes a minute instead of an hour.
 SMOKE_INTERVAL: Final = "1s"
 SMOKE_FOR: Final = "5s"
