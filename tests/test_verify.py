@@ -361,8 +361,7 @@ def healthy(serve: Callable[[dict[tuple[str, str], Route]], Stub], settings: Set
 
 
 def verify(settings: Settings, urls: Urls, **options: Any) -> dict[str, Result]:
-    heartbeat = options.pop("heartbeat", False)
-    with open_context(urls, expected_for(settings, heartbeat=heartbeat),
+    with open_context(urls, expected_for(settings),
                       grafana_auth=("admin", "fixture-password"), **options) as ctx:
         return {result.name: result for result in run_checks(ctx)}
 
@@ -414,9 +413,10 @@ def test_watchdog_is_checked_only_where_a_heartbeat_is_set(serve: Callable[..., 
                                                            staging: Settings) -> None:
     fixtures = healthy(serve, staging)
     assert "alertmanager watchdog" not in verify(staging, fixtures.urls())
-    assert verify(staging, fixtures.urls(), heartbeat=True)["alertmanager watchdog"].ok
+    with_heartbeat = stack_settings("staging", {"alertHeartbeat": "true"})
+    assert verify(with_heartbeat, fixtures.urls())["alertmanager watchdog"].ok
     fixtures.alertmanager.routes["GET", "/api/v2/alerts"] = _json([])
-    watchdog = verify(staging, fixtures.urls(), heartbeat=True)["alertmanager watchdog"]
+    watchdog = verify(with_heartbeat, fixtures.urls())["alertmanager watchdog"]
     assert not watchdog.ok
     assert watchdog.value == "Watchdog: not firing"
     query = fixtures.alertmanager.requests[-1].query

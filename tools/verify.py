@@ -129,7 +129,7 @@ class Context:
     synthetic_wait_seconds: float = SYNTHETIC_WAIT_SECONDS
 
 
-def expected_for(settings: Settings, *, heartbeat: bool = False) -> Expected:
+def expected_for(settings: Settings) -> Expected:
     """Expectations from the stack's settings, through the builders that render its files."""
     config: dict[str, Any] = prometheus_config(settings, [])
     files: dict[str, dict[str, Any]] = rule_files(settings)
@@ -146,7 +146,7 @@ def expected_for(settings: Settings, *, heartbeat: bool = False) -> Expected:
         datasources={source.uid.value: source.type for source in datasources(settings)},
         dashboards=tuple(dashboard.uid for dashboard in dashboards(settings)),
         redis_watched=settings.redis is not None,
-        heartbeat=heartbeat,
+        heartbeat=settings.alerting.heartbeat_interval is not None,
     )
 
 
@@ -708,8 +708,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     parser.add_argument("--synthetic", action="store_true",
                         help="push a span and a log line, then find them")
-    parser.add_argument("--heartbeat", action="store_true",
-                        help="the stack sets alertHeartbeatUrl: expect the Watchdog firing")
     for name in (*OUTPUTS, "tempo_otlp_http", "redis_exporter"):
         parser.add_argument(f"--{name.replace('_', '-')}-url", dest=name, metavar="URL")
     parser.add_argument("--timeout", type=float, default=TIMEOUT_SECONDS,
@@ -735,7 +733,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not password:
         notes.append("no Grafana password (pulumi stack output or GRAFANA_ADMIN_PASSWORD): "
                      "Grafana's API checks will be refused")
-    expected = expected_for(settings, heartbeat=args.heartbeat)
+    expected = expected_for(settings)
     with open_context(urls, expected, grafana_auth=(user, password) if password else None,
                       timeout=args.timeout) as ctx:
         results = run_checks(ctx, synthetic=args.synthetic)

@@ -335,8 +335,7 @@ def _verify(prometheus: Prometheus, alertmanager: Alertmanager, settings: Settin
     """`make verify`'s checks of the services that run here, by name."""
     urls = dataclasses.replace(verify.published_urls(settings), prometheus=prometheus.url,
                                alertmanager=alertmanager.url)
-    expected = verify.expected_for(settings,
-                                   heartbeat=settings.alerting.heartbeat_interval is not None)
+    expected = verify.expected_for(settings)
     with verify.open_context(urls, expected) as context:
         results = [*verify.check_prometheus(context), *verify.check_alertmanager(context),
                    *verify.check_redis_exporter(context)]
