@@ -152,7 +152,9 @@ def download(release: GoRelease) -> tuple[Path, str, str]:
         info = {}
     if result.returncode != 0 or "Dir" not in info:
         answer = info.get("Error") or result.stderr.strip() or result.stdout.strip()
-        raise BuildError(f"{release.pin}: the module proxy refused it: {answer}")
+        proxy = os.environ.get("GOPROXY") or _go(["env", "GOPROXY"]).stdout.strip()
+        raise BuildError(f"{release.pin}: not fetched from the Go module proxy ({proxy}): "
+                         f"{answer}")
     released = json.loads(Path(info["Info"]).read_text()).get("Time", "unknown")
     revision = info.get("Origin", {}).get("Hash", "unknown")
     return Path(info["Dir"]), revision, released
