@@ -35,6 +35,7 @@ PID_FILE: Final = RUN_DIR / "docker.pid"
 LOG_FILE: Final = RUN_DIR / "dockerd.log"
 START_SECONDS: Final = 60.0
 STOP_SECONDS: Final = 30.0
+KILL_SECONDS: Final = 5.0
 # Where a workstation's or a CI runner's own engine listens.
 DEFAULT_SOCKET: Final = "unix:///var/run/docker.sock"
 # The smoke test's one network: fixed, so the host's servers can bind its gateway before any
@@ -97,23 +98,34 @@ def start_daemon() -> None:
     raise EngineError(f"dockerd did not answer within {START_SECONDS:g}s:\n{log_tail()}")
 
 
+def _gone(pid: int) -> bool:
+    """Whether `pid` has exited. The dockerd `engine()` starts is our child: it stays a zombie,
+    which still answers signal 0, until reaped, so reap it here."""
+    with contextlib.suppress(ChildProcessError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
 def stop_daemon() -> None:
-    """Stop our dockerd (and the containerd it runs) if its pid file says it runs."""
+    """Stop our dockerd (and the containerd it runs) if its pid file says it runs; return once it
+    has exited (SIGTERM, then SIGKILL after STOP_SECONDS)."""
     try:
         pid = int(PID_FILE.read_text())
     except (OSError, ValueError):
         return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    end = time.monotonic() + STOP_SECONDS
-    while time.monotonic() < end:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.2)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
+    for sig, seconds in ((signal.SIGTERM, STOP_SECONDS), (signal.SIGKILL, KILL_SECONDS)):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if _gone(pid):
+                return
+            time.sleep(0.2)
 
 
 def answering() -> Engine | None:
