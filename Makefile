@@ -76,7 +76,7 @@ smoke: tools
 verify: venv
 	$(PY) -m tools.verify --stack $(STACK) $(VERIFY_ARGS)
 
-## docs: regenerate Pulumi.yaml's config block and the README config table from settings.py
+## docs: regenerate Pulumi.yaml's config block and the README config table from settings/keys.py
 docs: venv
 	$(PY) -m tools.config_docs
 

@@ -19,7 +19,7 @@ from components.service import StackArgs
 from components.tempo import Tempo
 from configs.render import to_yaml
 from configs.rules import RULES_DIR, rule_files
-from settings import load_settings
+from settings.pulumi_config import load_settings
 
 settings, secrets = load_settings()
 

@@ -14,8 +14,7 @@ from typing import Final
 
 from configs.endpoints import internal_address, job_name
 from configs.rules import watchdog
-from configs.rules.stack import retention_bytes
-from settings import AlertThresholds, Service, Settings, Severity, parse_settings
+from settings import AlertThresholds, Service, Settings, Severity, Size, parse_settings
 
 # The two stacks' alerting settings, as the rule and Alertmanager tests see them.
 STACKS: Final[Mapping[str, tuple[Mapping[str, str], frozenset[str]]]] = {
@@ -368,9 +367,9 @@ def _generator_idle(s: _Stack) -> tuple[Case, ...]:
     )
 
 
-def _storage(s: _Stack, size: str, threshold: float) -> tuple[Case, ...]:
+def _storage(s: _Stack, size: Size, threshold: float) -> tuple[Case, ...]:
     labels = s.service(Service.PROMETHEUS)
-    budget = retention_bytes(size)
+    budget = size.bytes
 
     def used(ratio: float) -> Series:
         head = budget // 100

@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 import yaml
 
+from settings.stack_file import ROOT
 from tests.support.tools import require_tool
 from tools.diff import diff_trees
-from tools.mock_runtime import FAKE_SECRET_PREFIX, ROOT
+from tools.mock_runtime import FAKE_SECRET_PREFIX
 from tools.render import MASK, render
 from tools.tunnel import VERIFY_PORTS, ssh_command
 from tools.validate import validate

@@ -18,10 +18,11 @@ import pytest
 from configs.loki import CONFIG_PATH as LOKI_CONFIG
 from configs.prometheus import CONFIG_PATH as PROMETHEUS_CONFIG
 from configs.tempo import CONFIG_PATH as TEMPO_CONFIG
+from settings.stack_file import ROOT
 from tests.support.stack import containers, files, write_tree, yaml_file
 from tests.support.tools import require_tool
 from tools.keyref import load_key_reference, unknown_keys
-from tools.mock_runtime import FAKE_SECRETS, ROOT, ProgramRun, run_program, stack_config
+from tools.mock_runtime import FAKE_SECRETS, ProgramRun, run_program, stack_config
 
 REFERENCES = ROOT / "tests" / "reference"
 GO_DURATION = re.compile(r"^(\d+h)?(\d+m)?(\d+s)?$")

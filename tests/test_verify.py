@@ -32,7 +32,8 @@ from configs.loki import loki_config
 from configs.rules import rule_files
 from configs.tempo import PROCESSORS, tempo_config
 from settings import Settings
-from tools.mock_runtime import ROOT, stack_settings
+from settings.stack_file import ROOT
+from tools.mock_runtime import stack_settings
 from tools.verify import (
     LOKI_RETENTION_RUN,
     OUTPUTS,

@@ -1,7 +1,7 @@
 """Write the config declarations of Pulumi.yaml and the README's config table from settings.KEYS.
 
 `python -m tools.config_docs` rewrites both in place; the tests fail when either drifts from KEYS,
-so defaults and descriptions live only in settings.py.
+so defaults and descriptions live only in settings/keys.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any, Final
 import yaml
 
 from settings import KEYS, ConfigKey, Kind
-from tools.mock_runtime import ROOT
+from settings.stack_file import ROOT
 
 README_BEGIN: Final = "<!-- config-table:begin -->"
 README_END: Final = "<!-- config-table:end -->"

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from tools.mock_runtime import ROOT
+from settings.stack_file import ROOT
 from tools.render import render
 
 

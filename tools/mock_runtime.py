@@ -9,24 +9,21 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
-import json
 import runpy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Final
 
 import pulumi
-import yaml
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime.settings import set_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from settings import KEYS, PROJECT, Settings, parse_settings
+from settings import KEYS, PROJECT, Settings
+from settings.stack_file import ROOT, config_text, file_settings, read_config
 
-ROOT: Final = Path(__file__).resolve().parent.parent
 # The engine's marker for a secret value inside serialized properties.
 SECRET_SIG: Final = "4dabf18193072939515e22adb298388d"
 SECRET_SIG_VALUE: Final = "1b47061264138c4ac30d75fd1eb44270"
@@ -157,25 +154,16 @@ def stack_config(stack: str, secrets: Mapping[str, str] = FAKE_SECRETS,
 
     `overrides` (keys without the project prefix, None to delete) lets tests vary one value.
     """
-    document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text()) or {}
-    values: dict[str, Any] = dict(document.get("config") or {})
+    values = read_config(stack)
     for name, value in {**secrets, **(overrides or {})}.items():
         full = name if ":" in name else f"{PROJECT}:{name}"
         if value is None:
             values.pop(full, None)
         else:
             values[full] = value
-    config = {key: _config_string(value) for key, value in values.items()}
+    config = {key: config_text(value) for key, value in values.items()}
     secret_keys = [f"{PROJECT}:{name}" for name in secrets if f"{PROJECT}:{name}" in config]
     return config, secret_keys
-
-
-def _config_string(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    return json.dumps(value)
 
 
 def run_program(stack: str, config: Mapping[str, str], secret_keys: list[str],
@@ -209,7 +197,5 @@ def stack_settings(stack: str, overrides: Mapping[str, Any] | None = None) -> Se
     """The stack's settings, from its stack file and the fake secrets the render uses: what a
     run expects (environment, jobs, retention), to hold against what the stack does."""
     config, secret_keys = stack_config(stack, overrides=overrides)
-    prefix = f"{PROJECT}:"
-    raw = {key.removeprefix(prefix): value for key, value in config.items()
-           if key.startswith(prefix) and key not in secret_keys}
-    return parse_settings(stack, raw, frozenset(key.removeprefix(prefix) for key in secret_keys))
+    return file_settings(stack, config, frozenset(key.removeprefix(f"{PROJECT}:")
+                                                  for key in secret_keys))

@@ -10,17 +10,14 @@ reaches); `--print` shows the command instead of running it.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-import yaml
-
-from settings import KEYS, PROJECT, Port, parse_settings
-from tools.mock_runtime import ROOT
+from settings import Port
+from settings.stack_file import file_settings, read_config
 
 # What `make verify` calls on the Docker host; OTLP gRPC is not among them.
 VERIFY_PORTS: Final = (Port.PROMETHEUS, Port.ALERTMANAGER, Port.LOKI, Port.TEMPO_HTTP,
@@ -35,11 +32,8 @@ def ssh_command(stack: str, config: Mapping[str, Any],
     docker_host = urlsplit(str(config.get("docker:host", "")))
     if docker_host.scheme != "ssh":
         return None
-    prefix = f"{PROJECT}:"
-    raw = {key.removeprefix(prefix): value if isinstance(value, str) else json.dumps(value)
-           for key, value in config.items() if key.startswith(prefix)}
     # Only the bindings matter here: secrets count as set.
-    settings = parse_settings(stack, raw, frozenset(key.name for key in KEYS if key.secret))
+    settings = file_settings(stack, config)
     if settings.bindings[Port.GRAFANA] is None:
         raise SystemExit(f"{stack}: grafanaBind is `none`, so there is no port to forward")
     forwards = [f"{binding.port}:{binding.host_ip}:{binding.port}" for port in ports
@@ -58,8 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all", action="store_true",
                         help="forward every port `make verify` calls, not only Grafana's")
     args = parser.parse_args(argv)
-    stack_file = yaml.safe_load((ROOT / f"Pulumi.{args.stack}.yaml").read_text())
-    command = ssh_command(args.stack, stack_file["config"],
+    command = ssh_command(args.stack, read_config(args.stack),
                           VERIFY_PORTS if args.all else (Port.GRAFANA,))
     if command is None:
         print(f"{args.stack}: docker:host is not ssh://, Grafana is reachable directly")

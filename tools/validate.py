@@ -23,9 +23,9 @@ from typing import Final
 
 import yaml
 
+from settings.stack_file import ROOT
 from tools.dashboard_queries import plain, promql_queries, variable_values
 from tools.keyref import load_key_reference, unknown_keys
-from tools.mock_runtime import ROOT
 from tools.releases import RELEASE_OF_BINARY, binary_path
 
 REFERENCES: Final = ROOT / "tests" / "reference"

@@ -36,7 +36,8 @@ def selector(metric: str, *matchers: str) -> str:
 
 
 def eq(name: str, value: str) -> str:
-    # Label values here are job names and env labels, validated in settings.py to need no escaping.
+    # Label values here are job names and env labels, validated (settings/parse.py) to need no
+    # escaping.
     return f'{name}="{value}"'
 
 

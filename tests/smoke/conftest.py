@@ -33,12 +33,13 @@ from docker.types import IPAMConfig, IPAMPool
 
 from configs.endpoints import HTTP_PORTS
 from settings import Service, Settings
+from settings.stack_file import ROOT
 from tests.smoke.clients import Alertmanager, Catcher, Prometheus, wait_for
 from tests.smoke.containers import Health, create, wait_healthy
 from tests.smoke.localize import NAME_PREFIX, NOT_RUN, ContainerPlan, Host, localize
 from tools import images, releases
 from tools.dockerd import TEST_GATEWAY, TEST_SUBNET, Engine, EngineError, engine
-from tools.mock_runtime import ROOT, stack_settings
+from tools.mock_runtime import stack_settings
 from tools.render import Rendered, load, render
 
 STARTUP_SECONDS: Final = 20.0
