@@ -1,7 +1,8 @@
 """GatewayZ observability stack: Prometheus, Loki, Tempo, Grafana, Alertmanager and redis_exporter
 as Docker containers on one network, and Grafana's datasources and dashboards through its API.
 
-Wiring only: settings -> components -> exports. What each file says lives in configs/.
+Wiring only: settings -> components -> exports. What each file says lives in configs/, each
+service's fixed facts in services.py.
 """
 
 import pulumi
@@ -12,13 +13,11 @@ import pulumiverse_grafana as grafana
 from components.alertmanager import Alertmanager, AlertmanagerArgs
 from components.grafana import Grafana, GrafanaArgs
 from components.grafana_content import GrafanaContent, GrafanaContentArgs
-from components.loki import Loki
+from components.loki import Loki, LokiArgs
 from components.prometheus import Prometheus, PrometheusArgs
 from components.redis_exporter import RedisExporter, RedisExporterArgs
 from components.service import StackArgs
-from components.tempo import Tempo
-from configs.render import to_yaml
-from configs.rules import RULES_DIR, rule_files
+from components.tempo import Tempo, TempoArgs
 from settings.pulumi_config import load_settings
 
 settings, secrets = load_settings()
@@ -27,12 +26,9 @@ network = docker.Network("network", name=f"gatewayz-{settings.environment}", dri
 stack = StackArgs(settings, network.name)
 
 prometheus = Prometheus("prometheus", PrometheusArgs(
-    stack,
-    rule_files={f"{RULES_DIR}/{file}": to_yaml(doc)
-                for file, doc in rule_files(settings).items()},
-    backend_bearer_token=secrets.backend_bearer_token))
-loki = Loki("loki", stack)
-tempo = Tempo("tempo", stack)
+    stack, backend_bearer_token=secrets.backend_bearer_token))
+loki = Loki("loki", LokiArgs(stack))
+tempo = Tempo("tempo", TempoArgs(stack))
 alertmanager = Alertmanager("alertmanager", AlertmanagerArgs(
     stack, slack_webhook_url=secrets.alert_slack_webhook_url,
     webhook_url=secrets.alert_webhook_url, heartbeat_url=secrets.alert_heartbeat_url))

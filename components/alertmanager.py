@@ -1,20 +1,19 @@
 """Alertmanager: routes the stack's alerts to the receivers a stack configures; one node."""
 
 from dataclasses import dataclass
-from typing import Final
 
 import pulumi
 
-from components.service import ContainerSpec, StackArgs, Upload, published_url, service_container
-from configs.alertmanager import HEARTBEAT_URL_FILE, SECRET_FILES, alertmanager_config
-from configs.endpoints import internal_url
+from components.service import ContainerSpec, StackArgs, Upload, port_url, service_container
+from configs.alertmanager import (
+    HEARTBEAT_URL_FILE,
+    SECRET_FILES,
+    alertmanager_command,
+    alertmanager_config,
+)
 from configs.render import to_yaml
-from settings import Port, Receiver, Service
-
-CONFIG_PATH: Final = "/etc/alertmanager/alertmanager.yml"
-DATA_DIR: Final = "/alertmanager"
-# prom/alertmanager runs as `nobody`.
-ALERTMANAGER_UID: Final = 65534
+from services import Port, Service, config_path
+from settings import Receiver
 
 
 @dataclass(frozen=True)
@@ -32,9 +31,9 @@ class Alertmanager(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gatewayz:observability:Alertmanager", name, None, opts)
         settings = args.stack.settings
-        self.url = pulumi.Output.from_input(
-            published_url(settings.bindings[Port.ALERTMANAGER], internal_url(Service.ALERTMANAGER)))
-        uploads = [Upload(CONFIG_PATH, to_yaml(alertmanager_config(settings)))]
+        self.url = pulumi.Output.from_input(port_url(settings, Port.ALERTMANAGER))
+        config = to_yaml(alertmanager_config(settings))
+        uploads = [Upload(config_path(Service.ALERTMANAGER), config)]
         # Settings validation guarantees each URL a used receiver needs is set.
         for receiver, url in ((Receiver.SLACK, args.slack_webhook_url),
                               (Receiver.WEBHOOK, args.webhook_url)):
@@ -46,13 +45,7 @@ class Alertmanager(pulumi.ComponentResource):
             uploads.append(Upload(HEARTBEAT_URL_FILE, args.heartbeat_url, secret=True))
         self.container = service_container(self, name, args.stack, ContainerSpec(
             service=Service.ALERTMANAGER,
-            user_id=ALERTMANAGER_UID,
-            healthcheck=["CMD", "wget", "-q", "-O", "/dev/null", "http://localhost:9093/-/healthy"],
-            command=[f"--config.file={CONFIG_PATH}", f"--storage.path={DATA_DIR}",
-                     # A single node: gossip off, or it waits for peers that never come.
-                     "--cluster.listen-address="],
+            command=alertmanager_command(),
             uploads=uploads,
-            ports=[Port.ALERTMANAGER],
-            data_dir=DATA_DIR,
         )).container
         self.register_outputs({"url": self.url})

@@ -5,12 +5,9 @@ from dataclasses import dataclass
 import pulumi
 
 from components.service import ContainerSpec, StackArgs, Upload, service_container
-from configs.endpoints import internal_url
 from configs.redis_exporter import PASSWORD_FILE, password_file, redis_exporter_env
-from settings import Redis, RedisAuth, Service
-
-# oliver006/redis_exporter images run as 59000 (docker/Dockerfile).
-REDIS_EXPORTER_UID = 59000
+from services import Service, internal_url
+from settings import Redis, RedisAuth
 
 
 @dataclass(frozen=True)
@@ -37,9 +34,6 @@ class RedisExporter(pulumi.ComponentResource):
                 secret=True))
         self.container = service_container(self, name, args.stack, ContainerSpec(
             service=Service.REDIS_EXPORTER,
-            user_id=REDIS_EXPORTER_UID,
-            # The -alpine image has busybox wget; the plain one has no shell at all.
-            healthcheck=["CMD", "wget", "-q", "-O", "/dev/null", "http://localhost:9121/health"],
             env=redis_exporter_env(redis),
             uploads=uploads,
         )).container

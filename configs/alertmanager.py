@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from typing import Final
 
 from configs.rules import watchdog
+from services import Service, config_path, data_dir, secrets_dir
 from settings import Duration, Receiver, Settings, Severity
 
-SECRETS_DIR: Final = "/etc/alertmanager/secrets"
+SECRETS_DIR: Final = secrets_dir(Service.ALERTMANAGER)
 # Slack's `api_url_file` (alertmanager@v0.34.0 config/notifiers.go, since v0.22) and the
 # webhook's `url_file` (notify/webhook/config.go at v0.34.0; in config/notifiers.go since v0.26).
 SECRET_FILES: Final[Mapping[Receiver, str]] = {
@@ -124,5 +125,21 @@ def alertmanager_config(settings: Settings) -> dict[str, object]:
     }
 
 
-__all__ = ["GROUP_BY", "HEARTBEAT", "HEARTBEAT_URL_FILE", "INHIBIT_EQUAL", "SECRETS_DIR",
-           "SECRET_FILES", "alertmanager_config"]
+def alertmanager_command() -> list[str]:
+    """Flags: where the file and the data are; a single node, so gossip is off, or it waits for
+    peers that never come."""
+    return [f"--config.file={config_path(Service.ALERTMANAGER)}",
+            f"--storage.path={data_dir(Service.ALERTMANAGER)}",
+            "--cluster.listen-address="]
+
+
+__all__ = [
+    "GROUP_BY",
+    "HEARTBEAT",
+    "HEARTBEAT_URL_FILE",
+    "INHIBIT_EQUAL",
+    "SECRETS_DIR",
+    "SECRET_FILES",
+    "alertmanager_command",
+    "alertmanager_config",
+]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from configs.endpoints import internal_url
+from services import internal_url
 from settings import Service, Settings
 
 

@@ -5,10 +5,10 @@ The admin password reaches Grafana only as a file (`GF_SECURITY_ADMIN_PASSWORD__
 
 from typing import Final
 
+from services import Service, secrets_dir
 from settings import Settings
 
-DATA_DIR: Final = "/var/lib/grafana"
-ADMIN_PASSWORD_FILE: Final = "/etc/grafana/secrets/admin_password"
+ADMIN_PASSWORD_FILE: Final = f"{secrets_dir(Service.GRAFANA)}/admin_password"
 
 
 def grafana_env(settings: Settings) -> dict[str, str]:

@@ -7,12 +7,12 @@ the v3.7.6 reference in tests/reference/.
 
 from typing import Final
 
-from configs.endpoints import HTTP_PORTS
-from settings import Service, Settings
+from services import SERVICES, Listener, Service, config_path, data_dir
+from settings import Settings
 
-CONFIG_PATH: Final = "/etc/loki/config.yaml"
-DATA_DIR: Final = "/loki"
-GRPC_PORT: Final = 9095
+CONFIG_PATH: Final = config_path(Service.LOKI)
+DATA_DIR: Final = data_dir(Service.LOKI)
+LISTENS: Final = SERVICES[Service.LOKI].listens
 # First day of the only schema period. Fixed: moving it would orphan stored logs.
 SCHEMA_FROM: Final = "2025-01-01"
 
@@ -21,7 +21,8 @@ def loki_config(settings: Settings) -> dict[str, object]:
     retention = str(settings.retention.logs)
     return {
         "auth_enabled": False,
-        "server": {"http_listen_port": HTTP_PORTS[Service.LOKI], "grpc_listen_port": GRPC_PORT,
+        "server": {"http_listen_port": LISTENS[Listener.HTTP],
+                   "grpc_listen_port": LISTENS[Listener.GRPC],
                    "log_level": "info"},
         "common": {
             "instance_addr": "127.0.0.1",

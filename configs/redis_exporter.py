@@ -8,9 +8,10 @@ import json
 from typing import Final
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from services import Service, secrets_dir
 from settings import Redis, RedisAuth
 
-PASSWORD_FILE: Final = "/etc/redis_exporter/passwords.json"
+PASSWORD_FILE: Final = f"{secrets_dir(Service.REDIS_EXPORTER)}/passwords.json"
 # Characters Go's net/url leaves unescaped in a user name besides letters, digits and `-._~`
 # (golang/go src/net/url/url.go, `escape(username, encodeUserPassword)`; checked against
 # `url.User(name).String()` of go1.26).

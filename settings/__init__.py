@@ -7,7 +7,8 @@ of `pulumi.Config`, which only `__main__.py` imports, so configs/ stays free of 
 
 from __future__ import annotations
 
-from settings.keys import CONTAINER_PORTS, DEFAULT_IMAGES, KEYS, KEYS_BY_NAME, ConfigKey
+from services import Port, Service
+from settings.keys import DEFAULT_IMAGES, KEYS, KEYS_BY_NAME, ConfigKey
 from settings.model import (
     PROJECT,
     Alerting,
@@ -17,14 +18,12 @@ from settings.model import (
     Duration,
     GrafanaApi,
     Kind,
-    Port,
     Receiver,
     Redis,
     RedisAuth,
     Retention,
     ScrapeTarget,
     Secrets,
-    Service,
     Settings,
     SettingsError,
     Severity,
@@ -33,7 +32,6 @@ from settings.model import (
 from settings.parse import parse_duration, parse_settings
 
 __all__ = [
-    "CONTAINER_PORTS",
     "DEFAULT_IMAGES",
     "KEYS",
     "KEYS_BY_NAME",

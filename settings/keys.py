@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from settings.model import BackendAuth, Kind, Port, Receiver, RedisAuth, Service
+from services import Port, Service, container_port
+from settings.model import BackendAuth, Kind, Receiver, RedisAuth
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,9 @@ def _memory_key(service: Service, mb: int) -> ConfigKey:
                      f"Memory limit of the {service} container, in MiB.")
 
 
-def _bind_key(port: Port, default: str, what: str) -> ConfigKey:
-    return ConfigKey(f"{port}Bind", Kind.STRING, default,
+def _bind_key(port: Port, what: str) -> ConfigKey:
+    # Published on the Docker host's loopback, on the port the container listens on.
+    return ConfigKey(f"{port}Bind", Kind.STRING, f"127.0.0.1:{container_port(port)}",
                      f"Host address and port that publish {what} (`ip:port`, or `none`).")
 
 
@@ -61,17 +63,6 @@ DEFAULT_MEMORY_MB: Final[Mapping[Service, int]] = {
     Service.GRAFANA: 512,
     Service.ALERTMANAGER: 128,
     Service.REDIS_EXPORTER: 64,
-}
-
-# Container-side ports; the host side comes from the `*Bind` keys.
-CONTAINER_PORTS: Final[Mapping[Port, int]] = {
-    Port.PROMETHEUS: 9090,
-    Port.LOKI: 3100,
-    Port.TEMPO_HTTP: 3200,
-    Port.TEMPO_OTLP_GRPC: 4317,
-    Port.TEMPO_OTLP_HTTP: 4318,
-    Port.GRAFANA: 3000,
-    Port.ALERTMANAGER: 9093,
 }
 
 KEYS: Final[tuple[ConfigKey, ...]] = (
@@ -128,13 +119,13 @@ KEYS: Final[tuple[ConfigKey, ...]] = (
               "json-file log rotation: how many files are kept per container."),
     *(_image_key(service, image) for service, image in DEFAULT_IMAGES.items()),
     *(_memory_key(service, mb) for service, mb in DEFAULT_MEMORY_MB.items()),
-    _bind_key(Port.PROMETHEUS, "127.0.0.1:9090", "the Prometheus UI and API"),
-    _bind_key(Port.LOKI, "127.0.0.1:3100", "Loki's push and query API"),
-    _bind_key(Port.TEMPO_HTTP, "127.0.0.1:3200", "Tempo's query API"),
-    _bind_key(Port.TEMPO_OTLP_GRPC, "127.0.0.1:4317", "Tempo's OTLP gRPC receiver"),
-    _bind_key(Port.TEMPO_OTLP_HTTP, "127.0.0.1:4318", "Tempo's OTLP HTTP receiver"),
-    _bind_key(Port.GRAFANA, "127.0.0.1:3000", "Grafana"),
-    _bind_key(Port.ALERTMANAGER, "127.0.0.1:9093", "the Alertmanager UI and API"),
+    _bind_key(Port.PROMETHEUS, "the Prometheus UI and API"),
+    _bind_key(Port.LOKI, "Loki's push and query API"),
+    _bind_key(Port.TEMPO_HTTP, "Tempo's query API"),
+    _bind_key(Port.TEMPO_OTLP_GRPC, "Tempo's OTLP gRPC receiver"),
+    _bind_key(Port.TEMPO_OTLP_HTTP, "Tempo's OTLP HTTP receiver"),
+    _bind_key(Port.GRAFANA, "Grafana"),
+    _bind_key(Port.ALERTMANAGER, "the Alertmanager UI and API"),
     ConfigKey("alertCriticalReceiver", Kind.STRING, Receiver.NONE.value,
               "Where critical alerts go: `none`, `slack` or `webhook`."),
     ConfigKey("alertWarningReceiver", Kind.STRING, Receiver.NONE.value,

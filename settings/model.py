@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Final
 
+from services import Port, Service
+
 if TYPE_CHECKING:
     import pulumi
 
@@ -25,34 +27,6 @@ class Kind(StrEnum):
     INTEGER = "integer"
     BOOLEAN = "boolean"
     ARRAY = "array"
-
-
-class Service(StrEnum):
-    """The containers this program runs; values double as container names and DNS aliases."""
-
-    PROMETHEUS = "prometheus"
-    LOKI = "loki"
-    TEMPO = "tempo"
-    GRAFANA = "grafana"
-    ALERTMANAGER = "alertmanager"
-    REDIS_EXPORTER = "redis-exporter"
-
-    @property
-    def job(self) -> str:
-        """The Prometheus job that scrapes this service (`redis_exporter` for the exporter)."""
-        return self.value.replace("-", "_")
-
-
-class Port(StrEnum):
-    """Host ports a stack may publish; each has its own bind key."""
-
-    PROMETHEUS = "prometheus"
-    LOKI = "loki"
-    TEMPO_HTTP = "tempoHttp"
-    TEMPO_OTLP_GRPC = "tempoOtlpGrpc"
-    TEMPO_OTLP_HTTP = "tempoOtlpHttp"
-    GRAFANA = "grafana"
-    ALERTMANAGER = "alertmanager"
 
 
 class BackendAuth(StrEnum):
@@ -217,6 +191,11 @@ class Settings:
     log_max_file: int
     protect_data: bool
     alerting: Alerting
+
+    @property
+    def external_targets(self) -> tuple[ScrapeTarget, ...]:
+        """Every job that scrapes something outside the stack: the backend first, then extras."""
+        return (self.backend, *self.extra_targets)
 
 
 @dataclass(frozen=True)

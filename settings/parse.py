@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Final, TypeVar
 from urllib.parse import urlsplit
 
+from services import Port, Service
 from settings.keys import KEYS_BY_NAME, camel
 from settings.model import (
     PROJECT,
@@ -22,13 +23,11 @@ from settings.model import (
     Binding,
     Duration,
     GrafanaApi,
-    Port,
     Receiver,
     Redis,
     RedisAuth,
     Retention,
     ScrapeTarget,
-    Service,
     Settings,
     SettingsError,
     Severity,
@@ -378,7 +377,7 @@ def _check_unique_jobs(parser: _Parser, settings: Settings) -> None:
     """Two jobs on one endpoint double every series; two jobs of one name break Prometheus."""
     seen_jobs = {service.job for service in Service}
     seen_urls: set[str] = set()
-    for target in (settings.backend, *settings.extra_targets):
+    for target in settings.external_targets:
         if target.job in seen_jobs:
             parser.problems.append(f"{PROJECT}:extraTargets: job {target.job!r} is already used")
         if target.url in seen_urls:

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from configs.endpoints import internal_address, job_name
 from configs.rules import watchdog
+from services import internal_address
 from settings import AlertThresholds, Service, Settings, Severity, Size, parse_settings
 
 # The two stacks' alerting settings, as the rule and Alertmanager tests see them.
@@ -118,7 +118,7 @@ class _Stack:
                         "instance": settings.backend.address}
 
     def service(self, service: Service) -> dict[str, str]:
-        return {"env": self.env, "job": job_name(service), "instance": internal_address(service)}
+        return {"env": self.env, "job": service.job, "instance": internal_address(service)}
 
     def scope(self, labels: Labels, keep: tuple[str, ...]) -> dict[str, str]:
         """What an aggregation `by (env, *keep)` leaves of `labels`."""

@@ -16,7 +16,6 @@ import yaml
 
 from configs.dashboards import FOLDERS, Dashboard, dashboards, to_json
 from configs.datasources import TYPES, Uid, ref
-from configs.endpoints import job_name
 from settings import Service, Settings, parse_settings
 from tests.support.tools import require_tool
 from tools.dashboard_queries import (
@@ -263,7 +262,7 @@ def test_every_promql_selector_filters_on_the_env_variable(settings: Settings) -
 
 def test_every_job_a_query_names_is_scraped(settings: Settings) -> None:
     scraped = {settings.backend.job, *(target.job for target in settings.extra_targets),
-               *(job_name(service) for service in Service)}
+               *(service.job for service in Service)}
     for dashboard in dashboards(settings):
         job_options = {str(option["value"])
                        for variable in variables(dashboard.model) if variable["name"] == "job"
@@ -398,7 +397,7 @@ def test_a_stack_without_redis_gets_no_redis_dashboard() -> None:
 def test_redis_dashboard_shows_redis_exporter_on_its_job(settings: Settings) -> None:
     queries = promql_queries(_dashboard(settings, "gatewayz-redis").model,
                              include_env_variable=False)
-    job = ("job", "=", job_name(Service.REDIS_EXPORTER))
+    job = ("job", "=", Service.REDIS_EXPORTER.job)
     for query in queries:
         for selector in selectors(query.expr):
             assert selector.name in REDIS_EXPORTER, f"{query.panel}: {selector.name}"

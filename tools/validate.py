@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import posixpath
 import re
 import shutil
 import subprocess
@@ -23,18 +24,29 @@ from typing import Final
 
 import yaml
 
+from services import Service, config_path
 from settings.stack_file import ROOT
 from tools.dashboard_queries import plain, promql_queries, variable_values
 from tools.keyref import load_key_reference, unknown_keys
 from tools.releases import RELEASE_OF_BINARY, binary_path
 
 REFERENCES: Final = ROOT / "tests" / "reference"
-PROMETHEUS_DIR: Final = "files/prometheus/etc/prometheus"
-ALERTMANAGER_DIR: Final = "files/alertmanager/etc/alertmanager"
+
+
+def _rendered(service: Service) -> str:
+    """Where `make render` puts a service's config file (tools/render.py: files/<service>/...)."""
+    return f"files/{service}{config_path(service)}"
+
+
+# Config directories inside the container, and where the render puts them.
+PROMETHEUS_ETC: Final = posixpath.dirname(config_path(Service.PROMETHEUS)) + "/"
+ALERTMANAGER_ETC: Final = posixpath.dirname(config_path(Service.ALERTMANAGER)) + "/"
+PROMETHEUS_DIR: Final = posixpath.dirname(_rendered(Service.PROMETHEUS))
+ALERTMANAGER_DIR: Final = posixpath.dirname(_rendered(Service.ALERTMANAGER))
 # Loki and Tempo cannot be built here (AGPL): their releases' own key references stand in.
 KEY_REFERENCES: Final = {
-    "files/loki/etc/loki/config.yaml": "loki-v3.7.6-keys.txt",
-    "files/tempo/etc/tempo/tempo.yaml": "tempo-v3.0.3-keys.txt",
+    _rendered(Service.LOKI): "loki-v3.7.6-keys.txt",
+    _rendered(Service.TEMPO): "tempo-v3.0.3-keys.txt",
 }
 
 
@@ -78,7 +90,7 @@ def _relocated(tree: Path, subdir: str, container_dir: str, scratch: Path) -> Pa
 def check_prometheus(tree: Path, scratch: Path) -> list[Failure]:
     promtool = _tool("promtool")
     failures = []
-    copy = _relocated(tree, PROMETHEUS_DIR, "/etc/prometheus/", scratch)
+    copy = _relocated(tree, PROMETHEUS_DIR, PROMETHEUS_ETC, scratch)
     code, output = _run([promtool, "check", "config", str(copy / "prometheus.yml")])
     if code != 0:
         failures.append(Failure(f"{PROMETHEUS_DIR}/prometheus.yml", output))
@@ -91,7 +103,7 @@ def check_prometheus(tree: Path, scratch: Path) -> list[Failure]:
 
 def check_alertmanager(tree: Path, scratch: Path) -> list[Failure]:
     amtool = _tool("amtool")
-    copy = _relocated(tree, ALERTMANAGER_DIR, "/etc/alertmanager/", scratch)
+    copy = _relocated(tree, ALERTMANAGER_DIR, ALERTMANAGER_ETC, scratch)
     config_path = copy / "alertmanager.yml"
     code, output = _run([amtool, "check-config", str(config_path)])
     return [] if code == 0 else [Failure(f"{ALERTMANAGER_DIR}/alertmanager.yml", output)]

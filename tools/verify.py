@@ -33,10 +33,9 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.trace import SpanKind, format_trace_id
 from prometheus_client.parser import text_string_to_metric_families
 
-from components.service import published_url
+from components.service import port_url
 from configs.dashboards import dashboards
 from configs.datasources import TYPES, Uid, datasources
-from configs.endpoints import TEMPO_OTLP_HTTP_PORT, internal_url
 from configs.prometheus import prometheus_config
 from configs.rules import rule_files
 from configs.tempo import PROCESSORS
@@ -153,17 +152,13 @@ def expected_for(settings: Settings, *, heartbeat: bool = False) -> Expected:
 def published_urls(settings: Settings) -> Urls:
     """The URLs the stack publishes on its Docker host (its `*Bind` settings), as its outputs
     compute them; an unpublished port gives the in-network URL, which fails naming it."""
-    def url(port: Port, service: Service) -> str:
-        return published_url(settings.bindings[port], internal_url(service))
-
     return Urls(
-        prometheus=url(Port.PROMETHEUS, Service.PROMETHEUS),
-        alertmanager=url(Port.ALERTMANAGER, Service.ALERTMANAGER),
-        loki=url(Port.LOKI, Service.LOKI),
-        tempo=url(Port.TEMPO_HTTP, Service.TEMPO),
-        tempo_otlp_http=published_url(settings.bindings[Port.TEMPO_OTLP_HTTP],
-                                      f"http://{Service.TEMPO}:{TEMPO_OTLP_HTTP_PORT}"),
-        grafana=url(Port.GRAFANA, Service.GRAFANA),
+        prometheus=port_url(settings, Port.PROMETHEUS),
+        alertmanager=port_url(settings, Port.ALERTMANAGER),
+        loki=port_url(settings, Port.LOKI),
+        tempo=port_url(settings, Port.TEMPO_HTTP),
+        tempo_otlp_http=port_url(settings, Port.TEMPO_OTLP_HTTP),
+        grafana=port_url(settings, Port.GRAFANA),
     )
 
 

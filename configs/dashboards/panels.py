@@ -13,7 +13,6 @@ from itertools import count
 from typing import Final
 
 from configs.datasources import Uid, ref
-from configs.endpoints import backend_jobs, job_name
 from settings import Service, Settings
 
 # Grafana 13.2 reads the classic JSON model and migrates it to its latest schemaVersion on load.
@@ -68,7 +67,7 @@ class Target:
 
 def stack_job(service: Service) -> str:
     """Matcher for the self-scrape job of one of the stack's services."""
-    return f'job="{job_name(service)}"'
+    return f'job="{service.job}"'
 
 
 def series(metric: str, *matchers: str) -> str:
@@ -333,7 +332,7 @@ def env_variable(settings: Settings) -> Json:
 
 def job_variable(settings: Settings) -> Json:
     """The backend job to show; hidden while the backend is the only one this stack scrapes."""
-    jobs = [target.job for target in backend_jobs(settings)]
+    jobs = [target.job for target in settings.external_targets]
     return {
         "name": "job", "label": "Backend job", "type": "custom",
         "query": ",".join(jobs),

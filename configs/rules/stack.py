@@ -6,7 +6,6 @@ TSDB nearing its size budget.
 Metric names were read at the pinned releases: each source is named next to its rule.
 """
 
-from configs.endpoints import job_name
 from configs.rules.alert import ENV, Value, alert, eq, group, job_down, label, rule_file, selector
 from settings import Service, Settings, Severity
 
@@ -30,12 +29,12 @@ def _rate_above_zero(metric: str, by: str, *matchers: str) -> str:
 
 def document(settings: Settings) -> dict[str, object]:
     env = settings.environment
-    prometheus, loki, tempo = (job_name(s) for s in (Service.PROMETHEUS, Service.LOKI,
+    prometheus, loki, tempo = (s.job for s in (Service.PROMETHEUS, Service.LOKI,
                                                       Service.TEMPO))
     # These jobs have alerts of their own (GrafanaDown in pipeline.py); TargetDown leaves them
     # out so nothing pages twice.
-    own_alerts = (settings.backend.job, job_name(Service.REDIS_EXPORTER), loki, tempo,
-                  job_name(Service.GRAFANA))
+    own_alerts = (settings.backend.job, Service.REDIS_EXPORTER.job, loki, tempo,
+                  Service.GRAFANA.job)
     budget = settings.retention.metrics_size.bytes
     disk_ratio = settings.alerting.thresholds.disk_ratio
     # Tempo's metrics generator remote-writes through Prometheus' own queue manager,

@@ -31,7 +31,7 @@ from docker.models.containers import Container
 from docker.models.networks import Network
 from docker.types import IPAMConfig, IPAMPool
 
-from configs.endpoints import HTTP_PORTS
+from services import SERVICES
 from settings import Service, Settings
 from settings.stack_file import ROOT
 from tests.smoke.clients import Alertmanager, Catcher, Prometheus, wait_for
@@ -342,10 +342,11 @@ def published_url(plan: ContainerPlan, port: int) -> str:
 
 @pytest.fixture(scope="session")
 def prometheus(running: Running, plans: dict[Service, ContainerPlan]) -> Prometheus:
-    return Prometheus(published_url(plans[Service.PROMETHEUS], HTTP_PORTS[Service.PROMETHEUS]))
+    return Prometheus(published_url(plans[Service.PROMETHEUS],
+                                    SERVICES[Service.PROMETHEUS].http_port))
 
 
 @pytest.fixture(scope="session")
 def alertmanager(running: Running, plans: dict[Service, ContainerPlan]) -> Alertmanager:
     return Alertmanager(published_url(plans[Service.ALERTMANAGER],
-                                      HTTP_PORTS[Service.ALERTMANAGER]))
+                                      SERVICES[Service.ALERTMANAGER].http_port))

@@ -19,8 +19,8 @@ import yaml
 
 from configs.alertmanager import HEARTBEAT
 from configs.dashboards.panels import WANTED_METRICS
-from configs.endpoints import internal_address
 from configs.rules.watchdog import WATCHDOG
+from services import internal_address
 from settings import Service, Settings
 from tests.smoke.clients import (
     Alertmanager,
