@@ -2,7 +2,7 @@
 
 Retention needs both `limits_config.retention_period` and the compactor's `retention_enabled`
 with a `delete_request_store` (Loki refuses to start otherwise). Every key is checked against
-the v3.7.6 reference in tests/reference/.
+the v3.7.6 reference in references/.
 """
 
 from typing import Final

@@ -2,7 +2,7 @@
 
 The generator runs only for processors listed under `overrides.defaults.metrics_generator`;
 what it makes is remote-written into this stack's Prometheus with exemplars. Every key is
-checked against the v3.0.3 reference in tests/reference/.
+checked against the v3.0.3 reference in references/.
 """
 
 from typing import Final

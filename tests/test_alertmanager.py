@@ -25,6 +25,7 @@ from configs.alertmanager import (
     SECRETS_DIR,
     alertmanager_config,
 )
+from configs.alertmanager_routing import matches
 from configs.render import to_yaml as render
 from configs.rules import rule_files
 from configs.rules.watchdog import SEVERITY as WATCHDOG_SEVERITY
@@ -32,7 +33,6 @@ from configs.rules.watchdog import WATCHDOG
 from settings import Receiver, Settings, SettingsError, Severity, parse_duration, parse_settings
 from tests import rule_cases
 from tests.support.tools import require_tool
-from tools.alertmanager_routing import matches
 
 # What each stack file says (Pulumi.<stack>.yaml); the builder must follow the settings.
 EXPECTED_RECEIVERS: Final[Mapping[str, Mapping[Severity, Receiver]]] = {

@@ -15,10 +15,7 @@ import pytest
 import yaml
 
 from configs.dashboards import FOLDERS, Dashboard, dashboards, to_json
-from configs.datasources import TYPES, Uid, ref
-from settings import Service, Settings, parse_settings
-from tests.support.tools import require_tool
-from tools.dashboard_queries import (
+from configs.dashboards.queries import (
     Query,
     panels,
     plain,
@@ -26,6 +23,9 @@ from tools.dashboard_queries import (
     variable_values,
     variables,
 )
+from configs.datasources import TYPES, Uid, ref
+from settings import Service, Settings, parse_settings
+from tests.support.tools import require_tool
 
 # --- metric names this project may query (../shared/reference/METRICS.md, STACK_FACTS.md) -------
 

@@ -1,6 +1,6 @@
 """Render a stack offline: what `pulumi up` would write onto the host, as reviewable files.
 
-`python -m tools.render --stack staging --out build/staging` runs the program under Pulumi's mock
+`python -m review.render --stack staging --out build/staging` runs the program under Pulumi's mock
 runtime (no CLI, no Docker) with fake secrets and writes:
   files/<service>/<path in container>   every uploaded file (secret files hold the fake values)
   containers/<service>.json             image, command, env, ports, volumes, limits, healthcheck,
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from tools.mock_runtime import (
+from review.mock_runtime import (
     SECRET_SIG,
     ProgramRun,
     Registration,

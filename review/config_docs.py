@@ -1,6 +1,6 @@
 """Write the config declarations of Pulumi.yaml and the README's config table from settings.KEYS.
 
-`python -m tools.config_docs` rewrites both in place; the tests fail when either drifts from KEYS,
+`python -m review.config_docs` rewrites both in place; the tests fail when either drifts from KEYS,
 so defaults and descriptions live only in settings/keys.py.
 """
 

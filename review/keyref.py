@@ -1,4 +1,4 @@
-"""Check a rendered config against a committed key reference (tests/reference/*-keys.txt).
+"""Check a rendered config against a committed key reference (references/*-keys.txt).
 
 A reference lists one path per line: `a.b` is key b inside mapping a, `a[]` means each item of
 list a, `*` matches any single key, and a `*` with nothing below it allows anything underneath.

@@ -34,15 +34,15 @@ from opentelemetry.trace import SpanKind, format_trace_id
 from prometheus_client.parser import text_string_to_metric_families
 
 from components.service import port_url
+from configs.alertmanager_routing import receiver_for
 from configs.dashboards import dashboards
+from configs.dashboards.queries import panels
 from configs.datasources import TYPES, Uid, datasources
 from configs.prometheus import prometheus_config
 from configs.rules import rule_files
 from configs.tempo import PROCESSORS
 from settings import Port, Service, Settings
-from tools.alertmanager_routing import receiver_for
-from tools.dashboard_queries import panels
-from tools.mock_runtime import stack_settings
+from settings.stack_file import file_settings
 
 # Short enough that a stack with nothing listening is reported in seconds, long enough for a
 # loaded Prometheus to answer /api/v1/targets.
@@ -714,7 +714,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    settings = stack_settings(args.stack)
+    settings = file_settings(args.stack)
     outputs = stack_outputs(args.stack)
     notes = []
     if isinstance(outputs, str):

@@ -1,6 +1,6 @@
 """Local images of the pinned Prometheus, Alertmanager and redis_exporter releases.
 
-`make images` (`python -m tools.images`) builds, through the Docker SDK, from the binaries
+`make images` (`python -m review.images`) builds, through the Docker SDK, from the binaries
 `make tools` built:
   gatewayz-local/busybox:<busybox-static version>   the base: Debian's static busybox, CA certs,
                                                     root and nobody; the official images' base
@@ -29,9 +29,9 @@ import docker
 from docker.errors import BuildError as DockerBuildError
 from docker.errors import DockerException, ImageNotFound
 
+from review.dockerd import EngineError, engine
+from review.releases import RELEASES, BuildError, GoRelease, ensure, release_dir
 from settings import DEFAULT_IMAGES, Service
-from tools.dockerd import EngineError, engine
-from tools.releases import RELEASES, BuildError, GoRelease, ensure, release_dir
 
 REPOSITORY: Final = "gatewayz-local"
 RECIPE_LABEL: Final = "io.gatewayz.recipe"

@@ -1,6 +1,6 @@
 """Run every real validator we have on a rendered stack, and list every failure with its file.
 
-`python -m tools.validate --stack staging` renders to build/<stack> (tools.render), then checks:
+`python -m review.validate --stack staging` renders to build/<stack> (review.render), then checks:
 promtool on the Prometheus config and each rules file, amtool on the Alertmanager config, the
 Prometheus and Alertmanager binaries on their flags, promtool on every dashboard query (all of the
 pinned releases, built by `make tools`), and the key references of the pinned Loki and Tempo
@@ -24,17 +24,17 @@ from typing import Final
 
 import yaml
 
+from configs.dashboards.queries import plain, promql_queries, variable_values
+from review.keyref import load_key_reference, unknown_keys
+from review.releases import RELEASE_OF_BINARY, binary_path
 from services import Service, config_path
 from settings.stack_file import ROOT
-from tools.dashboard_queries import plain, promql_queries, variable_values
-from tools.keyref import load_key_reference, unknown_keys
-from tools.releases import RELEASE_OF_BINARY, binary_path
 
-REFERENCES: Final = ROOT / "tests" / "reference"
+REFERENCES: Final = ROOT / "references"
 
 
 def _rendered(service: Service) -> str:
-    """Where `make render` puts a service's config file (tools/render.py: files/<service>/...)."""
+    """Where `make render` puts a service's config file (review/render.py: files/<service>/...)."""
     return f"files/{service}{config_path(service)}"
 
 
@@ -171,7 +171,7 @@ def validate(tree: Path) -> list[Failure]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tools.render import render  # noqa: PLC0415 - only the CLI renders
+    from review.render import render  # noqa: PLC0415 - only the CLI renders
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stack", required=True, choices=("staging", "production"))

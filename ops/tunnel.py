@@ -1,7 +1,7 @@
 """Forward a remote stack's Grafana to this machine, so the Grafana provider can reach it.
 
 Published ports bind to the Docker host's loopback. When a stack's `docker:host` is
-`ssh://user@host[:port]`, `python -m tools.tunnel --stack production` starts
+`ssh://user@host[:port]`, `python -m ops.tunnel --stack production` starts
 `ssh -f -N -L <grafana port>:<bind address>:<grafana port> user@host` in the background; with a
 local Docker it does nothing. `--all` forwards every published HTTP port too (what `make verify`
 reaches); `--print` shows the command instead of running it.

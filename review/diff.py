@@ -1,6 +1,6 @@
 """Show what a change does to what lands on the host: a unified diff of two rendered trees.
 
-`python -m tools.diff --stack staging --base origin/main` renders the base commit in a temporary
+`python -m review.diff --stack staging --base origin/main` renders the base commit in a temporary
 git worktree and the working tree here, then prints the diff, empty when nothing changed.
 """
 
@@ -13,9 +13,10 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Final
 
+from review.render import render
 from settings.stack_file import ROOT
-from tools.render import render
 
 
 def _files(tree: Path) -> dict[str, str]:
@@ -37,13 +38,28 @@ def diff_trees(base: Path, head: Path) -> Iterator[str]:
                 tofile=f"b/{name}" if name in after else "/dev/null")
 
 
-def render_ref(ref: str, stack: str, out: Path, scratch: Path) -> None:
+# Where the offline render lived, newest first: a base from before the layout of issue 11 still
+# renders with its own code.
+RENDER_MODULES: Final = ("review.render", "tools.render")
+
+
+def render_module(ref: str) -> str | None:
+    """The render module of git `ref`, or None where it predates offline rendering."""
+    for module in RENDER_MODULES:
+        path = module.replace(".", "/") + ".py"
+        if subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{ref}:{path}"],
+                          check=False, capture_output=True).returncode == 0:
+            return module
+    return None
+
+
+def render_ref(ref: str, module: str, stack: str, out: Path, scratch: Path) -> None:
     """Render `stack` as of git `ref`, with this virtualenv, in a throwaway worktree."""
     worktree = scratch / "base"
     subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet",
                     str(worktree), ref], check=True)
     try:
-        subprocess.run([sys.executable, "-m", "tools.render", "--stack", stack, "--out", str(out)],
+        subprocess.run([sys.executable, "-m", module, "--stack", stack, "--out", str(out)],
                        cwd=worktree, check=True, stdout=subprocess.DEVNULL)
     finally:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)],
@@ -55,16 +71,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", required=True, choices=("staging", "production"))
     parser.add_argument("--base", required=True, help="git ref to compare with, e.g. origin/main")
     args = parser.parse_args(argv)
-    has_render = subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e",
-                                 f"{args.base}:tools/render.py"], check=False,
-                                capture_output=True).returncode == 0
-    if not has_render:
-        print(f"cannot diff: {args.base} has no tools/render.py (it predates offline rendering)",
+    module = render_module(args.base)
+    if module is None:
+        print(f"cannot diff: {args.base} has no review/render.py (it predates offline rendering)",
               file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory() as scratch_dir:
         scratch = Path(scratch_dir)
-        render_ref(args.base, args.stack, scratch / "base-tree", scratch)
+        render_ref(args.base, module, args.stack, scratch / "base-tree", scratch)
         render(args.stack, scratch / "head-tree")
         sys.stdout.writelines(diff_trees(scratch / "base-tree", scratch / "head-tree"))
     return 0

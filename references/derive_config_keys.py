@@ -4,10 +4,10 @@
 Both services unmarshal their config strictly and refuse to start on an unknown key, so our tests
 check every key we render against a committed reference produced by this script:
 
-    python tools/derive_config_keys.py loki --git-dir DIR --tag v3.7.6 \
-        > tests/reference/loki-v3.7.6-keys.txt
-    python tools/derive_config_keys.py tempo --git-dir DIR --tag v3.0.3 \
-        > tests/reference/tempo-v3.0.3-keys.txt
+    python references/derive_config_keys.py loki --git-dir DIR --tag v3.7.6 \
+        > references/loki-v3.7.6-keys.txt
+    python references/derive_config_keys.py tempo --git-dir DIR --tag v3.0.3 \
+        > references/tempo-v3.0.3-keys.txt
 
 DIR is a (bare) clone of github.com/grafana/loki or github.com/grafana/tempo. Nothing from those
 repositories is vendored here: the script reads their files at the tag with `git show`, parses
@@ -662,8 +662,9 @@ def render(service: str, repo: Repo, args: argparse.Namespace) -> str:
         f"# Tag: {args.tag} (commit {repo.commit})",
         *(f"# Source: {src}" for src in sources),
         "# Regenerate (do not edit by hand):",
-        f"#   python tools/derive_config_keys.py {service} --git-dir <clone of {repository}> \\",
-        f"#     --tag {args.tag} > tests/reference/{service}-{args.tag}-keys.txt",
+        f"#   python references/derive_config_keys.py {service} \\",
+        f"#     --git-dir <clone of {repository}> \\",
+        f"#     --tag {args.tag} > references/{service}-{args.tag}-keys.txt",
         "# Syntax: a.b = key b in mapping a; a[] = each item of list a; * = any one key;",
         "# a trailing * allows anything below. Every prefix of a path is a known key.",
     ]

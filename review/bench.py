@@ -23,7 +23,7 @@ def main() -> int:
     import_seconds = time.perf_counter() - started
 
     # Imported after the timing above, so it is not counted as SDK import time.
-    from tools.mock_runtime import run_program, stack_config  # noqa: PLC0415
+    from review.mock_runtime import run_program, stack_config  # noqa: PLC0415
 
     print(f"SDK import (once per process): {import_seconds:.2f}s ({', '.join(SDKS)})")
     print(f"{'stack':<12}{'resources':>10}{'first run':>12}{'best of ' + str(ROUNDS):>12}")
