@@ -4,10 +4,10 @@
 `exporter/pwd_file.go`), so the password never sits in the container's environment.
 """
 
-import json
 from typing import Final
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from configs.render import to_json
 from services import Service, secrets_dir
 from settings import Redis, RedisAuth
 
@@ -44,4 +44,4 @@ def password_key(redis: Redis) -> str:
 
 
 def password_file(redis: Redis, password: str) -> str:
-    return json.dumps({password_key(redis): password}, sort_keys=True)
+    return to_json({password_key(redis): password}, compact=True)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from configs.render import to_json
 from review.mock_runtime import (
     SECRET_SIG,
     ProgramRun,
@@ -51,7 +52,7 @@ def _short_name(urn: str) -> str:
 
 def _dump(path: Path, document: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, sort_keys=True, indent=2) + "\n")
+    path.write_text(to_json(document))
 
 
 def _container_view(run: ProgramRun, container: Registration) -> dict[str, Any]:

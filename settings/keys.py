@@ -46,7 +46,9 @@ def camel(service: Service) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-# Pinned releases: see ../shared/reference/STACK_FACTS.md. Never `latest`.
+# Pinned releases, each a tag its project publishes (prometheus/prometheus v3.14.0,
+# grafana/loki v3.7.6, grafana/tempo v3.0.3, grafana/grafana v13.2.0, prometheus/alertmanager
+# v0.34.0, oliver006/redis_exporter v1.88.0 on GitHub). Never `latest`.
 DEFAULT_IMAGES: Final[Mapping[Service, str]] = {
     Service.PROMETHEUS: "prom/prometheus:v3.14.0",
     Service.LOKI: "grafana/loki:3.7.6",

@@ -14,7 +14,7 @@ from typing import Any, Final
 import pytest
 import yaml
 
-from configs.dashboards import FOLDERS, Dashboard, dashboards, to_json
+from configs.dashboards import FOLDERS, Dashboard, dashboards
 from configs.dashboards.queries import (
     Query,
     panels,
@@ -24,10 +24,11 @@ from configs.dashboards.queries import (
     variables,
 )
 from configs.datasources import TYPES, Uid, ref
+from configs.render import to_json
 from settings import Service, Settings, parse_settings
 from tests.support.tools import require_tool
 
-# --- metric names this project may query (../shared/reference/METRICS.md, STACK_FACTS.md) -------
+# --- metric names this project may query (the backend's /metrics, the pinned releases) ---------
 
 EXPORTED_BY_BACKEND: Final = frozenset({
     "fastapi_requests_total", "fastapi_requests_duration_seconds", "fastapi_requests_in_progress",
@@ -344,8 +345,8 @@ def test_panels_do_not_overlap(settings: Settings) -> None:
 
 
 def test_rendering_is_byte_stable_and_leaves_ids_to_grafana(settings: Settings) -> None:
-    first = [to_json(dashboard) for dashboard in dashboards(settings)]
-    assert first == [to_json(dashboard) for dashboard in dashboards(settings)]
+    first = [to_json(dashboard.model) for dashboard in dashboards(settings)]
+    assert first == [to_json(dashboard.model) for dashboard in dashboards(settings)]
     for text in first:
         model = json.loads(text)
         assert text.endswith("}\n")

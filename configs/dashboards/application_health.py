@@ -5,7 +5,6 @@ the backend team; those panels say so and stay empty until the backend exports t
 
 from typing import Final
 
-from configs.backend_metrics import INFERENCE_SUCCESS, INFERENCES, REQUESTS, SERVER_ERROR
 from configs.dashboards.panels import (
     BACKEND_JOB,
     RATE_WINDOW,
@@ -27,6 +26,7 @@ from configs.dashboards.panels import (
     text,
     timeseries,
 )
+from configs.metric_names import INFERENCE_SUCCESS, INFERENCES, REQUESTS, SERVER_ERROR
 from settings import Service, Settings
 
 UID: Final = "gatewayz-application-health"

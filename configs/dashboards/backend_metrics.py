@@ -4,7 +4,6 @@ method, status codes and payload sizes, from the `fastapi_*` metrics the backend
 
 from typing import Final
 
-from configs.backend_metrics import CLIENT_ERROR, REQUEST_DURATION, REQUESTS, SERVER_ERROR
 from configs.dashboards.panels import (
     BACKEND_JOB,
     Json,
@@ -21,6 +20,7 @@ from configs.dashboards.panels import (
     table,
     timeseries,
 )
+from configs.metric_names import CLIENT_ERROR, REQUEST_DURATION, REQUESTS, SERVER_ERROR
 from settings import Settings
 
 UID: Final = "gatewayz-backend-metrics"

@@ -4,7 +4,6 @@
 
 from typing import Final
 
-from configs.backend_metrics import REQUEST_DURATION, REQUESTS, SERVER_ERROR
 from configs.dashboards.panels import (
     BACKEND_JOB,
     Json,
@@ -23,12 +22,13 @@ from configs.dashboards.panels import (
     textbox_variable,
     timeseries,
 )
+from configs.metric_names import REQUEST_DURATION, REQUESTS, SERVER_ERROR
 from settings import Settings
 
 UID: Final = "gatewayz-fastapi"
 TITLE: Final = "GatewayZ FastAPI service"
 # The backend's logs carry no `env` label and each stack's Loki holds one environment's logs, so
-# log queries select by service only (../shared/reference/METRICS.md, "Logs").
+# log queries select by service only (the backend labels its log streams with `service_name`).
 LOG_STREAM: Final = '{service_name=~"$service"} |~ "(?i)$search"'
 
 

@@ -4,12 +4,6 @@ latency, and what the models consume (tokens, credits).
 
 from typing import Final
 
-from configs.backend_metrics import (
-    INFERENCE_DURATION,
-    INFERENCE_FAILED,
-    INFERENCE_SUCCESS,
-    INFERENCES,
-)
 from configs.dashboards.panels import (
     BACKEND_JOB,
     Json,
@@ -26,6 +20,12 @@ from configs.dashboards.panels import (
     stat,
     table,
     timeseries,
+)
+from configs.metric_names import (
+    INFERENCE_DURATION,
+    INFERENCE_FAILED,
+    INFERENCE_SUCCESS,
+    INFERENCES,
 )
 from settings import Settings
 

@@ -6,12 +6,12 @@ from a 24-column flow layout, so dashboard modules only say what to show and how
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import count
 from typing import Final
 
+from configs import promql as pq
 from configs.datasources import Uid, ref
 from settings import Service, Settings
 
@@ -27,8 +27,9 @@ ENV_VARIABLE: Final = "env"
 # Every PromQL selector filters on this matcher, so switching env switches every panel.
 ENV_MATCHER: Final = f'env="${ENV_VARIABLE}"'
 
-# Metrics asked of the backend but not exported yet (../shared/reference/METRICS.md). A panel that
-# queries one says so in its description, so an empty panel explains itself.
+# Metrics asked of the backend team but not on its /metrics yet (https://api.gatewayz.ai/metrics
+# serves the exported ones). A panel that queries one says so in its description, so an empty
+# panel explains itself.
 WANTED_METRICS: Final[frozenset[str]] = frozenset({
     "provider_availability",
     "provider_error_rate",
@@ -44,8 +45,6 @@ WANTED_METRICS: Final[frozenset[str]] = frozenset({
 RATE_WINDOW: Final = "$__rate_interval"
 # The backend job the dashboard shows (see `job_variable`).
 BACKEND_JOB: Final = 'job="$job"'
-_METRIC_TOKEN: Final = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
-_HISTOGRAM_SUFFIXES: Final = ("_bucket", "_sum", "_count")
 
 Json = dict[str, object]
 Thresholds = tuple[tuple[float | None, str], ...]
@@ -70,30 +69,28 @@ def stack_job(service: Service) -> str:
     return f'job="{service.job}"'
 
 
+# configs.promql on the dashboard's chosen environment: every selector carries `env="$env"`.
 def series(metric: str, *matchers: str) -> str:
     """A selector on the chosen environment: `metric{env="$env", <matchers>}`."""
-    return metric + "{" + ", ".join((ENV_MATCHER, *matchers)) + "}"
+    return pq.selector(metric, ENV_MATCHER, *matchers)
 
 
 def rate(metric: str, *matchers: str, window: str = RATE_WINDOW) -> str:
-    return f"rate({series(metric, *matchers)}[{window}])"
+    return pq.rate(metric, ENV_MATCHER, *matchers, window=window)
 
 
 def increase(metric: str, *matchers: str, window: str = "$__range") -> str:
-    return f"increase({series(metric, *matchers)}[{window}])"
+    return pq.increase(metric, ENV_MATCHER, *matchers, window=window)
 
 
 def quantile(q: float, histogram: str, *matchers: str, by: str = "") -> str:
     """The q-quantile of a classic histogram, over all series or per `by` labels."""
     labels = ", ".join(label for label in ("le", by) if label)
-    return (f"histogram_quantile({q}, sum by ({labels}) "
-            f"({rate(histogram + '_bucket', *matchers)}))")
+    return pq.histogram_quantile(q, labels, histogram, ENV_MATCHER, *matchers,
+                                      window=RATE_WINDOW)
 
 
-def ratio(part: str, whole: str, by: str = "") -> str:
-    """sum(part) / sum(whole), per `by` labels when given; both are PromQL expressions."""
-    grouping = f" by ({by})" if by else ""
-    return f"sum{grouping} ({part}) / sum{grouping} ({whole})"
+ratio: Final = pq.ratio
 
 
 def promql(expr: str, legend: str = "", *, instant: bool = False, table: bool = False,
@@ -137,10 +134,7 @@ def wanted_metrics(targets: Sequence[Target]) -> list[str]:
     """The not-yet-exported metrics the targets query, histogram series counted by base name."""
     found: set[str] = set()
     for target in targets:
-        for token in _METRIC_TOKEN.findall(target.text):
-            base = next((token.removesuffix(suffix) for suffix in _HISTOGRAM_SUFFIXES
-                         if token.endswith(suffix)), token)
-            found.update(name for name in (token, base) if name in WANTED_METRICS)
+        found.update(pq.metric_names(target.text) & WANTED_METRICS)
     return sorted(found)
 
 

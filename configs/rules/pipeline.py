@@ -10,7 +10,8 @@ prometheus/alertmanager v0.34.0 doc/alertmanager-mixin/alerts.libsonnet; grafana
 production/loki-mixin/alerts.libsonnet. Metric names checked in the same releases' Go sources.
 """
 
-from configs.rules.alert import ENV, Value, alert, eq, group, job_down, label, rule_file, selector
+from configs.promql import eq, selector
+from configs.rules.helpers import ENV, Value, alert, group, job_down, label, rule_file
 from settings import Service, Settings, Severity
 
 INSTANCE = label("instance")

@@ -1,7 +1,7 @@
 """Alerts on the Redis the backend uses, as redis_exporter sees it: Redis or the exporter down,
 memory close to `maxmemory`, connections rejected, keys evicted."""
 
-from configs.rules.alert import ENV, Value, alert, group, job_down, label, rule_file
+from configs.rules.helpers import ENV, Value, alert, group, job_down, label, rule_file
 from settings import Service, Settings, Severity
 
 INSTANCE = label("instance")

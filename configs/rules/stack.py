@@ -6,7 +6,8 @@ TSDB nearing its size budget.
 Metric names were read at the pinned releases: each source is named next to its rule.
 """
 
-from configs.rules.alert import ENV, Value, alert, eq, group, job_down, label, rule_file, selector
+from configs.promql import eq, selector
+from configs.rules.helpers import ENV, Value, alert, group, job_down, label, rule_file
 from settings import Service, Settings, Severity
 
 JOB = label("job")

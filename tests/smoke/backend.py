@@ -1,5 +1,5 @@
 """A stand-in GatewayZ backend for the smoke test: serves every metric the backend exports today
-(the names in configs/backend_metrics.py) with its labels, fed by synthetic traffic from a
+(the names in configs/metric_names.py) with its labels, fed by synthetic traffic from a
 background thread; `POST /control?error_ratio=&latency=&rps=` changes the traffic, a bearer token
 guards /metrics when given. It listens on the address given (the smoke network's gateway) and
 exits by itself after `--max-seconds`.

@@ -21,6 +21,7 @@ from configs.alertmanager import HEARTBEAT
 from configs.alertmanager_routing import receiver_for
 from configs.dashboards.panels import WANTED_METRICS
 from configs.dashboards.queries import plain, promql_queries, variable_values
+from configs.promql import metric_names
 from configs.rules.watchdog import WATCHDOG
 from ops import verify
 from review.dockerd import Engine
@@ -33,7 +34,6 @@ from tests.smoke.clients import (
     Catcher,
     Notification,
     Prometheus,
-    metric_names,
     remote_write_body,
     wait_for,
 )

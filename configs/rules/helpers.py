@@ -1,5 +1,6 @@
 """The one shape every rule takes: `record()` and `alert()` build rule entries, `group()` and
-`document()` assemble a rule file, and the PromQL and template snippets they share live here.
+`rule_file()` assemble a rule file, and the template snippets they share live here (PromQL comes
+from configs.promql).
 
 `alert()` refuses annotations that do not show the alert's value and environment, so no rule can
 reach Alertmanager without saying what it measured and where.
@@ -9,6 +10,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Final
 
+from configs.promql import eq, selector
 from settings import Severity
 
 Rule = dict[str, object]
@@ -28,17 +30,6 @@ class Value(StrEnum):
 def label(name: str) -> str:
     """Template reference to one of the alert's labels."""
     return f"{{{{ $labels.{name} }}}}"
-
-
-def selector(metric: str, *matchers: str) -> str:
-    """`metric{m1, m2}` from matchers such as `eq("job", "loki")` or `'code!~"2.."'`."""
-    return f"{metric}{{{', '.join(matchers)}}}" if matchers else metric
-
-
-def eq(name: str, value: str) -> str:
-    # Label values here are job names and env labels, validated (settings/parse.py) to need no
-    # escaping.
-    return f'{name}="{value}"'
 
 
 def job_down(job: str, env: str) -> str:
@@ -81,5 +72,4 @@ def rule_file(*groups: dict[str, object]) -> dict[str, object]:
     return {"groups": list(groups)}
 
 
-__all__ = ["ENV", "Rule", "Value", "alert", "eq", "group", "job_down", "label", "record",
-           "rule_file", "selector"]
+__all__ = ["ENV", "Rule", "Value", "alert", "group", "job_down", "label", "record", "rule_file"]

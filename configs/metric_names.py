@@ -1,7 +1,7 @@
 """The GatewayZ backend's metrics, and the label matchers that say what counts as a failure.
 
-Alerts, recording rules and dashboards all use these, so they agree on what an error is
-(../shared/reference/METRICS.md lists what the backend exports).
+Alerts, recording rules and dashboards all use these, so they agree on what an error is. They
+are what the backend serves on its /metrics (production: https://api.gatewayz.ai/metrics).
 """
 
 from typing import Final
