@@ -1,4 +1,4 @@
-"""`make verify` (ops/verify.py) against stub HTTP servers on 127.0.0.1: these are FIXTURES,
+"""`make verify` (ops/verify/) against stub HTTP servers on 127.0.0.1: these are FIXTURES,
 not the real services.
 
 Loki, Tempo and Grafana answer as their HTTP API docs at the pinned releases describe (each

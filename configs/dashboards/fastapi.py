@@ -4,24 +4,9 @@
 
 from typing import Final
 
-from configs.dashboards.panels import (
-    BACKEND_JOB,
-    Json,
-    dashboard,
-    job_variable,
-    logql,
-    logs,
-    loki_label_variable,
-    promql,
-    quantile,
-    rate,
-    ratio,
-    row,
-    series,
-    stat,
-    textbox_variable,
-    timeseries,
-)
+from configs.dashboards.panels import Json, dashboard, logs, row, stat, timeseries
+from configs.dashboards.targets import BACKEND_JOB, logql, promql, quantile, rate, ratio, series
+from configs.dashboards.variables import job_variable, loki_label_variable, textbox_variable
 from configs.metric_names import REQUEST_DURATION, REQUESTS, SERVER_ERROR
 from settings import Settings
 

@@ -19,8 +19,8 @@ import yaml
 
 from configs.alertmanager import HEARTBEAT
 from configs.alertmanager_routing import receiver_for
-from configs.dashboards.panels import WANTED_METRICS
 from configs.dashboards.queries import plain, promql_queries, variable_values
+from configs.dashboards.targets import WANTED_METRICS
 from configs.promql import metric_names
 from configs.rules.watchdog import WATCHDOG
 from ops import verify
