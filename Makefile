@@ -76,7 +76,8 @@ smoke: tools
 verify: venv
 	$(PY) -m ops.verify --stack $(STACK) $(VERIFY_ARGS)
 
-## docs: regenerate Pulumi.yaml's config block and the README config table from settings/keys.py
+## docs: regenerate Pulumi.yaml's config block, the README config table (settings/keys.py) and
+## the README's stack diagram (services.py and the builders)
 docs: venv
 	$(PY) -m review.config_docs
 

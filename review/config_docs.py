@@ -1,7 +1,8 @@
-"""Write the config declarations of Pulumi.yaml and the README's config table from settings.KEYS.
+"""Write the config declarations of Pulumi.yaml and the README's config table from settings.KEYS,
+and the README's stack diagram (review/diagram.py) from the services table and the builders.
 
-`python -m review.config_docs` rewrites both in place; the tests fail when either drifts from KEYS,
-so defaults and descriptions live only in settings/keys.py.
+`python -m review.config_docs` (`make docs`) rewrites them in place; the tests fail when any
+drifts, so defaults and descriptions live only in settings/keys.py, ports in services.py.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any, Final
 
 import yaml
 
+from review import diagram
 from settings import KEYS, ConfigKey, Kind
 from settings.stack_file import ROOT
 
@@ -69,7 +71,8 @@ def render_readme(current: str) -> str:
 
 def main() -> int:
     for path, render in ((ROOT / "Pulumi.yaml", render_pulumi_yaml),
-                         (ROOT / "README.md", render_readme)):
+                         (ROOT / "README.md", render_readme),
+                         (ROOT / "README.md", diagram.render_readme)):
         path.write_text(render(path.read_text()))
     return 0
 
