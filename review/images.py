@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
+import posixpath
 import subprocess
 import sys
 import tarfile
@@ -31,7 +32,8 @@ from docker.errors import DockerException, ImageNotFound
 
 from review.dockerd import EngineError, engine
 from review.releases import RELEASES, BuildError, GoRelease, ensure, release_dir
-from settings import DEFAULT_IMAGES, Service
+from services import SERVICES, Service, config_path
+from settings import DEFAULT_IMAGES
 
 REPOSITORY: Final = "gatewayz-local"
 RECIPE_LABEL: Final = "io.gatewayz.recipe"
@@ -52,47 +54,54 @@ COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 RUN mkdir -p /tmp /home && chmod 1777 /tmp
 """
 
-# prometheus/prometheus v3.14.0 `Dockerfile`, with the base as an argument.
-_PROMETHEUS: Final = """\
+_PROM: Final = SERVICES[Service.PROMETHEUS]
+_AM: Final = SERVICES[Service.ALERTMANAGER]
+_EXPORTER: Final = SERVICES[Service.REDIS_EXPORTER]
+_PROM_ETC: Final = posixpath.dirname(config_path(Service.PROMETHEUS))
+_AM_ETC: Final = posixpath.dirname(config_path(Service.ALERTMANAGER))
+# Each follows its release's own Dockerfile, with the base as an argument; paths, port and user
+# are the services table's, which holds them as those Dockerfiles set them.
+# prometheus/prometheus v3.14.0 `Dockerfile`.
+_PROMETHEUS: Final = f"""\
 ARG BASE
-FROM ${BASE}
+FROM ${{BASE}}
 COPY prometheus /bin/prometheus
 COPY promtool /bin/promtool
-COPY prometheus.yml /etc/prometheus/prometheus.yml
+COPY prometheus.yml {config_path(Service.PROMETHEUS)}
 COPY LICENSE /LICENSE
 COPY NOTICE /NOTICE
-WORKDIR /prometheus
-RUN chown -R nobody:nobody /etc/prometheus /prometheus && chmod g+w /prometheus
+WORKDIR {_PROM.data_dir}
+RUN chown -R nobody:nobody {_PROM_ETC} {_PROM.data_dir} && chmod g+w {_PROM.data_dir}
 USER nobody
-EXPOSE 9090
-VOLUME [ "/prometheus" ]
+EXPOSE {_PROM.http_port}
+VOLUME [ "{_PROM.data_dir}" ]
 ENTRYPOINT [ "/bin/prometheus" ]
-CMD [ "--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus" ]
+CMD [ "--config.file={config_path(Service.PROMETHEUS)}", "--storage.tsdb.path={_PROM.data_dir}" ]
 """
 # prometheus/alertmanager v0.34.0 `Dockerfile`.
-_ALERTMANAGER: Final = """\
+_ALERTMANAGER: Final = f"""\
 ARG BASE
-FROM ${BASE}
+FROM ${{BASE}}
 COPY amtool /bin/amtool
 COPY alertmanager /bin/alertmanager
-COPY alertmanager.yml /etc/alertmanager/alertmanager.yml
-RUN mkdir -p /alertmanager && chown -R nobody:nobody /etc/alertmanager /alertmanager \
-    && chmod -R g+w /alertmanager
+COPY alertmanager.yml {config_path(Service.ALERTMANAGER)}
+RUN mkdir -p {_AM.data_dir} && chown -R nobody:nobody {_AM_ETC} {_AM.data_dir} \
+    && chmod -R g+w {_AM.data_dir}
 USER nobody
-EXPOSE 9093
-VOLUME [ "/alertmanager" ]
-WORKDIR /alertmanager
+EXPOSE {_AM.http_port}
+VOLUME [ "{_AM.data_dir}" ]
+WORKDIR {_AM.data_dir}
 ENTRYPOINT [ "/bin/alertmanager" ]
-CMD [ "--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager" ]
+CMD [ "--config.file={config_path(Service.ALERTMANAGER)}", "--storage.path={_AM.data_dir}" ]
 """
 # oliver006/redis_exporter v1.88.0 `Dockerfile`, its `alpine` release stage (the stack pins the
 # -alpine image: its busybox `wget` is the healthcheck); CA certs come with the base.
-_REDIS_EXPORTER: Final = """\
+_REDIS_EXPORTER: Final = f"""\
 ARG BASE
-FROM ${BASE}
+FROM ${{BASE}}
 COPY redis_exporter /redis_exporter
-USER 59000:59000
-EXPOSE 9121
+USER {_EXPORTER.user_id}:{_EXPORTER.user_id}
+EXPOSE {_EXPORTER.http_port}
 ENTRYPOINT [ "/redis_exporter" ]
 """
 DOCKERFILES: Final[Mapping[Service, str]] = {

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Final, TypeVar
 from urllib.parse import urlsplit
 
-from services import Port, Service
+from services import Port, Service, container_port
 from settings.keys import KEYS_BY_NAME, camel
 from settings.model import (
     PROJECT,
@@ -206,7 +206,8 @@ def _parse_bind(parser: _Parser, port: Port) -> Binding | None:
     octets = _IPV4_RE.match(host)
     if (octets is None or any(int(o) > 255 for o in octets.groups())
             or not number.isdigit() or not 1 <= int(number) <= 65535):
-        parser.fail(name, text, "`<IPv4 address>:<port>` such as 127.0.0.1:9090, or `none`")
+        example = f"127.0.0.1:{container_port(Port.PROMETHEUS)}"
+        parser.fail(name, text, f"`<IPv4 address>:<port>` such as {example}, or `none`")
         return None
     return Binding(host, int(number))
 
