@@ -29,6 +29,7 @@ Json = dict[str, object]
 Thresholds = tuple[tuple[float | None, str], ...]
 GREEN: Final[Thresholds] = ((None, "green"),)
 
+
 def _ref_id(index: int) -> str:
     return chr(ord("A") + index)
 

@@ -36,7 +36,6 @@ RATE_WINDOW: Final = "$__rate_interval"
 BACKEND_JOB: Final = 'job="$job"'
 
 
-
 @dataclass(frozen=True)
 class Target:
     """One query of a panel; `fields` are the datasource-specific keys (expr, query, ...)."""
