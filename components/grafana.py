@@ -5,14 +5,16 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from components.service import ContainerSpec, StackArgs, Upload, port_url, service_container
+from components.service import ContainerArgs, ContainerSpec, Upload, port_url, service_container
 from configs.grafana import ADMIN_PASSWORD_FILE, grafana_env
 from services import Port, Service
+from settings import GrafanaApi
 
 
 @dataclass(frozen=True)
 class GrafanaArgs:
-    stack: StackArgs
+    container: ContainerArgs
+    api: GrafanaApi
     admin_password: pulumi.Input[str]
 
 
@@ -25,13 +27,12 @@ class Grafana(pulumi.ComponentResource):
     def __init__(self, name: str, args: GrafanaArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gatewayz:observability:Grafana", name, None, opts)
-        settings = args.stack.settings
-        deployed = service_container(self, name, args.stack, ContainerSpec(
+        deployed = service_container(self, name, args.container, ContainerSpec(
             service=Service.GRAFANA,
-            env=grafana_env(settings),
+            env=grafana_env(args.api),
             uploads=[Upload(ADMIN_PASSWORD_FILE, args.admin_password, secret=True)],
         ))
         assert deployed.data_volume is not None  # Grafana has a data dir (services.py)
         self.container, self.data_volume = deployed.container, deployed.data_volume
-        self.url = pulumi.Output.from_input(port_url(settings, Port.GRAFANA))
+        self.url = pulumi.Output.from_input(port_url(args.container.bindings, Port.GRAFANA))
         self.register_outputs({"url": self.url})

@@ -4,15 +4,17 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.service import ContainerSpec, StackArgs, Upload, port_url, service_container
+from components.service import ContainerArgs, ContainerSpec, Upload, port_url, service_container
 from configs.loki import loki_command, loki_config
 from configs.render import to_yaml
 from services import Port, Service, config_path
+from settings import Duration
 
 
 @dataclass(frozen=True)
 class LokiArgs:
-    stack: StackArgs
+    container: ContainerArgs
+    retention: Duration
 
 
 class Loki(pulumi.ComponentResource):
@@ -21,11 +23,10 @@ class Loki(pulumi.ComponentResource):
     def __init__(self, name: str, args: LokiArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gatewayz:observability:Loki", name, None, opts)
-        settings = args.stack.settings
-        self.container = service_container(self, name, args.stack, ContainerSpec(
+        self.container = service_container(self, name, args.container, ContainerSpec(
             service=Service.LOKI,
             command=loki_command(),
-            uploads=[Upload(config_path(Service.LOKI), to_yaml(loki_config(settings)))],
+            uploads=[Upload(config_path(Service.LOKI), to_yaml(loki_config(args.retention)))],
         )).container
-        self.url = pulumi.Output.from_input(port_url(settings, Port.LOKI))
+        self.url = pulumi.Output.from_input(port_url(args.container.bindings, Port.LOKI))
         self.register_outputs({"url": self.url})

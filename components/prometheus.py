@@ -4,17 +4,19 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.service import ContainerSpec, StackArgs, Upload, port_url, service_container
+from components.service import ContainerArgs, ContainerSpec, Upload, port_url, service_container
 from configs.prometheus import credentials_file, prometheus_command, prometheus_config
 from configs.render import to_yaml
 from configs.rules import RULES_DIR, rule_files
 from services import Port, Service, config_path
-from settings import BackendAuth
+from settings import BackendAuth, Settings
 
 
 @dataclass(frozen=True)
 class PrometheusArgs:
-    stack: StackArgs
+    container: ContainerArgs
+    # Its config and rules read most of the settings: scrape jobs, retention, thresholds.
+    settings: Settings
     backend_bearer_token: pulumi.Input[str] | None
 
 
@@ -24,7 +26,7 @@ class Prometheus(pulumi.ComponentResource):
     def __init__(self, name: str, args: PrometheusArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gatewayz:observability:Prometheus", name, None, opts)
-        settings = args.stack.settings
+        settings = args.settings
         rules = {f"{RULES_DIR}/{file}": to_yaml(document)
                  for file, document in rule_files(settings).items()}
         config = prometheus_config(settings, rules)
@@ -35,10 +37,10 @@ class Prometheus(pulumi.ComponentResource):
             assert args.backend_bearer_token is not None
             uploads.append(Upload(credentials_file(settings.backend), args.backend_bearer_token,
                                   secret=True))
-        self.container = service_container(self, name, args.stack, ContainerSpec(
+        self.container = service_container(self, name, args.container, ContainerSpec(
             service=Service.PROMETHEUS,
             command=prometheus_command(),
             uploads=uploads,
         )).container
-        self.url = pulumi.Output.from_input(port_url(settings, Port.PROMETHEUS))
+        self.url = pulumi.Output.from_input(port_url(args.container.bindings, Port.PROMETHEUS))
         self.register_outputs({"url": self.url})

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.service import ContainerSpec, StackArgs, Upload, service_container
+from components.service import ContainerArgs, ContainerSpec, Upload, service_container
 from configs.redis_exporter import PASSWORD_FILE, password_file, redis_exporter_env
 from services import Service, internal_url
 from settings import Redis, RedisAuth
@@ -12,7 +12,7 @@ from settings import Redis, RedisAuth
 
 @dataclass(frozen=True)
 class RedisExporterArgs:
-    stack: StackArgs
+    container: ContainerArgs
     redis: Redis
     redis_password: pulumi.Input[str] | None
 
@@ -32,7 +32,7 @@ class RedisExporter(pulumi.ComponentResource):
                 pulumi.Output.from_input(args.redis_password).apply(
                     lambda password: password_file(redis, password)),
                 secret=True))
-        self.container = service_container(self, name, args.stack, ContainerSpec(
+        self.container = service_container(self, name, args.container, ContainerSpec(
             service=Service.REDIS_EXPORTER,
             env=redis_exporter_env(redis),
             uploads=uploads,

@@ -28,11 +28,28 @@ STOP_GRACE_SECONDS: Final = 30
 
 
 @dataclass(frozen=True)
-class StackArgs:
-    """What every service component needs from the stack."""
+class ContainerArgs:
+    """What one service's container takes from the stack: its network, and its slice of the
+    settings (image, memory, its published ports, log rotation, data protection)."""
 
-    settings: Settings
+    environment: str
     network_name: pulumi.Input[str]
+    image: str
+    memory_mb: int
+    bindings: Mapping[Port, Binding | None]
+    log_max_size: str
+    log_max_file: int
+    protect_data: bool
+
+    @classmethod
+    def of(cls, settings: Settings, service: Service,
+           network_name: pulumi.Input[str]) -> ContainerArgs:
+        return cls(
+            environment=settings.environment, network_name=network_name,
+            image=settings.images[service], memory_mb=settings.memory_mb[service],
+            bindings={port: settings.bindings[port] for port in SERVICES[service].published},
+            log_max_size=settings.log_max_size, log_max_file=settings.log_max_file,
+            protect_data=settings.protect_data)
 
 
 @dataclass(frozen=True)
@@ -67,21 +84,20 @@ def published_url(binding: Binding | None, fallback: str, scheme: str = "http") 
     return f"{scheme}://{host}:{binding.port}"
 
 
-def port_url(settings: Settings, port: Port) -> str:
+def port_url(bindings: Mapping[Port, Binding | None], port: Port) -> str:
     """The URL a stack output gives for one of its ports: published, or in-network."""
     facts = owner(port)
-    return published_url(settings.bindings[port],
+    return published_url(bindings[port],
                          internal_url(facts.service, facts.published[port]))
 
 
-def service_container(parent: pulumi.Resource, name: str, stack: StackArgs,
+def service_container(parent: pulumi.Resource, name: str, args: ContainerArgs,
                       spec: ContainerSpec) -> ServiceResources:
     """Create the image, volume and container of one service as children of `parent`."""
-    settings = stack.settings
     facts = SERVICES[spec.service]
-    prefix = f"gatewayz-{settings.environment}-{spec.service}"
+    prefix = f"gatewayz-{args.environment}-{spec.service}"
     image = docker.RemoteImage(
-        f"{name}-image", name=settings.images[spec.service], keep_locally=True,
+        f"{name}-image", name=args.image, keep_locally=True,
         opts=pulumi.ResourceOptions(parent=parent))
 
     volume: docker.Volume | None = None
@@ -89,15 +105,15 @@ def service_container(parent: pulumi.Resource, name: str, stack: StackArgs,
     if facts.data_dir is not None:
         volume = docker.Volume(
             f"{name}-data", name=f"{prefix}-data",
-            opts=pulumi.ResourceOptions(parent=parent, protect=settings.protect_data,
-                                        retain_on_delete=settings.protect_data))
+            opts=pulumi.ResourceOptions(parent=parent, protect=args.protect_data,
+                                        retain_on_delete=args.protect_data))
         volumes.append(docker.ContainerVolumeArgs(volume_name=volume.name,
                                                   container_path=facts.data_dir))
 
     ports = [
         docker.ContainerPortArgs(internal=container_port(port), external=binding.port,
                                  ip=binding.host_ip)
-        for port in facts.published if (binding := settings.bindings[port]) is not None
+        for port in facts.published if (binding := args.bindings[port]) is not None
     ]
     uploads = [
         docker.ContainerUploadArgs(
@@ -107,7 +123,7 @@ def service_container(parent: pulumi.Resource, name: str, stack: StackArgs,
             permissions="0400" if upload.secret else "0444")
         for upload in spec.uploads
     ]
-    memory = settings.memory_mb[spec.service]
+    memory = args.memory_mb
     container = docker.Container(
         f"{name}-container",
         name=prefix,
@@ -118,12 +134,12 @@ def service_container(parent: pulumi.Resource, name: str, stack: StackArgs,
         volumes=volumes or None,
         ports=ports or None,
         networks_advanced=[docker.ContainerNetworksAdvancedArgs(
-            name=stack.network_name, aliases=[facts.alias])],
+            name=args.network_name, aliases=[facts.alias])],
         restart="unless-stopped",
         memory=memory,
         memory_swap=memory,
         log_driver="json-file",
-        log_opts={"max-size": settings.log_max_size, "max-file": str(settings.log_max_file)},
+        log_opts={"max-size": args.log_max_size, "max-file": str(args.log_max_file)},
         healthcheck=docker.ContainerHealthcheckArgs(
             tests=list(facts.healthcheck), interval="15s", timeout="5s", retries=5,
             start_period=facts.start_period),

@@ -8,7 +8,7 @@ the v3.7.6 reference in references/.
 from typing import Final
 
 from services import SERVICES, Listener, Service, config_path, data_dir
-from settings import Settings
+from settings import Duration
 
 CONFIG_PATH: Final = config_path(Service.LOKI)
 DATA_DIR: Final = data_dir(Service.LOKI)
@@ -17,8 +17,8 @@ LISTENS: Final = SERVICES[Service.LOKI].listens
 SCHEMA_FROM: Final = "2025-01-01"
 
 
-def loki_config(settings: Settings) -> dict[str, object]:
-    retention = str(settings.retention.logs)
+def loki_config(logs_retention: Duration) -> dict[str, object]:
+    retention = str(logs_retention)
     return {
         "auth_enabled": False,
         "server": {"http_listen_port": LISTENS[Listener.HTTP],

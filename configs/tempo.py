@@ -8,7 +8,7 @@ checked against the v3.0.3 reference in references/.
 from typing import Final
 
 from services import SERVICES, Listener, Service, config_path, data_dir, internal_url
-from settings import Settings
+from settings import Duration
 
 CONFIG_PATH: Final = config_path(Service.TEMPO)
 DATA_DIR: Final = data_dir(Service.TEMPO)
@@ -16,7 +16,7 @@ LISTENS: Final = SERVICES[Service.TEMPO].listens
 PROCESSORS: Final = ("service-graphs", "span-metrics")
 
 
-def tempo_config(settings: Settings) -> dict[str, object]:
+def tempo_config(environment: str, traces_retention: Duration) -> dict[str, object]:
     return {
         "stream_over_http_enabled": True,
         "server": {"http_listen_port": LISTENS[Listener.HTTP],
@@ -42,7 +42,7 @@ def tempo_config(settings: Settings) -> dict[str, object]:
         # service graph; service, span_name, span_kind, status_code on span metrics
         # (spanmetrics/config.go `RegisterFlagsAndApplyDefaults`).
         "metrics_generator": {
-            "registry": {"external_labels": {"source": "tempo", "env": settings.environment}},
+            "registry": {"external_labels": {"source": "tempo", "env": environment}},
             "storage": {
                 "path": f"{DATA_DIR}/generator/wal",
                 "remote_write": [{"url": f"{internal_url(Service.PROMETHEUS)}/api/v1/write",
@@ -51,7 +51,7 @@ def tempo_config(settings: Settings) -> dict[str, object]:
         },
         "overrides": {"defaults": {
             "metrics_generator": {"processors": list(PROCESSORS)},
-            "compaction": {"block_retention": str(settings.retention.traces)},
+            "compaction": {"block_retention": str(traces_retention)},
         }},
         "usage_report": {"reporting_enabled": False},
     }

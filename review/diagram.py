@@ -78,7 +78,7 @@ def _scrapes(settings: Settings) -> Iterator[tuple[str, str, str]]:
 
 
 def _writes(settings: Settings) -> Iterator[tuple[str, str, str]]:
-    tempo: Any = tempo_config(settings)
+    tempo: Any = tempo_config(settings.environment, settings.retention.traces)
     for write in tempo["metrics_generator"]["storage"]["remote_write"]:
         yield (_node_id(Service.TEMPO), _node_id(_in_network(write["url"])),
                "remote write (span metrics)")
@@ -97,7 +97,7 @@ def _alerts(settings: Settings) -> Iterator[tuple[str, str, str]]:
     for target in (target for manager in managers for static in manager["static_configs"]
                    for target in static["targets"]):
         yield _node_id(Service.PROMETHEUS), _node_id(_in_network(target)), "alerts"
-    config: Any = alertmanager_config(settings)
+    config: Any = alertmanager_config(settings.alerting)
     routes = config["route"]
     by_receiver: dict[str, list[str]] = {}
     for route in routes["routes"]:

@@ -56,7 +56,7 @@ def settings(stack: str) -> Settings:
 
 def _config(settings: Settings) -> dict[str, Any]:
     """The configuration as Alertmanager reads it: from the rendered YAML."""
-    loaded: dict[str, Any] = yaml.safe_load(render(alertmanager_config(settings)))
+    loaded: dict[str, Any] = yaml.safe_load(render(alertmanager_config(settings.alerting)))
     return loaded
 
 
@@ -113,7 +113,7 @@ def test_an_alert_without_severity_goes_where_warnings_go(stack: str, settings: 
 
 def test_no_secret_in_the_config(settings: Settings) -> None:
     config = _config(settings)
-    text = render(alertmanager_config(settings))
+    text = render(alertmanager_config(settings.alerting))
     # Every URL sits in a file the component uploads; the YAML names none.
     assert "://" not in text
     url_files = {**{str(kind): path for kind, path in SECRET_FILES.items()},

@@ -197,7 +197,7 @@ def prometheus_routes(settings: Settings) -> dict[tuple[str, str], Route]:
 
 
 def alertmanager_routes(settings: Settings) -> dict[tuple[str, str], Route]:
-    original = yaml.safe_dump(alertmanager_config(settings), sort_keys=False)
+    original = yaml.safe_dump(alertmanager_config(settings.alerting), sort_keys=False)
     return {
         ("GET", "/-/ready"): _text("OK"),
         ("GET", "/api/v2/status"): _json({
@@ -220,7 +220,7 @@ def alertmanager_routes(settings: Settings) -> dict[tuple[str, str], Route]:
 
 
 def loki_routes(settings: Settings) -> dict[tuple[str, str], Route]:
-    config = loki_config(settings)
+    config = loki_config(settings.retention.logs)
     config["limits_config"] = {**config["limits_config"],  # type: ignore[dict-item]
                                "retention_period": PRINTED_LOGS_RETENTION[settings.stack]}
     return {
@@ -263,7 +263,7 @@ def tempo_routes(settings: Settings) -> dict[tuple[str, str], Route]:
     # "/status/config: Displays the configuration currently applied to Tempo (in YAML
     # format), including default values"; it leaves out the per-tenant override file, not the
     # `overrides.defaults` block of the config itself.
-    config = tempo_config(settings)
+    config = tempo_config(settings.environment, settings.retention.traces)
     config["overrides"] = {"defaults": {
         "metrics_generator": {"processors": list(PROCESSORS)},
         "compaction": {"block_retention": PRINTED_TRACES_RETENTION[settings.stack]}}}

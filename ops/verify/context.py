@@ -130,12 +130,12 @@ def published_urls(settings: Settings) -> Urls:
     """The URLs the stack publishes on its Docker host (its `*Bind` settings), as its outputs
     compute them; an unpublished port gives the in-network URL, which fails naming it."""
     return Urls(
-        prometheus=port_url(settings, Port.PROMETHEUS),
-        alertmanager=port_url(settings, Port.ALERTMANAGER),
-        loki=port_url(settings, Port.LOKI),
-        tempo=port_url(settings, Port.TEMPO_HTTP),
-        tempo_otlp_http=port_url(settings, Port.TEMPO_OTLP_HTTP),
-        grafana=port_url(settings, Port.GRAFANA),
+        prometheus=port_url(settings.bindings, Port.PROMETHEUS),
+        alertmanager=port_url(settings.bindings, Port.ALERTMANAGER),
+        loki=port_url(settings.bindings, Port.LOKI),
+        tempo=port_url(settings.bindings, Port.TEMPO_HTTP),
+        tempo_otlp_http=port_url(settings.bindings, Port.TEMPO_OTLP_HTTP),
+        grafana=port_url(settings.bindings, Port.GRAFANA),
     )
 
 
