@@ -34,11 +34,11 @@ policy/.venv/.installed: policy/requirements.txt
 ## tools: build the pinned Prometheus, Alertmanager and redis_exporter from their Go modules
 ## into ~/.cache/gatewayz-observability (a no-op when built)
 tools: venv
-	$(PY) -m tools.releases
+	$(PY) -m review.releases
 
 ## images: local images of those releases (gatewayz-local/<service>:<tag>) on a Docker engine
 images: tools
-	$(PY) -m tools.images
+	$(PY) -m review.images
 
 ## test: lint, types, unit tests, the pinned validators on both stacks
 test: tools lint typecheck unit validate-all
@@ -53,20 +53,20 @@ unit: venv
 	$(VENV)/bin/pytest
 
 validate-all: venv
-	$(PY) -m tools.validate --stack staging
-	$(PY) -m tools.validate --stack production
+	$(PY) -m review.validate --stack staging
+	$(PY) -m review.validate --stack production
 
 ## render STACK=...: what the stack writes onto the host, offline, into build/<stack>/
 render: venv
-	$(PY) -m tools.render --stack $(STACK) --out build/$(STACK)
+	$(PY) -m review.render --stack $(STACK) --out build/$(STACK)
 
 ## diff STACK=... BASE=<git ref>: unified diff of the rendered base and working tree
 diff: venv
-	$(PY) -m tools.diff --stack $(STACK) --base $(BASE)
+	$(PY) -m review.diff --stack $(STACK) --base $(BASE)
 
 ## validate STACK=...: render, then promtool, amtool and the Loki/Tempo key references
 validate: venv
-	$(PY) -m tools.validate --stack $(STACK)
+	$(PY) -m review.validate --stack $(STACK)
 
 ## smoke STACK=...: the rendered stack's containers on a real Docker engine (docs/smoke.md)
 smoke: tools
@@ -74,15 +74,16 @@ smoke: tools
 
 ## verify STACK=... [VERIFY_ARGS=...]: check a deployed stack over HTTP (README, After `pulumi up`)
 verify: venv
-	$(PY) -m tools.verify --stack $(STACK) $(VERIFY_ARGS)
+	$(PY) -m ops.verify --stack $(STACK) $(VERIFY_ARGS)
 
-## docs: regenerate Pulumi.yaml's config block and the README config table from settings.py
+## docs: regenerate Pulumi.yaml's config block, the README config table (settings/keys.py) and
+## the README's stack diagram (services.py and the builders)
 docs: venv
-	$(PY) -m tools.config_docs
+	$(PY) -m review.config_docs
 
 ## bench: resource count and program evaluation time per stack, under mocks
 bench: venv
-	$(PY) -m tools.bench
+	$(PY) -m review.bench
 
 login:
 	$(PULUMI) login $(PULUMI_BACKEND)
@@ -93,7 +94,7 @@ stack: venv login
 ## tunnel STACK=... [TUNNEL_ARGS=--all]: forward Grafana (--all: every port `make verify`
 ## calls) from an ssh:// docker:host (no-op for a local Docker)
 tunnel: venv
-	$(PY) -m tools.tunnel --stack $(STACK) $(TUNNEL_ARGS)
+	$(PY) -m ops.tunnel --stack $(STACK) $(TUNNEL_ARGS)
 
 ## preview / up / destroy STACK=staging|production (set PULUMI_CONFIG_PASSPHRASE first);
 ## preview and up enforce the policy pack

@@ -1,7 +1,8 @@
 """GatewayZ observability stack: Prometheus, Loki, Tempo, Grafana, Alertmanager and redis_exporter
 as Docker containers on one network, and Grafana's datasources and dashboards through its API.
 
-Wiring only: settings -> components -> exports. What each file says lives in configs/.
+Wiring only: settings -> components -> exports. What each file says lives in configs/, each
+service's fixed facts in services.py.
 """
 
 import pulumi
@@ -12,37 +13,40 @@ import pulumiverse_grafana as grafana
 from components.alertmanager import Alertmanager, AlertmanagerArgs
 from components.grafana import Grafana, GrafanaArgs
 from components.grafana_content import GrafanaContent, GrafanaContentArgs
-from components.loki import Loki
+from components.loki import Loki, LokiArgs
 from components.prometheus import Prometheus, PrometheusArgs
 from components.redis_exporter import RedisExporter, RedisExporterArgs
-from components.service import StackArgs
-from components.tempo import Tempo
-from configs.render import to_yaml
-from configs.rules import RULES_DIR, rule_files
-from settings import load_settings
+from components.service import ContainerArgs
+from components.tempo import Tempo, TempoArgs
+from services import Service
+from settings.pulumi_config import load_settings
 
 settings, secrets = load_settings()
 
 network = docker.Network("network", name=f"gatewayz-{settings.environment}", driver="bridge")
-stack = StackArgs(settings, network.name)
+
+
+def container(service: Service) -> ContainerArgs:
+    """Each service's container gets its own slice of the settings."""
+    return ContainerArgs.of(settings, service, network.name)
+
 
 prometheus = Prometheus("prometheus", PrometheusArgs(
-    stack,
-    rule_files={f"{RULES_DIR}/{file}": to_yaml(doc)
-                for file, doc in rule_files(settings).items()},
-    backend_bearer_token=secrets.backend_bearer_token))
-loki = Loki("loki", stack)
-tempo = Tempo("tempo", stack)
+    container(Service.PROMETHEUS), settings, backend_bearer_token=secrets.backend_bearer_token))
+loki = Loki("loki", LokiArgs(container(Service.LOKI), settings.retention.logs))
+tempo = Tempo("tempo", TempoArgs(container(Service.TEMPO), settings.retention.traces))
 alertmanager = Alertmanager("alertmanager", AlertmanagerArgs(
-    stack, slack_webhook_url=secrets.alert_slack_webhook_url,
-    webhook_url=secrets.alert_webhook_url, heartbeat_url=secrets.alert_heartbeat_url))
+    container(Service.ALERTMANAGER), settings.alerting,
+    slack_webhook_url=secrets.alert_slack_webhook_url, webhook_url=secrets.alert_webhook_url,
+    heartbeat_url=secrets.alert_heartbeat_url))
 if settings.redis is not None:
     RedisExporter("redis-exporter", RedisExporterArgs(
-        stack, settings.redis, redis_password=secrets.redis_password))
+        container(Service.REDIS_EXPORTER), settings.redis, redis_password=secrets.redis_password))
 
 admin_password: pulumi.Output[str] = secrets.grafana_admin_password or random.RandomPassword(
     "grafana-admin-password", length=32, special=False).result
-grafana_server = Grafana("grafana", GrafanaArgs(stack, admin_password))
+grafana_server = Grafana("grafana", GrafanaArgs(container(Service.GRAFANA), settings.grafana,
+                                                admin_password))
 
 grafana_provider = grafana.Provider(
     "grafana-api", url=settings.grafana.url,

@@ -4,7 +4,6 @@ Datasources are created bare, then `DataSourceConfig` adds the settings that nam
 datasources, so the metrics <-> traces <-> logs links never make a resource depend on itself.
 """
 
-import json
 from dataclasses import dataclass
 
 import pulumi
@@ -12,6 +11,7 @@ import pulumiverse_grafana as grafana
 
 from configs import dashboards as dashboard_builders
 from configs.datasources import datasources, linked_uids
+from configs.render import to_json
 from settings import Settings
 
 
@@ -54,7 +54,7 @@ class GrafanaContent(pulumi.ComponentResource):
             grafana.oss.DataSourceConfig(
                 f"{name}-datasource-{spec.type}-links",
                 uid=sources[spec.uid].uid,
-                json_data_encoded=json.dumps(spec.json_data, sort_keys=True),
+                json_data_encoded=to_json(spec.json_data, compact=True),
                 opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
                     depends_on=targets)))
 
@@ -66,7 +66,7 @@ class GrafanaContent(pulumi.ComponentResource):
         for dashboard in dashboard_builders.dashboards(args.settings):
             grafana.oss.Dashboard(
                 f"{name}-dashboard-{dashboard.uid}",
-                config_json=dashboard_builders.to_json(dashboard),
+                config_json=to_json(dashboard.model),
                 folder=folders[dashboard.folder].uid,
                 overwrite=True,
                 opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(

@@ -1,31 +1,22 @@
 """Prometheus: scrapes, stores and evaluates rules; receives Tempo's generated metrics."""
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
 
-from components.service import ContainerSpec, StackArgs, Upload, published_url, service_container
-from configs.endpoints import internal_url
-from configs.prometheus import (
-    CONFIG_PATH,
-    DATA_DIR,
-    credentials_file,
-    prometheus_command,
-    prometheus_config,
-)
+from components.service import ContainerArgs, ContainerSpec, Upload, port_url, service_container
+from configs.prometheus import credentials_file, prometheus_command, prometheus_config
 from configs.render import to_yaml
-from settings import BackendAuth, Port, Service
-
-# prom/prometheus runs as `nobody`.
-PROMETHEUS_UID = 65534
+from configs.rules import RULES_DIR, rule_files
+from services import Port, Service, config_path
+from settings import BackendAuth, Settings
 
 
 @dataclass(frozen=True)
 class PrometheusArgs:
-    stack: StackArgs
-    # Container path -> content of each rules file.
-    rule_files: Mapping[str, str]
+    container: ContainerArgs
+    # Its config and rules read most of the settings: scrape jobs, retention, thresholds.
+    settings: Settings
     backend_bearer_token: pulumi.Input[str] | None
 
 
@@ -35,24 +26,21 @@ class Prometheus(pulumi.ComponentResource):
     def __init__(self, name: str, args: PrometheusArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gatewayz:observability:Prometheus", name, None, opts)
-        settings = args.stack.settings
-        config = prometheus_config(settings, args.rule_files)
-        uploads = [Upload(CONFIG_PATH, to_yaml(config)),
-                   *(Upload(path, content) for path, content in sorted(args.rule_files.items()))]
+        settings = args.settings
+        rules = {f"{RULES_DIR}/{file}": to_yaml(document)
+                 for file, document in rule_files(settings).items()}
+        config = prometheus_config(settings, rules)
+        uploads = [Upload(config_path(Service.PROMETHEUS), to_yaml(config)),
+                   *(Upload(path, content) for path, content in sorted(rules.items()))]
         if settings.backend.auth is BackendAuth.BEARER:
             # Settings validation guarantees the token exists when bearer auth is asked for.
             assert args.backend_bearer_token is not None
             uploads.append(Upload(credentials_file(settings.backend), args.backend_bearer_token,
                                   secret=True))
-        self.container = service_container(self, name, args.stack, ContainerSpec(
+        self.container = service_container(self, name, args.container, ContainerSpec(
             service=Service.PROMETHEUS,
-            user_id=PROMETHEUS_UID,
-            healthcheck=["CMD", "promtool", "check", "healthy"],
             command=prometheus_command(),
             uploads=uploads,
-            ports=[Port.PROMETHEUS],
-            data_dir=DATA_DIR,
         )).container
-        self.url = pulumi.Output.from_input(
-            published_url(settings.bindings[Port.PROMETHEUS], internal_url(Service.PROMETHEUS)))
+        self.url = pulumi.Output.from_input(port_url(args.container.bindings, Port.PROMETHEUS))
         self.register_outputs({"url": self.url})

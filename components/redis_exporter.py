@@ -4,18 +4,15 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.service import ContainerSpec, StackArgs, Upload, service_container
-from configs.endpoints import internal_url
+from components.service import ContainerArgs, ContainerSpec, Upload, service_container
 from configs.redis_exporter import PASSWORD_FILE, password_file, redis_exporter_env
-from settings import Redis, RedisAuth, Service
-
-# oliver006/redis_exporter images run as 59000 (docker/Dockerfile).
-REDIS_EXPORTER_UID = 59000
+from services import Service, internal_url
+from settings import Redis, RedisAuth
 
 
 @dataclass(frozen=True)
 class RedisExporterArgs:
-    stack: StackArgs
+    container: ContainerArgs
     redis: Redis
     redis_password: pulumi.Input[str] | None
 
@@ -35,11 +32,8 @@ class RedisExporter(pulumi.ComponentResource):
                 pulumi.Output.from_input(args.redis_password).apply(
                     lambda password: password_file(redis, password)),
                 secret=True))
-        self.container = service_container(self, name, args.stack, ContainerSpec(
+        self.container = service_container(self, name, args.container, ContainerSpec(
             service=Service.REDIS_EXPORTER,
-            user_id=REDIS_EXPORTER_UID,
-            # The -alpine image has busybox wget; the plain one has no shell at all.
-            healthcheck=["CMD", "wget", "-q", "-O", "/dev/null", "http://localhost:9121/health"],
             env=redis_exporter_env(redis),
             uploads=uploads,
         )).container

@@ -15,7 +15,8 @@ from typing import Final
 import pulumi
 import pulumi_docker as docker
 
-from settings import CONTAINER_PORTS, Binding, Port, Service, Settings
+from services import SERVICES, Port, Service, container_port, internal_url, owner
+from settings import Binding, Settings
 
 # Seconds Pulumi waits for a container to report healthy before failing the update.
 HEALTH_WAIT_SECONDS: Final = 180
@@ -27,11 +28,28 @@ STOP_GRACE_SECONDS: Final = 30
 
 
 @dataclass(frozen=True)
-class StackArgs:
-    """What every service component needs from the stack."""
+class ContainerArgs:
+    """What one service's container takes from the stack: its network, and its slice of the
+    settings (image, memory, its published ports, log rotation, data protection)."""
 
-    settings: Settings
+    environment: str
     network_name: pulumi.Input[str]
+    image: str
+    memory_mb: int
+    bindings: Mapping[Port, Binding | None]
+    log_max_size: str
+    log_max_file: int
+    protect_data: bool
+
+    @classmethod
+    def of(cls, settings: Settings, service: Service,
+           network_name: pulumi.Input[str]) -> ContainerArgs:
+        return cls(
+            environment=settings.environment, network_name=network_name,
+            image=settings.images[service], memory_mb=settings.memory_mb[service],
+            bindings={port: settings.bindings[port] for port in SERVICES[service].published},
+            log_max_size=settings.log_max_size, log_max_file=settings.log_max_file,
+            protect_data=settings.protect_data)
 
 
 @dataclass(frozen=True)
@@ -43,23 +61,18 @@ class Upload:
 
 @dataclass(frozen=True)
 class ContainerSpec:
+    """What a component adds to its service's row in `services.SERVICES`."""
+
     service: Service
-    # The image's own user: secret files are readable by it alone.
-    user_id: int
-    healthcheck: Sequence[str]
     command: Sequence[str] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     uploads: Sequence[Upload] = ()
-    ports: Sequence[Port] = ()
-    data_dir: str | None = None
-    # Loki and Tempo replay their WAL on start, which can take a while.
-    start_period: str = "30s"
 
 
 @dataclass(frozen=True)
 class ServiceResources:
     container: docker.Container
-    # The named volume behind `ContainerSpec.data_dir`; None for a stateless service.
+    # The named volume behind the service's data dir; None for a stateless service.
     data_volume: docker.Volume | None
 
 
@@ -71,39 +84,46 @@ def published_url(binding: Binding | None, fallback: str, scheme: str = "http") 
     return f"{scheme}://{host}:{binding.port}"
 
 
-def service_container(parent: pulumi.Resource, name: str, stack: StackArgs,
+def port_url(bindings: Mapping[Port, Binding | None], port: Port) -> str:
+    """The URL a stack output gives for one of its ports: published, or in-network."""
+    facts = owner(port)
+    return published_url(bindings[port],
+                         internal_url(facts.service, facts.published[port]))
+
+
+def service_container(parent: pulumi.Resource, name: str, args: ContainerArgs,
                       spec: ContainerSpec) -> ServiceResources:
     """Create the image, volume and container of one service as children of `parent`."""
-    settings = stack.settings
-    prefix = f"gatewayz-{settings.environment}-{spec.service}"
+    facts = SERVICES[spec.service]
+    prefix = f"gatewayz-{args.environment}-{spec.service}"
     image = docker.RemoteImage(
-        f"{name}-image", name=settings.images[spec.service], keep_locally=True,
+        f"{name}-image", name=args.image, keep_locally=True,
         opts=pulumi.ResourceOptions(parent=parent))
 
     volume: docker.Volume | None = None
     volumes: list[docker.ContainerVolumeArgs] = []
-    if spec.data_dir is not None:
+    if facts.data_dir is not None:
         volume = docker.Volume(
             f"{name}-data", name=f"{prefix}-data",
-            opts=pulumi.ResourceOptions(parent=parent, protect=settings.protect_data,
-                                        retain_on_delete=settings.protect_data))
+            opts=pulumi.ResourceOptions(parent=parent, protect=args.protect_data,
+                                        retain_on_delete=args.protect_data))
         volumes.append(docker.ContainerVolumeArgs(volume_name=volume.name,
-                                                  container_path=spec.data_dir))
+                                                  container_path=facts.data_dir))
 
     ports = [
-        docker.ContainerPortArgs(internal=CONTAINER_PORTS[port], external=binding.port,
+        docker.ContainerPortArgs(internal=container_port(port), external=binding.port,
                                  ip=binding.host_ip)
-        for port in spec.ports if (binding := settings.bindings[port]) is not None
+        for port in facts.published if (binding := args.bindings[port]) is not None
     ]
     uploads = [
         docker.ContainerUploadArgs(
             file=upload.path,
             content=pulumi.Output.secret(upload.content) if upload.secret else upload.content,
-            owner=str(spec.user_id) if upload.secret else None,
+            owner=str(facts.user_id) if upload.secret else None,
             permissions="0400" if upload.secret else "0444")
         for upload in spec.uploads
     ]
-    memory = settings.memory_mb[spec.service]
+    memory = args.memory_mb
     container = docker.Container(
         f"{name}-container",
         name=prefix,
@@ -114,15 +134,15 @@ def service_container(parent: pulumi.Resource, name: str, stack: StackArgs,
         volumes=volumes or None,
         ports=ports or None,
         networks_advanced=[docker.ContainerNetworksAdvancedArgs(
-            name=stack.network_name, aliases=[spec.service.value])],
+            name=args.network_name, aliases=[facts.alias])],
         restart="unless-stopped",
         memory=memory,
         memory_swap=memory,
         log_driver="json-file",
-        log_opts={"max-size": settings.log_max_size, "max-file": str(settings.log_max_file)},
+        log_opts={"max-size": args.log_max_size, "max-file": str(args.log_max_file)},
         healthcheck=docker.ContainerHealthcheckArgs(
-            tests=list(spec.healthcheck), interval="15s", timeout="5s", retries=5,
-            start_period=spec.start_period),
+            tests=list(facts.healthcheck), interval="15s", timeout="5s", retries=5,
+            start_period=facts.start_period),
         wait=True,
         wait_timeout=HEALTH_WAIT_SECONDS,
         destroy_grace_seconds=STOP_GRACE_SECONDS,

@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from typing import Final
 
 from configs.rules import watchdog
-from settings import Duration, Receiver, Settings, Severity
+from services import Service, config_path, data_dir, secrets_dir
+from settings import Alerting, Duration, Receiver, Severity
 
-SECRETS_DIR: Final = "/etc/alertmanager/secrets"
+SECRETS_DIR: Final = secrets_dir(Service.ALERTMANAGER)
 # Slack's `api_url_file` (alertmanager@v0.34.0 config/notifiers.go, since v0.22) and the
 # webhook's `url_file` (notify/webhook/config.go at v0.34.0; in config/notifiers.go since v0.26).
 SECRET_FILES: Final[Mapping[Receiver, str]] = {
@@ -53,11 +54,11 @@ def _matcher(name: str, value: str) -> str:
     return f'{name}="{value}"'
 
 
-def _receiver(receiver: Receiver, settings: Settings) -> dict[str, object]:
+def _receiver(receiver: Receiver, alerting: Alerting) -> dict[str, object]:
     if receiver is Receiver.SLACK:
         return {"name": receiver.value, "slack_configs": [{
             "api_url_file": SECRET_FILES[receiver],
-            "channel": settings.alerting.slack_channel,
+            "channel": alerting.slack_channel,
             "send_resolved": True,
             "title": _SLACK_TITLE,
             "text": _SLACK_TEXT,
@@ -94,10 +95,10 @@ def _heartbeat_receiver() -> dict[str, object]:
     }]}
 
 
-def alertmanager_config(settings: Settings) -> dict[str, object]:
+def alertmanager_config(alerting: Alerting) -> dict[str, object]:
     """The whole alertmanager.yml, routing by the `severity` label every rule sets."""
-    receivers = settings.alerting.receivers
-    heartbeat = settings.alerting.heartbeat_interval
+    receivers = alerting.receivers
+    heartbeat = alerting.heartbeat_interval
     # An alert without a known severity is a rule bug: send it where warnings go, to be seen.
     fallback = receivers[Severity.WARNING]
     used = set(receivers.values()) | (set() if heartbeat else {Receiver.NONE})
@@ -119,10 +120,26 @@ def alertmanager_config(settings: Settings) -> dict[str, object]:
                 f'severity=~"{Severity.WARNING.value}|{Severity.INFO.value}"'],
             "equal": list(INHIBIT_EQUAL),
         }],
-        "receivers": [*(_receiver(receiver, settings) for receiver in sorted(used)),
+        "receivers": [*(_receiver(receiver, alerting) for receiver in sorted(used)),
                       *([_heartbeat_receiver()] if heartbeat else [])],
     }
 
 
-__all__ = ["GROUP_BY", "HEARTBEAT", "HEARTBEAT_URL_FILE", "INHIBIT_EQUAL", "SECRETS_DIR",
-           "SECRET_FILES", "alertmanager_config"]
+def alertmanager_command() -> list[str]:
+    """Flags: where the file and the data are; a single node, so gossip is off, or it waits for
+    peers that never come."""
+    return [f"--config.file={config_path(Service.ALERTMANAGER)}",
+            f"--storage.path={data_dir(Service.ALERTMANAGER)}",
+            "--cluster.listen-address="]
+
+
+__all__ = [
+    "GROUP_BY",
+    "HEARTBEAT",
+    "HEARTBEAT_URL_FILE",
+    "INHIBIT_EQUAL",
+    "SECRETS_DIR",
+    "SECRET_FILES",
+    "alertmanager_command",
+    "alertmanager_config",
+]

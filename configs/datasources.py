@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from configs.endpoints import internal_url
+from services import internal_url
 from settings import Service, Settings
 
 
@@ -27,7 +27,7 @@ TYPES: Final[Mapping[Uid, str]] = {
     Uid.ALERTMANAGER: "alertmanager",
 }
 
-# The backend writes `trace_id=<hex>` into its log lines (../shared/reference/METRICS.md).
+# The backend writes `trace_id=<hex>` into its log lines, the id of the span that logged them.
 TRACE_ID_PATTERN: Final = r"trace_id=([0-9a-fA-F]+)"
 # Exemplar label that holds the trace id on Tempo's span metrics.
 EXEMPLAR_TRACE_LABEL: Final = "traceID"

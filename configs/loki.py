@@ -2,26 +2,27 @@
 
 Retention needs both `limits_config.retention_period` and the compactor's `retention_enabled`
 with a `delete_request_store` (Loki refuses to start otherwise). Every key is checked against
-the v3.7.6 reference in tests/reference/.
+the v3.7.6 reference in references/.
 """
 
 from typing import Final
 
-from configs.endpoints import HTTP_PORTS
-from settings import Service, Settings
+from services import SERVICES, Listener, Service, config_path, data_dir
+from settings import Duration
 
-CONFIG_PATH: Final = "/etc/loki/config.yaml"
-DATA_DIR: Final = "/loki"
-GRPC_PORT: Final = 9095
+CONFIG_PATH: Final = config_path(Service.LOKI)
+DATA_DIR: Final = data_dir(Service.LOKI)
+LISTENS: Final = SERVICES[Service.LOKI].listens
 # First day of the only schema period. Fixed: moving it would orphan stored logs.
 SCHEMA_FROM: Final = "2025-01-01"
 
 
-def loki_config(settings: Settings) -> dict[str, object]:
-    retention = str(settings.retention.logs)
+def loki_config(logs_retention: Duration) -> dict[str, object]:
+    retention = str(logs_retention)
     return {
         "auth_enabled": False,
-        "server": {"http_listen_port": HTTP_PORTS[Service.LOKI], "grpc_listen_port": GRPC_PORT,
+        "server": {"http_listen_port": LISTENS[Listener.HTTP],
+                   "grpc_listen_port": LISTENS[Listener.GRPC],
                    "log_level": "info"},
         "common": {
             "instance_addr": "127.0.0.1",

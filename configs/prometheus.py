@@ -7,12 +7,12 @@ each stack service. Every target carries `env` as a target label, so even `up` h
 from collections.abc import Iterable
 from typing import Final
 
-from configs.endpoints import HTTP_PORTS, internal_address, job_name
-from settings import BackendAuth, Duration, ScrapeTarget, Service, Settings
+from services import SERVICES, Service, config_path, data_dir, internal_address, secrets_dir
+from settings import BackendAuth, Duration, ScrapeTarget, Settings
 
-CONFIG_PATH: Final = "/etc/prometheus/prometheus.yml"
-SECRETS_DIR: Final = "/etc/prometheus/secrets"
-DATA_DIR: Final = "/prometheus"
+CONFIG_PATH: Final = config_path(Service.PROMETHEUS)
+SECRETS_DIR: Final = secrets_dir(Service.PROMETHEUS)
+DATA_DIR: Final = data_dir(Service.PROMETHEUS)
 # Prometheus' own default; capped by the interval because a longer timeout is a config error.
 DEFAULT_SCRAPE_TIMEOUT: Final = Duration(10)
 
@@ -33,10 +33,10 @@ def scraped_services(settings: Settings) -> tuple[Service, ...]:
 
 
 def _service_job(settings: Settings, service: Service) -> dict[str, object]:
-    address = (f"localhost:{HTTP_PORTS[service]}" if service is Service.PROMETHEUS
+    address = (f"localhost:{SERVICES[service].http_port}" if service is Service.PROMETHEUS
                else internal_address(service))
     return {
-        "job_name": job_name(service),
+        "job_name": service.job,
         "static_configs": [{"targets": [address], "labels": {"env": settings.environment}}],
     }
 
@@ -72,7 +72,7 @@ def prometheus_config(settings: Settings, rule_files: Iterable[str]) -> dict[str
             {"static_configs": [{"targets": [internal_address(Service.ALERTMANAGER)]}]},
         ]},
         "scrape_configs": [
-            *(_target_job(target) for target in (settings.backend, *settings.extra_targets)),
+            *(_target_job(target) for target in settings.external_targets),
             *(_service_job(settings, service) for service in scraped_services(settings)),
         ],
     }

@@ -4,13 +4,14 @@
 `exporter/pwd_file.go`), so the password never sits in the container's environment.
 """
 
-import json
 from typing import Final
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from configs.render import to_json
+from services import Service, secrets_dir
 from settings import Redis, RedisAuth
 
-PASSWORD_FILE: Final = "/etc/redis_exporter/passwords.json"
+PASSWORD_FILE: Final = f"{secrets_dir(Service.REDIS_EXPORTER)}/passwords.json"
 # Characters Go's net/url leaves unescaped in a user name besides letters, digits and `-._~`
 # (golang/go src/net/url/url.go, `escape(username, encodeUserPassword)`; checked against
 # `url.User(name).String()` of go1.26).
@@ -43,4 +44,4 @@ def password_key(redis: Redis) -> str:
 
 
 def password_file(redis: Redis, password: str) -> str:
-    return json.dumps({password_key(redis): password}, sort_keys=True)
+    return to_json({password_key(redis): password}, compact=True)

@@ -16,5 +16,9 @@ def to_yaml(document: Mapping[str, object]) -> str:
                           width=_NO_WRAP)
 
 
-def to_json(document: object) -> str:
+def to_json(document: object, *, compact: bool = False) -> str:
+    """Keys sorted; indented with a final newline for files, or on one line (`compact`) for
+    values that travel inside another document (a datasource's jsonData, a password map)."""
+    if compact:
+        return json.dumps(document, sort_keys=True)
     return json.dumps(document, sort_keys=True, indent=2) + "\n"

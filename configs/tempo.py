@@ -2,34 +2,30 @@
 
 The generator runs only for processors listed under `overrides.defaults.metrics_generator`;
 what it makes is remote-written into this stack's Prometheus with exemplars. Every key is
-checked against the v3.0.3 reference in tests/reference/.
+checked against the v3.0.3 reference in references/.
 """
 
 from typing import Final
 
-from configs.endpoints import (
-    HTTP_PORTS,
-    TEMPO_OTLP_GRPC_PORT,
-    TEMPO_OTLP_HTTP_PORT,
-    internal_url,
-)
-from settings import Service, Settings
+from services import SERVICES, Listener, Service, config_path, data_dir, internal_url
+from settings import Duration
 
-CONFIG_PATH: Final = "/etc/tempo/tempo.yaml"
-DATA_DIR: Final = "/var/tempo"
-GRPC_PORT: Final = 9095
+CONFIG_PATH: Final = config_path(Service.TEMPO)
+DATA_DIR: Final = data_dir(Service.TEMPO)
+LISTENS: Final = SERVICES[Service.TEMPO].listens
 PROCESSORS: Final = ("service-graphs", "span-metrics")
 
 
-def tempo_config(settings: Settings) -> dict[str, object]:
+def tempo_config(environment: str, traces_retention: Duration) -> dict[str, object]:
     return {
         "stream_over_http_enabled": True,
-        "server": {"http_listen_port": HTTP_PORTS[Service.TEMPO], "grpc_listen_port": GRPC_PORT,
+        "server": {"http_listen_port": LISTENS[Listener.HTTP],
+                   "grpc_listen_port": LISTENS[Listener.GRPC],
                    "log_level": "info"},
         "distributor": {"receivers": {"otlp": {"protocols": {
             # Since 2.7 receivers default to localhost, unreachable from outside the container.
-            "grpc": {"endpoint": f"0.0.0.0:{TEMPO_OTLP_GRPC_PORT}"},
-            "http": {"endpoint": f"0.0.0.0:{TEMPO_OTLP_HTTP_PORT}"},
+            "grpc": {"endpoint": f"0.0.0.0:{LISTENS[Listener.OTLP_GRPC]}"},
+            "http": {"endpoint": f"0.0.0.0:{LISTENS[Listener.OTLP_HTTP]}"},
         }}}},
         "storage": {"trace": {
             "backend": "local",
@@ -46,7 +42,7 @@ def tempo_config(settings: Settings) -> dict[str, object]:
         # service graph; service, span_name, span_kind, status_code on span metrics
         # (spanmetrics/config.go `RegisterFlagsAndApplyDefaults`).
         "metrics_generator": {
-            "registry": {"external_labels": {"source": "tempo", "env": settings.environment}},
+            "registry": {"external_labels": {"source": "tempo", "env": environment}},
             "storage": {
                 "path": f"{DATA_DIR}/generator/wal",
                 "remote_write": [{"url": f"{internal_url(Service.PROMETHEUS)}/api/v1/write",
@@ -55,7 +51,7 @@ def tempo_config(settings: Settings) -> dict[str, object]:
         },
         "overrides": {"defaults": {
             "metrics_generator": {"processors": list(PROCESSORS)},
-            "compaction": {"block_retention": str(settings.retention.traces)},
+            "compaction": {"block_retention": str(traces_retention)},
         }},
         "usage_report": {"reporting_enabled": False},
     }

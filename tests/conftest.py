@@ -6,7 +6,7 @@ import functools
 
 import pytest
 
-from tools.mock_runtime import ProgramRun, run_program, stack_config
+from review.mock_runtime import ProgramRun, run_program, stack_config
 
 STACKS = ("staging", "production")
 

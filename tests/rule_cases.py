@@ -12,10 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from configs.endpoints import internal_address, job_name
 from configs.rules import watchdog
-from configs.rules.stack import retention_bytes
-from settings import AlertThresholds, Service, Settings, Severity, parse_settings
+from services import internal_address
+from settings import AlertThresholds, Service, Settings, Severity, Size, parse_settings
 
 # The two stacks' alerting settings, as the rule and Alertmanager tests see them.
 STACKS: Final[Mapping[str, tuple[Mapping[str, str], frozenset[str]]]] = {
@@ -119,7 +118,7 @@ class _Stack:
                         "instance": settings.backend.address}
 
     def service(self, service: Service) -> dict[str, str]:
-        return {"env": self.env, "job": job_name(service), "instance": internal_address(service)}
+        return {"env": self.env, "job": service.job, "instance": internal_address(service)}
 
     def scope(self, labels: Labels, keep: tuple[str, ...]) -> dict[str, str]:
         """What an aggregation `by (env, *keep)` leaves of `labels`."""
@@ -368,9 +367,9 @@ def _generator_idle(s: _Stack) -> tuple[Case, ...]:
     )
 
 
-def _storage(s: _Stack, size: str, threshold: float) -> tuple[Case, ...]:
+def _storage(s: _Stack, size: Size, threshold: float) -> tuple[Case, ...]:
     labels = s.service(Service.PROMETHEUS)
-    budget = retention_bytes(size)
+    budget = size.bytes
 
     def used(ratio: float) -> Series:
         head = budget // 100

@@ -25,6 +25,7 @@ from configs.alertmanager import (
     SECRETS_DIR,
     alertmanager_config,
 )
+from configs.alertmanager_routing import matches
 from configs.render import to_yaml as render
 from configs.rules import rule_files
 from configs.rules.watchdog import SEVERITY as WATCHDOG_SEVERITY
@@ -32,7 +33,6 @@ from configs.rules.watchdog import WATCHDOG
 from settings import Receiver, Settings, SettingsError, Severity, parse_duration, parse_settings
 from tests import rule_cases
 from tests.support.tools import require_tool
-from tools.alertmanager_routing import matches
 
 # What each stack file says (Pulumi.<stack>.yaml); the builder must follow the settings.
 EXPECTED_RECEIVERS: Final[Mapping[str, Mapping[Severity, Receiver]]] = {
@@ -56,7 +56,7 @@ def settings(stack: str) -> Settings:
 
 def _config(settings: Settings) -> dict[str, Any]:
     """The configuration as Alertmanager reads it: from the rendered YAML."""
-    loaded: dict[str, Any] = yaml.safe_load(render(alertmanager_config(settings)))
+    loaded: dict[str, Any] = yaml.safe_load(render(alertmanager_config(settings.alerting)))
     return loaded
 
 
@@ -113,7 +113,7 @@ def test_an_alert_without_severity_goes_where_warnings_go(stack: str, settings: 
 
 def test_no_secret_in_the_config(settings: Settings) -> None:
     config = _config(settings)
-    text = render(alertmanager_config(settings))
+    text = render(alertmanager_config(settings.alerting))
     # Every URL sits in a file the component uploads; the YAML names none.
     assert "://" not in text
     url_files = {**{str(kind): path for kind, path in SECRET_FILES.items()},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tools.dashboard_queries import plain, variable_values
+from configs.dashboards.queries import plain, variable_values
 
 
 def test_plain_replaces_known_variables_and_leaves_unknown_ones_visible() -> None:

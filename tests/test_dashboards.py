@@ -14,12 +14,8 @@ from typing import Any, Final
 import pytest
 import yaml
 
-from configs.dashboards import FOLDERS, Dashboard, dashboards, to_json
-from configs.datasources import TYPES, Uid, ref
-from configs.endpoints import job_name
-from settings import Service, Settings, parse_settings
-from tests.support.tools import require_tool
-from tools.dashboard_queries import (
+from configs.dashboards import FOLDERS, Dashboard, dashboards
+from configs.dashboards.queries import (
     Query,
     panels,
     plain,
@@ -27,8 +23,12 @@ from tools.dashboard_queries import (
     variable_values,
     variables,
 )
+from configs.datasources import TYPES, Uid, ref
+from configs.render import to_json
+from settings import Service, Settings, parse_settings
+from tests.support.tools import require_tool
 
-# --- metric names this project may query (../shared/reference/METRICS.md, STACK_FACTS.md) -------
+# --- metric names this project may query (the backend's /metrics, the pinned releases) ---------
 
 EXPORTED_BY_BACKEND: Final = frozenset({
     "fastapi_requests_total", "fastapi_requests_duration_seconds", "fastapi_requests_in_progress",
@@ -263,7 +263,7 @@ def test_every_promql_selector_filters_on_the_env_variable(settings: Settings) -
 
 def test_every_job_a_query_names_is_scraped(settings: Settings) -> None:
     scraped = {settings.backend.job, *(target.job for target in settings.extra_targets),
-               *(job_name(service) for service in Service)}
+               *(service.job for service in Service)}
     for dashboard in dashboards(settings):
         job_options = {str(option["value"])
                        for variable in variables(dashboard.model) if variable["name"] == "job"
@@ -345,8 +345,8 @@ def test_panels_do_not_overlap(settings: Settings) -> None:
 
 
 def test_rendering_is_byte_stable_and_leaves_ids_to_grafana(settings: Settings) -> None:
-    first = [to_json(dashboard) for dashboard in dashboards(settings)]
-    assert first == [to_json(dashboard) for dashboard in dashboards(settings)]
+    first = [to_json(dashboard.model) for dashboard in dashboards(settings)]
+    assert first == [to_json(dashboard.model) for dashboard in dashboards(settings)]
     for text in first:
         model = json.loads(text)
         assert text.endswith("}\n")
@@ -398,7 +398,7 @@ def test_a_stack_without_redis_gets_no_redis_dashboard() -> None:
 def test_redis_dashboard_shows_redis_exporter_on_its_job(settings: Settings) -> None:
     queries = promql_queries(_dashboard(settings, "gatewayz-redis").model,
                              include_env_variable=False)
-    job = ("job", "=", job_name(Service.REDIS_EXPORTER))
+    job = ("job", "=", Service.REDIS_EXPORTER.job)
     for query in queries:
         for selector in selectors(query.expr):
             assert selector.name in REDIS_EXPORTER, f"{query.panel}: {selector.name}"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tools import dockerd
-from tools.dockerd import EngineError, start_daemon, stop_daemon
+from review import dockerd
+from review.dockerd import EngineError, start_daemon, stop_daemon
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from configs.datasources import TYPES, Uid, linked_uids
-from tools.mock_runtime import ProgramRun, Registration
+from review.mock_runtime import ProgramRun, Registration
 
 DATASOURCE = "grafana:oss/dataSource:DataSource"
 DATASOURCE_LINKS = "grafana:oss/dataSourceConfig:DataSourceConfig"

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from tools.keyref import KeyReference, load_key_reference, unknown_keys
+from review.keyref import KeyReference, load_key_reference, unknown_keys
+from settings.stack_file import ROOT
 
-REFERENCE_DIR = Path(__file__).parent / "reference"
+REFERENCE_DIR = ROOT / "references"
 LOKI_REF = REFERENCE_DIR / "loki-v3.7.6-keys.txt"
 TEMPO_REF = REFERENCE_DIR / "tempo-v3.0.3-keys.txt"
 

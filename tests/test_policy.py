@@ -23,8 +23,8 @@ from pulumi_policy import PolicyProviderResource, ResourceValidationArgs, Resour
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
 from policy.policies import POLICIES
+from review.mock_runtime import SECRET_SIG, SECRET_SIG_VALUE, ProgramRun, Registration
 from tests.support.policy_args import provider_of, registration_args, resource_args
-from tools.mock_runtime import SECRET_SIG, SECRET_SIG_VALUE, ProgramRun, Registration
 
 POLICY_DIR: Final = Path(__file__).resolve().parent.parent / "policy"
 BY_NAME: Final[Mapping[str, ResourceValidationPolicy]] = {p.name: p for p in POLICIES}

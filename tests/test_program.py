@@ -11,9 +11,7 @@ import pytest
 
 from configs.alertmanager import HEARTBEAT_URL_FILE
 from configs.prometheus import CONFIG_PATH as PROMETHEUS_CONFIG
-from settings import DEFAULT_IMAGES, Service
-from tests.support.stack import CONTAINER, containers, files, yaml_file
-from tools.mock_runtime import (
+from review.mock_runtime import (
     FAKE_SECRET_PREFIX,
     FAKE_SECRETS,
     SECRET_SIG,
@@ -22,6 +20,8 @@ from tools.mock_runtime import (
     run_program,
     stack_config,
 )
+from settings import DEFAULT_IMAGES, Service
+from tests.support.stack import CONTAINER, containers, files, yaml_file
 
 STATEFUL = {"prometheus", "loki", "tempo", "grafana", "alertmanager"}
 

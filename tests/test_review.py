@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 import yaml
 
+from ops.tunnel import VERIFY_PORTS, ssh_command
+from review.diff import diff_trees
+from review.mock_runtime import FAKE_SECRET_PREFIX
+from review.render import MASK, render
+from review.validate import validate
+from settings.stack_file import ROOT
 from tests.support.tools import require_tool
-from tools.diff import diff_trees
-from tools.mock_runtime import FAKE_SECRET_PREFIX, ROOT
-from tools.render import MASK, render
-from tools.tunnel import VERIFY_PORTS, ssh_command
-from tools.validate import validate
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,7 @@ def trees(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def _render_in_subprocess(stack: str, out: Path, seed: str) -> None:
     env = {**os.environ, "PYTHONHASHSEED": seed}
-    subprocess.run([sys.executable, "-m", "tools.render", "--stack", stack, "--out", str(out)],
+    subprocess.run([sys.executable, "-m", "review.render", "--stack", stack, "--out", str(out)],
                    cwd=ROOT, env=env, check=True, capture_output=True)
 
 

@@ -16,9 +16,8 @@ import yaml
 
 from configs.render import to_yaml as render
 from configs.rules import rule_files
-from configs.rules.stack import retention_bytes
 from configs.rules.watchdog import WATCHDOG
-from settings import AlertThresholds, Settings, Severity, parse_duration
+from settings import AlertThresholds, Settings, Severity, Size, parse_duration
 from tests import rule_cases
 from tests.rule_cases import Case, Fired
 from tests.support.tools import require_tool
@@ -181,20 +180,18 @@ def test_each_threshold_reaches_the_rules(field: str) -> None:
 def test_retention_size_reaches_the_disk_alert() -> None:
     settings = rule_cases.stack_settings("staging")
     smaller = dataclasses.replace(settings, retention=dataclasses.replace(
-        settings.retention, metrics_size="10GB"))
+        settings.retention, metrics_size=Size(10, "GB")))
     [disk] = [rule["expr"] for rule in _alerts(smaller)
               if rule["alert"] == "PrometheusStorageNearRetentionSize"]
     assert f"/ {10 * 2**30} >" in disk
 
 
 def test_retention_size_counts_in_powers_of_two() -> None:
-    # As Prometheus parses --storage.tsdb.retention.size (units.Base2Bytes).
-    assert retention_bytes("20GB") == 20 * 2**30
-    assert retention_bytes("512MB") == 512 * 2**20
-    assert retention_bytes("1KB") == 1024
-    assert retention_bytes("7B") == 7
-    with pytest.raises(ValueError, match="20GiB"):
-        retention_bytes("20GiB")
+    # As Prometheus parses storage.tsdb.retention.size (units.Base2Bytes).
+    sizes = {text: Size.parse(text) for text in ("20GB", "512MB", "1KB", "7B", "20GiB")}
+    assert {text: size.bytes if size else None for text, size in sizes.items()} == {
+        "20GB": 20 * 2**30, "512MB": 512 * 2**20, "1KB": 1024, "7B": 7, "20GiB": None}
+    assert str(sizes["20GB"]) == "20GB"
 
 
 def test_render_is_deterministic_and_round_trips(settings: Settings) -> None:

@@ -7,10 +7,11 @@ from typing import Any
 import pytest
 import yaml
 
+from review import mock_runtime
+from review.config_docs import pulumi_config, readme_table
+from review.mock_runtime import run_program, stack_config
 from settings import KEYS, Duration, SettingsError, parse_settings
-from tools import mock_runtime
-from tools.config_docs import pulumi_config, readme_table
-from tools.mock_runtime import ROOT, run_program, stack_config
+from settings.stack_file import ROOT
 
 
 def settings_error(stack: str, **overrides: Any) -> SettingsError:

@@ -18,8 +18,11 @@ import cramjam
 import pytest
 import yaml
 
+from configs.alertmanager_routing import receiver_for
+from configs.promql import metric_names
+from review.render import Rendered, load, render
 from settings import Service
-from tests.smoke.clients import Notification, metric_names, parse_notification, remote_write_body
+from tests.smoke.clients import Notification, parse_notification, remote_write_body
 from tests.smoke.localize import (
     ERROR_RATE_ALERT,
     NOTIFICATIONS_FAILING_ALERT,
@@ -37,8 +40,6 @@ from tests.smoke.localize import (
     localize,
     nanoseconds,
 )
-from tools.alertmanager_routing import receiver_for
-from tools.render import Rendered, load, render
 
 STACKS: Final = ("staging", "production")
 GATEWAY: Final = "10.213.7.1"

@@ -1,4 +1,4 @@
-"""`make verify` (tools/verify.py) against stub HTTP servers on 127.0.0.1: these are FIXTURES,
+"""`make verify` (ops/verify/) against stub HTTP servers on 127.0.0.1: these are FIXTURES,
 not the real services.
 
 Loki, Tempo and Grafana answer as their HTTP API docs at the pinned releases describe (each
@@ -31,9 +31,7 @@ from configs.dashboards import dashboards
 from configs.loki import loki_config
 from configs.rules import rule_files
 from configs.tempo import PROCESSORS, tempo_config
-from settings import Settings
-from tools.mock_runtime import ROOT, stack_settings
-from tools.verify import (
+from ops.verify import (
     LOKI_RETENTION_RUN,
     OUTPUTS,
     REMOTE_SAMPLES_FAILED,
@@ -51,6 +49,9 @@ from tools.verify import (
     resolve_urls,
     run_checks,
 )
+from review.mock_runtime import stack_settings
+from settings import Settings
+from settings.stack_file import ROOT
 
 HOST: Final = "127.0.0.1"
 # Loki and Tempo print durations as prometheus/common's model.Duration does (largest units
@@ -196,7 +197,7 @@ def prometheus_routes(settings: Settings) -> dict[tuple[str, str], Route]:
 
 
 def alertmanager_routes(settings: Settings) -> dict[tuple[str, str], Route]:
-    original = yaml.safe_dump(alertmanager_config(settings), sort_keys=False)
+    original = yaml.safe_dump(alertmanager_config(settings.alerting), sort_keys=False)
     return {
         ("GET", "/-/ready"): _text("OK"),
         ("GET", "/api/v2/status"): _json({
@@ -219,7 +220,7 @@ def alertmanager_routes(settings: Settings) -> dict[tuple[str, str], Route]:
 
 
 def loki_routes(settings: Settings) -> dict[tuple[str, str], Route]:
-    config = loki_config(settings)
+    config = loki_config(settings.retention.logs)
     config["limits_config"] = {**config["limits_config"],  # type: ignore[dict-item]
                                "retention_period": PRINTED_LOGS_RETENTION[settings.stack]}
     return {
@@ -262,7 +263,7 @@ def tempo_routes(settings: Settings) -> dict[tuple[str, str], Route]:
     # "/status/config: Displays the configuration currently applied to Tempo (in YAML
     # format), including default values"; it leaves out the per-tenant override file, not the
     # `overrides.defaults` block of the config itself.
-    config = tempo_config(settings)
+    config = tempo_config(settings.environment, settings.retention.traces)
     config["overrides"] = {"defaults": {
         "metrics_generator": {"processors": list(PROCESSORS)},
         "compaction": {"block_retention": PRINTED_TRACES_RETENTION[settings.stack]}}}
@@ -640,7 +641,7 @@ def _flags(port: int) -> list[str]:
 
 def test_nothing_listening_fails_every_check_fast_naming_the_address(closed_port: int) -> None:
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "tools.verify", "--stack", "production",
+    done = subprocess.run([sys.executable, "-m", "ops.verify", "--stack", "production",
                            "--synthetic", *_flags(closed_port)], cwd=ROOT, capture_output=True,
                           text=True, timeout=60, check=False)
     elapsed = time.monotonic() - started
@@ -675,7 +676,7 @@ def test_every_request_uses_the_short_timeout(staging: Settings) -> None:
 
 
 def test_json_output_is_machine_readable(closed_port: int) -> None:
-    done = subprocess.run([sys.executable, "-m", "tools.verify", "--stack", "staging", "--json",
+    done = subprocess.run([sys.executable, "-m", "ops.verify", "--stack", "staging", "--json",
                            *_flags(closed_port)], cwd=ROOT, capture_output=True, text=True,
                           timeout=60, check=False)
     report = json.loads(done.stdout)

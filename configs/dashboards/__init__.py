@@ -2,7 +2,6 @@
 without Redis), each built from settings by its own module and serialised to stable JSON.
 """
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -72,9 +71,4 @@ def dashboards(settings: Settings) -> tuple[Dashboard, ...]:
                  for model, folder in built)
 
 
-def to_json(dashboard: Dashboard) -> str:
-    """The dashboard's JSON as Grafana's API takes it; byte-stable for unchanged settings."""
-    return json.dumps(dashboard.model, sort_keys=True, indent=2) + "\n"
-
-
-__all__ = ["FOLDERS", "Dashboard", "Folder", "FolderUid", "dashboards", "to_json"]
+__all__ = ["FOLDERS", "Dashboard", "Folder", "FolderUid", "dashboards"]

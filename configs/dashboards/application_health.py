@@ -5,28 +5,30 @@ the backend team; those panels say so and stay empty until the backend exports t
 
 from typing import Final
 
-from configs.backend_metrics import INFERENCE_SUCCESS, INFERENCES, REQUESTS, SERVER_ERROR
 from configs.dashboards.panels import (
-    BACKEND_JOB,
-    RATE_WINDOW,
     Json,
     dashboard,
     gauge,
-    increase,
-    job_variable,
     piechart,
-    promql,
-    quantile,
-    rate,
-    ratio,
     row,
-    series,
-    stack_job,
     stat,
     table,
     text,
     timeseries,
 )
+from configs.dashboards.targets import (
+    BACKEND_JOB,
+    RATE_WINDOW,
+    increase,
+    promql,
+    quantile,
+    rate,
+    ratio,
+    series,
+    stack_job,
+)
+from configs.dashboards.variables import job_variable
+from configs.metric_names import INFERENCE_SUCCESS, INFERENCES, REQUESTS, SERVER_ERROR
 from settings import Service, Settings
 
 UID: Final = "gatewayz-application-health"

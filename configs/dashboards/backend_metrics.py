@@ -4,23 +4,10 @@ method, status codes and payload sizes, from the `fastapi_*` metrics the backend
 
 from typing import Final
 
-from configs.backend_metrics import CLIENT_ERROR, REQUEST_DURATION, REQUESTS, SERVER_ERROR
-from configs.dashboards.panels import (
-    BACKEND_JOB,
-    Json,
-    dashboard,
-    increase,
-    job_variable,
-    piechart,
-    promql,
-    quantile,
-    rate,
-    ratio,
-    row,
-    stat,
-    table,
-    timeseries,
-)
+from configs.dashboards.panels import Json, dashboard, piechart, row, stat, table, timeseries
+from configs.dashboards.targets import BACKEND_JOB, increase, promql, quantile, rate, ratio
+from configs.dashboards.variables import job_variable
+from configs.metric_names import CLIENT_ERROR, REQUEST_DURATION, REQUESTS, SERVER_ERROR
 from settings import Settings
 
 UID: Final = "gatewayz-backend-metrics"

@@ -4,31 +4,16 @@
 
 from typing import Final
 
-from configs.backend_metrics import REQUEST_DURATION, REQUESTS, SERVER_ERROR
-from configs.dashboards.panels import (
-    BACKEND_JOB,
-    Json,
-    dashboard,
-    job_variable,
-    logql,
-    logs,
-    loki_label_variable,
-    promql,
-    quantile,
-    rate,
-    ratio,
-    row,
-    series,
-    stat,
-    textbox_variable,
-    timeseries,
-)
+from configs.dashboards.panels import Json, dashboard, logs, row, stat, timeseries
+from configs.dashboards.targets import BACKEND_JOB, logql, promql, quantile, rate, ratio, series
+from configs.dashboards.variables import job_variable, loki_label_variable, textbox_variable
+from configs.metric_names import REQUEST_DURATION, REQUESTS, SERVER_ERROR
 from settings import Settings
 
 UID: Final = "gatewayz-fastapi"
 TITLE: Final = "GatewayZ FastAPI service"
 # The backend's logs carry no `env` label and each stack's Loki holds one environment's logs, so
-# log queries select by service only (../shared/reference/METRICS.md, "Logs").
+# log queries select by service only (the backend labels its log streams with `service_name`).
 LOG_STREAM: Final = '{service_name=~"$service"} |~ "(?i)$search"'
 
 

@@ -7,23 +7,9 @@ Loki holds one environment's logs. The `env` variable drives the Loki-health pan
 
 from typing import Final
 
-from configs.dashboards.panels import (
-    Json,
-    dashboard,
-    increase,
-    logql,
-    logs,
-    loki_label_variable,
-    promql,
-    quantile,
-    rate,
-    row,
-    series,
-    stack_job,
-    stat,
-    textbox_variable,
-    timeseries,
-)
+from configs.dashboards.panels import Json, dashboard, logs, row, stat, timeseries
+from configs.dashboards.targets import increase, logql, promql, quantile, rate, series, stack_job
+from configs.dashboards.variables import loki_label_variable, textbox_variable
 from settings import Service, Settings
 
 UID: Final = "gatewayz-loki"

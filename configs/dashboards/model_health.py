@@ -4,28 +4,14 @@ latency, and what the models consume (tokens, credits).
 
 from typing import Final
 
-from configs.backend_metrics import (
+from configs.dashboards.panels import Json, dashboard, piechart, row, stat, table, timeseries
+from configs.dashboards.targets import BACKEND_JOB, increase, promql, quantile, rate, ratio, series
+from configs.dashboards.variables import job_variable
+from configs.metric_names import (
     INFERENCE_DURATION,
     INFERENCE_FAILED,
     INFERENCE_SUCCESS,
     INFERENCES,
-)
-from configs.dashboards.panels import (
-    BACKEND_JOB,
-    Json,
-    dashboard,
-    increase,
-    job_variable,
-    piechart,
-    promql,
-    quantile,
-    rate,
-    ratio,
-    row,
-    series,
-    stat,
-    table,
-    timeseries,
 )
 from settings import Settings
 

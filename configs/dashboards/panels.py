@@ -1,4 +1,5 @@
-"""Typed builders for Grafana dashboards: the skeleton, panels, rows, targets and variables.
+"""Typed builders for Grafana dashboards: the skeleton, panels and rows (targets.py says what a
+panel asks, variables.py what a dashboard lets one choose).
 
 Panels get stable ids (1..n in order of appearance, rows' children included) and grid positions
 from a 24-column flow layout, so dashboard modules only say what to show and how wide.
@@ -6,15 +7,15 @@ from a 24-column flow layout, so dashboard modules only say what to show and how
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import count
 from typing import Final
 
-from configs.datasources import Uid, ref
-from configs.endpoints import backend_jobs, job_name
-from settings import Service, Settings
+from configs.dashboards.targets import Target, service_map, traceql, wanted_metrics
+from configs.dashboards.variables import env_variable
+from configs.datasources import ref
+from settings import Settings
 
 # Grafana 13.2 reads the classic JSON model and migrates it to its latest schemaVersion on load.
 # Source: grafana/grafana apps/dashboard/pkg/migration/schemaversion/migrations.go has
@@ -24,125 +25,9 @@ from settings import Service, Settings
 # than the version it knows ("schema version not migrated to target version"), never an older one.
 SCHEMA_VERSION: Final = 42
 GRID_COLUMNS: Final = 24
-ENV_VARIABLE: Final = "env"
-# Every PromQL selector filters on this matcher, so switching env switches every panel.
-ENV_MATCHER: Final = f'env="${ENV_VARIABLE}"'
-
-# Metrics asked of the backend but not exported yet (../shared/reference/METRICS.md). A panel that
-# queries one says so in its description, so an empty panel explains itself.
-WANTED_METRICS: Final[frozenset[str]] = frozenset({
-    "provider_availability",
-    "provider_error_rate",
-    "provider_response_time_seconds",
-    "gatewayz_provider_health_score",
-    "gatewayz_circuit_breaker_state",
-    "gatewayz_model_uptime_24h",
-    "gatewayz_cost_by_provider",
-    "gatewayz_token_efficiency",
-    "gatewayz_detected_anomalies",
-})
-# Grafana widens it to at least four scrape intervals, so rate() always has two samples.
-RATE_WINDOW: Final = "$__rate_interval"
-# The backend job the dashboard shows (see `job_variable`).
-BACKEND_JOB: Final = 'job="$job"'
-_METRIC_TOKEN: Final = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
-_HISTOGRAM_SUFFIXES: Final = ("_bucket", "_sum", "_count")
-
 Json = dict[str, object]
 Thresholds = tuple[tuple[float | None, str], ...]
 GREEN: Final[Thresholds] = ((None, "green"),)
-
-
-@dataclass(frozen=True)
-class Target:
-    """One query of a panel; `fields` are the datasource-specific keys (expr, query, ...)."""
-
-    datasource: Uid
-    fields: Mapping[str, object]
-
-    @property
-    def text(self) -> str:
-        """The query text, where the wanted-metric check looks for metric names."""
-        return str(self.fields.get("expr", self.fields.get("query", "")))
-
-
-def stack_job(service: Service) -> str:
-    """Matcher for the self-scrape job of one of the stack's services."""
-    return f'job="{job_name(service)}"'
-
-
-def series(metric: str, *matchers: str) -> str:
-    """A selector on the chosen environment: `metric{env="$env", <matchers>}`."""
-    return metric + "{" + ", ".join((ENV_MATCHER, *matchers)) + "}"
-
-
-def rate(metric: str, *matchers: str, window: str = RATE_WINDOW) -> str:
-    return f"rate({series(metric, *matchers)}[{window}])"
-
-
-def increase(metric: str, *matchers: str, window: str = "$__range") -> str:
-    return f"increase({series(metric, *matchers)}[{window}])"
-
-
-def quantile(q: float, histogram: str, *matchers: str, by: str = "") -> str:
-    """The q-quantile of a classic histogram, over all series or per `by` labels."""
-    labels = ", ".join(label for label in ("le", by) if label)
-    return (f"histogram_quantile({q}, sum by ({labels}) "
-            f"({rate(histogram + '_bucket', *matchers)}))")
-
-
-def ratio(part: str, whole: str, by: str = "") -> str:
-    """sum(part) / sum(whole), per `by` labels when given; both are PromQL expressions."""
-    grouping = f" by ({by})" if by else ""
-    return f"sum{grouping} ({part}) / sum{grouping} ({whole})"
-
-
-def promql(expr: str, legend: str = "", *, instant: bool = False, table: bool = False,
-           exemplar: bool = False) -> Target:
-    return Target(Uid.PROMETHEUS, {
-        "expr": expr,
-        "legendFormat": legend or "__auto",
-        "editorMode": "code",
-        "range": not instant,
-        "instant": instant,
-        "format": "table" if table else "time_series",
-        "exemplar": exemplar,
-    })
-
-
-def logql(expr: str, legend: str = "") -> Target:
-    return Target(Uid.LOKI, {
-        "expr": expr,
-        "legendFormat": legend,
-        "editorMode": "code",
-        "queryType": "range",
-    })
-
-
-def traceql(query: str, limit: int = 20) -> Target:
-    return Target(Uid.TEMPO, {
-        "queryType": "traceql",
-        "query": query,
-        "limit": limit,
-        "tableType": "traces",
-    })
-
-
-def service_map() -> Target:
-    """Tempo's service graph, read from the span metrics Prometheus holds for this env."""
-    return Target(Uid.TEMPO, {"queryType": "serviceMap",
-                              "serviceMapQuery": "{" + ENV_MATCHER + "}"})
-
-
-def wanted_metrics(targets: Sequence[Target]) -> list[str]:
-    """The not-yet-exported metrics the targets query, histogram series counted by base name."""
-    found: set[str] = set()
-    for target in targets:
-        for token in _METRIC_TOKEN.findall(target.text):
-            base = next((token.removesuffix(suffix) for suffix in _HISTOGRAM_SUFFIXES
-                         if token.endswith(suffix)), token)
-            found.update(name for name in (token, base) if name in WANTED_METRICS)
-    return sorted(found)
 
 
 def _ref_id(index: int) -> str:
@@ -304,77 +189,6 @@ def logs(title: str, target: Target, width: int = 24, height: int = 12,
 def text(title: str, markdown: str, width: int = 24, height: int = 3) -> Panel:
     return Panel("text", title, (), width, height, "", {},
                  {"mode": "markdown", "content": markdown})
-
-
-# --- variables -------------------------------------------------------------------------------
-
-
-def _current(value: str) -> Json:
-    return {"selected": True, "text": value, "value": value}
-
-
-_ALL: Final[Json] = {"selected": True, "text": "All", "value": "$__all"}
-
-
-def env_variable(settings: Settings) -> Json:
-    """The environment picker: every `env` Prometheus scrapes, this stack's own preselected."""
-    query = f"label_values(up, {ENV_VARIABLE})"
-    return {
-        "name": ENV_VARIABLE, "label": "Environment", "type": "query",
-        "datasource": ref(Uid.PROMETHEUS),
-        "query": {"qryType": 1, "query": query,
-                  "refId": "PrometheusVariableQueryEditor-VariableQuery"},
-        "definition": query,
-        "current": _current(settings.environment),
-        "options": [], "refresh": 1, "sort": 1, "hide": 0,
-        "includeAll": False, "multi": False,
-    }
-
-
-def job_variable(settings: Settings) -> Json:
-    """The backend job to show; hidden while the backend is the only one this stack scrapes."""
-    jobs = [target.job for target in backend_jobs(settings)]
-    return {
-        "name": "job", "label": "Backend job", "type": "custom",
-        "query": ",".join(jobs),
-        "current": _current(settings.backend.job),
-        "options": [{"selected": job == settings.backend.job, "text": job, "value": job}
-                    for job in jobs],
-        "hide": 0 if len(jobs) > 1 else 2,
-        "includeAll": False, "multi": False,
-    }
-
-
-def prometheus_label_variable(name: str, label: str, selector: str, title: str) -> Json:
-    """Values of `label` on the series `selector` picks; All means any value."""
-    query = f"label_values({selector}, {label})"
-    return {
-        "name": name, "label": title, "type": "query",
-        "datasource": ref(Uid.PROMETHEUS),
-        "query": {"qryType": 1, "query": query,
-                  "refId": "PrometheusVariableQueryEditor-VariableQuery"},
-        "definition": query,
-        "current": dict(_ALL), "options": [], "refresh": 2, "sort": 1, "hide": 0,
-        "includeAll": True, "allValue": ".*", "multi": True,
-    }
-
-
-def loki_label_variable(name: str, label: str, title: str) -> Json:
-    """Values of a Loki stream label; All is `.+` because a stream selector must not match ''."""
-    return {
-        "name": name, "label": title, "type": "query",
-        "datasource": ref(Uid.LOKI),
-        "query": {"type": 1, "label": label, "stream": "",
-                  "refId": "LokiVariableQueryEditor-VariableQuery"},
-        "definition": f"label_values({label})",
-        "current": dict(_ALL), "options": [], "refresh": 2, "sort": 1, "hide": 0,
-        "includeAll": True, "allValue": ".+", "multi": True,
-    }
-
-
-def textbox_variable(name: str, title: str) -> Json:
-    return {"name": name, "label": title, "type": "textbox", "query": "",
-            "current": {"text": "", "value": ""}, "options": [], "hide": 0}
 
 
 # --- dashboard -------------------------------------------------------------------------------

@@ -4,19 +4,8 @@ its HTTP API, the remote writes Tempo's metrics generator sends it, and rule eva
 
 from typing import Final
 
-from configs.dashboards.panels import (
-    Json,
-    dashboard,
-    promql,
-    quantile,
-    rate,
-    row,
-    series,
-    stack_job,
-    stat,
-    table,
-    timeseries,
-)
+from configs.dashboards.panels import Json, dashboard, row, stat, table, timeseries
+from configs.dashboards.targets import promql, quantile, rate, series, stack_job
 from settings import Service, Settings
 
 UID: Final = "gatewayz-prometheus"

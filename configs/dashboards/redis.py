@@ -4,19 +4,8 @@ commands, keyspace hit ratio, keys per db, evictions, expirations and rejected c
 
 from typing import Final
 
-from configs.dashboards.panels import (
-    Json,
-    dashboard,
-    gauge,
-    promql,
-    rate,
-    ratio,
-    row,
-    series,
-    stack_job,
-    stat,
-    timeseries,
-)
+from configs.dashboards.panels import Json, dashboard, gauge, row, stat, timeseries
+from configs.dashboards.targets import promql, rate, ratio, series, stack_job
 from settings import Service, Settings
 
 UID: Final = "gatewayz-redis"

@@ -8,18 +8,13 @@ from configs.dashboards.panels import (
     Json,
     dashboard,
     node_graph,
-    prometheus_label_variable,
-    promql,
-    quantile,
-    rate,
-    ratio,
     row,
-    series,
-    stack_job,
     stat,
     timeseries,
     trace_search,
 )
+from configs.dashboards.targets import promql, quantile, rate, ratio, series, stack_job
+from configs.dashboards.variables import prometheus_label_variable
 from settings import Service, Settings
 
 UID: Final = "gatewayz-tempo"

@@ -5,12 +5,15 @@ and the Watchdog, by file name.
 (configs.render) under `RULES_DIR`.
 """
 
+import posixpath
 from typing import Final
 
 from configs.rules import backend, pipeline, recording, redis, stack, watchdog
+from services import Service, config_path
 from settings import Settings
 
-RULES_DIR: Final = "/etc/prometheus/rules"
+# Beside prometheus.yml.
+RULES_DIR: Final = f"{posixpath.dirname(config_path(Service.PROMETHEUS))}/rules"
 
 
 def rule_files(settings: Settings) -> dict[str, dict[str, object]]:

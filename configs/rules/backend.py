@@ -5,7 +5,7 @@ They read the recorded series of `recording.py`; every threshold comes from the 
 """
 
 from configs.rules import recording as rec
-from configs.rules.alert import ENV, Value, alert, group, job_down, label, rule_file
+from configs.rules.helpers import ENV, Value, alert, group, job_down, label, rule_file
 from settings import Settings, Severity
 
 JOB = label("job")

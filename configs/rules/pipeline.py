@@ -10,8 +10,8 @@ prometheus/alertmanager v0.34.0 doc/alertmanager-mixin/alerts.libsonnet; grafana
 production/loki-mixin/alerts.libsonnet. Metric names checked in the same releases' Go sources.
 """
 
-from configs.endpoints import job_name
-from configs.rules.alert import ENV, Value, alert, eq, group, job_down, label, rule_file, selector
+from configs.promql import eq, selector
+from configs.rules.helpers import ENV, Value, alert, group, job_down, label, rule_file
 from settings import Service, Settings, Severity
 
 INSTANCE = label("instance")
@@ -26,7 +26,7 @@ def _ratio(failed: str, total: str, by: str, window: str, *matchers: str,
 
 def document(settings: Settings) -> dict[str, object]:
     t = settings.alerting.thresholds
-    prometheus, alertmanager, loki, grafana = (job_name(s) for s in (
+    prometheus, alertmanager, loki, grafana = (s.job for s in (
         Service.PROMETHEUS, Service.ALERTMANAGER, Service.LOKI, Service.GRAFANA))
     on_prometheus = eq("job", prometheus)
     stale = t.loki_retention_stale_seconds

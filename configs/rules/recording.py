@@ -6,7 +6,7 @@ Names follow Prometheus' `level:metric:operations` convention; every one keeps `
 
 from typing import Final
 
-from configs.backend_metrics import (
+from configs.metric_names import (
     INFERENCE_DURATION,
     INFERENCE_FAILED,
     INFERENCES,
@@ -14,7 +14,8 @@ from configs.backend_metrics import (
     REQUESTS,
     SERVER_ERROR,
 )
-from configs.rules.alert import group, record, rule_file, selector
+from configs.promql import histogram_quantile, rate, sum_by
+from configs.rules.helpers import group, record, rule_file
 
 REQUESTS_RATE: Final = "job:fastapi_requests:rate5m"
 ERROR_RATIO_5M: Final = "job:fastapi_request_errors:ratio_rate5m"
@@ -32,11 +33,11 @@ BY_MODEL: Final = "env, job, model, provider"
 
 
 def _rate(metric: str, by: str, window: str, *matchers: str) -> str:
-    return f"sum by ({by}) (rate({selector(metric, *matchers)}[{window}]))"
+    return sum_by(by, rate(metric, *matchers, window=window))
 
 
 def _p95(histogram: str, by: str) -> str:
-    return f"histogram_quantile(0.95, {_rate(histogram + '_bucket', f'{by}, le', '5m')})"
+    return histogram_quantile(0.95, f"{by}, le", histogram, window="5m")
 
 
 def _ratio(metric: str, by: str, window: str, failed: str) -> str:

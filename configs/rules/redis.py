@@ -1,15 +1,14 @@
 """Alerts on the Redis the backend uses, as redis_exporter sees it: Redis or the exporter down,
 memory close to `maxmemory`, connections rejected, keys evicted."""
 
-from configs.endpoints import job_name
-from configs.rules.alert import ENV, Value, alert, group, job_down, label, rule_file
+from configs.rules.helpers import ENV, Value, alert, group, job_down, label, rule_file
 from settings import Service, Settings, Severity
 
 INSTANCE = label("instance")
 
 
 def document(settings: Settings) -> dict[str, object]:
-    exporter = job_name(Service.REDIS_EXPORTER)
+    exporter = Service.REDIS_EXPORTER.job
     memory_ratio = settings.alerting.thresholds.redis_memory_ratio
     return rule_file(group("redis", [
         # The exporter answers its scrape even when Redis does not: `redis_up` is Redis itself.

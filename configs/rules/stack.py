@@ -6,30 +6,12 @@ TSDB nearing its size budget.
 Metric names were read at the pinned releases: each source is named next to its rule.
 """
 
-import re
-from collections.abc import Mapping
-from typing import Final
-
-from configs.endpoints import job_name
-from configs.rules.alert import ENV, Value, alert, eq, group, job_down, label, rule_file, selector
+from configs.promql import eq, selector
+from configs.rules.helpers import ENV, Value, alert, group, job_down, label, rule_file
 from settings import Service, Settings, Severity
 
 JOB = label("job")
 INSTANCE = label("instance")
-
-# `--storage.tsdb.retention.size` is base 2: "1KB is 1024B" (prometheus@v3.14.0
-# cmd/prometheus/main.go, units.Base2Bytes).
-_SIZE_UNITS: Final[Mapping[str, int]] = {"B": 0, "KB": 1, "MB": 2, "GB": 3, "TB": 4, "PB": 5}
-_SIZE_RE: Final = re.compile(r"^(\d+)(B|KB|MB|GB|TB|PB)$")
-
-
-def retention_bytes(size: str) -> int:
-    """Bytes in a retention size such as "20GB", as Prometheus counts them."""
-    match = _SIZE_RE.match(size)
-    if match is None:
-        raise ValueError(f"not a retention size: {size!r}")
-    return int(match[1]) << (10 * _SIZE_UNITS[match[2]])
-
 
 def _tsdb_bytes(prometheus: str) -> str:
     """Disk that size retention counts: blocks plus the head's WAL and chunks.
@@ -48,13 +30,13 @@ def _rate_above_zero(metric: str, by: str, *matchers: str) -> str:
 
 def document(settings: Settings) -> dict[str, object]:
     env = settings.environment
-    prometheus, loki, tempo = (job_name(s) for s in (Service.PROMETHEUS, Service.LOKI,
+    prometheus, loki, tempo = (s.job for s in (Service.PROMETHEUS, Service.LOKI,
                                                       Service.TEMPO))
     # These jobs have alerts of their own (GrafanaDown in pipeline.py); TargetDown leaves them
     # out so nothing pages twice.
-    own_alerts = (settings.backend.job, job_name(Service.REDIS_EXPORTER), loki, tempo,
-                  job_name(Service.GRAFANA))
-    budget = retention_bytes(settings.retention.metrics_size)
+    own_alerts = (settings.backend.job, Service.REDIS_EXPORTER.job, loki, tempo,
+                  Service.GRAFANA.job)
+    budget = settings.retention.metrics_size.bytes
     disk_ratio = settings.alerting.thresholds.disk_ratio
     # Tempo's metrics generator remote-writes through Prometheus' own queue manager,
     # registered unprefixed on Tempo's /metrics (tempo@v3.0.3

@@ -9,7 +9,7 @@ severity `none`, which no severity route and no inhibit rule matches.
 
 from typing import Final
 
-from configs.rules.alert import group, rule_file
+from configs.rules.helpers import group, rule_file
 from settings import Settings
 
 WATCHDOG: Final = "Watchdog"

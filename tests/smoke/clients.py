@@ -184,19 +184,3 @@ def remote_write_body(labels: Mapping[str, str], value: float, timestamp_ms: int
     return bytes(cramjam.snappy.compress_raw(_field(1, series + _field(2, sample))))
 
 
-_PROMQL_WORDS: Final = frozenset({"and", "or", "unless", "bool", "offset", "by", "without", "on",
-                                  "ignoring", "group_left", "group_right", "inf", "nan"})
-
-
-def metric_names(expr: str) -> set[str]:
-    """Metric names in a PromQL expression: identifiers outside strings, matchers, ranges and
-    label lists that are not functions or keywords; histogram series counted by base name."""
-    text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
-    text = re.sub(r"\{[^}]*\}|\[[^\]]*\]", " ", text)
-    text = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", text)
-    names = set()
-    for match in re.finditer(r"(?<![\w.])[a-zA-Z_:][\w:]*", text):
-        following = text[match.end():].lstrip()[:1]
-        if following != "(" and match[0] not in _PROMQL_WORDS:
-            names.add(re.sub(r"_(bucket|sum|count)$", "", match[0]))
-    return names

@@ -31,8 +31,13 @@ from docker.models.containers import Container
 from docker.models.networks import Network
 from docker.types import IPAMConfig, IPAMPool
 
-from configs.endpoints import HTTP_PORTS
+from review import images, releases
+from review.dockerd import TEST_GATEWAY, TEST_SUBNET, Engine, EngineError, engine
+from review.mock_runtime import stack_settings
+from review.render import Rendered, load, render
+from services import SERVICES
 from settings import Service, Settings
+from settings.stack_file import ROOT
 from tests.smoke.clients import Alertmanager, Catcher, Prometheus, wait_for
 from tests.smoke.containers import Health, create, wait_healthy
 from tests.smoke.localize import (
@@ -43,10 +48,6 @@ from tests.smoke.localize import (
     Host,
     localize,
 )
-from tools import images, releases
-from tools.dockerd import TEST_GATEWAY, TEST_SUBNET, Engine, EngineError, engine
-from tools.mock_runtime import ROOT, stack_settings
-from tools.render import Rendered, load, render
 
 STARTUP_SECONDS: Final = 20.0
 STOP_SECONDS: Final = 5.0
@@ -235,7 +236,7 @@ def backend(host: Host, plans: dict[Service, ContainerPlan], logs: Path) -> Iter
     """The stand-in GatewayZ backend, guarded by the token Prometheus' credentials file holds."""
     prometheus = plans[Service.PROMETHEUS]
     tokens = [u.content for u in prometheus.uploads if u.owner is not None]
-    argv = [sys.executable, "-m", "tools.smoke_backend", "--host", host.gateway, "--port",
+    argv = [sys.executable, "-m", "tests.smoke.backend", "--host", host.gateway, "--port",
             str(host.backend_port), "--max-seconds", "900"]
     if tokens:
         token_file = logs / "backend-token"
@@ -344,10 +345,11 @@ def published_url(plan: ContainerPlan, port: int) -> str:
 
 @pytest.fixture(scope="session")
 def prometheus(running: Running, plans: dict[Service, ContainerPlan]) -> Prometheus:
-    return Prometheus(published_url(plans[Service.PROMETHEUS], HTTP_PORTS[Service.PROMETHEUS]))
+    return Prometheus(published_url(plans[Service.PROMETHEUS],
+                                    SERVICES[Service.PROMETHEUS].http_port))
 
 
 @pytest.fixture(scope="session")
 def alertmanager(running: Running, plans: dict[Service, ContainerPlan]) -> Alertmanager:
     return Alertmanager(published_url(plans[Service.ALERTMANAGER],
-                                      HTTP_PORTS[Service.ALERTMANAGER]))
+                                      SERVICES[Service.ALERTMANAGER].http_port))

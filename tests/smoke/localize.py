@@ -17,8 +17,8 @@ from typing import Any, Final
 
 import yaml
 
+from review.render import Rendered
 from settings import Service
-from tools.render import Rendered
 
 # Services that run here; Loki, Tempo and Grafana have no image that can be built here.
 RUN: Final = (Service.PROMETHEUS, Service.ALERTMANAGER, Service.REDIS_EXPORTER)

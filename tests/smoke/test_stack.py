@@ -18,16 +18,22 @@ import pytest
 import yaml
 
 from configs.alertmanager import HEARTBEAT
-from configs.dashboards.panels import WANTED_METRICS
-from configs.endpoints import internal_address
+from configs.alertmanager_routing import receiver_for
+from configs.dashboards.queries import plain, promql_queries, variable_values
+from configs.dashboards.targets import WANTED_METRICS
+from configs.promql import metric_names
 from configs.rules.watchdog import WATCHDOG
+from ops import verify
+from review.dockerd import Engine
+from review.releases import RELEASES, GoRelease, download
+from review.render import Rendered
+from services import internal_address
 from settings import Service, Settings
 from tests.smoke.clients import (
     Alertmanager,
     Catcher,
     Notification,
     Prometheus,
-    metric_names,
     remote_write_body,
     wait_for,
 )
@@ -44,12 +50,6 @@ from tests.smoke.localize import (
     flag_value,
     receiver_url_files,
 )
-from tools import verify
-from tools.alertmanager_routing import receiver_for
-from tools.dashboard_queries import plain, promql_queries, variable_values
-from tools.dockerd import Engine
-from tools.releases import RELEASES, GoRelease, download
-from tools.render import Rendered
 
 # Traffic of the stand-in: a little 5xx at rest (5xx panels have data, no alert fires), a 50%
 # burst, then a recovery loud enough that the 5m error ratio drops under the threshold in

@@ -19,8 +19,8 @@ from pulumi_policy import (
 from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import unknown_checking_proxy
 
+from review.mock_runtime import ProgramRun, Registration
 from settings import PROJECT
-from tools.mock_runtime import ProgramRun, Registration
 
 PROVIDER_TYPE_PREFIX = "pulumi:providers:"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from tools.mock_runtime import CONTAINER, ProgramRun, Registration
+from review.mock_runtime import CONTAINER, ProgramRun, Registration
 
 __all__ = ["CONTAINER", "containers", "files", "write_tree", "yaml_file"]
 

@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from tools.releases import RELEASE_OF_BINARY, binary_path
+from review.releases import RELEASE_OF_BINARY, binary_path
 
 
 def require_tool(name: str) -> str:

@@ -1,0 +1,81 @@
+"""Write the config declarations of Pulumi.yaml and the README's config table from settings.KEYS,
+and the README's stack diagram (review/diagram.py) from the services table and the builders.
+
+`python -m review.config_docs` (`make docs`) rewrites them in place; the tests fail when any
+drifts, so defaults and descriptions live only in settings/keys.py, ports in services.py.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import Any, Final
+
+import yaml
+
+from review import diagram
+from settings import KEYS, ConfigKey, Kind
+from settings.stack_file import ROOT
+
+README_BEGIN: Final = "<!-- config-table:begin -->"
+README_END: Final = "<!-- config-table:end -->"
+
+
+def declaration(key: ConfigKey) -> dict[str, Any]:
+    entry: dict[str, Any] = {"type": key.kind.value, "description": key.description}
+    if key.kind is Kind.ARRAY:
+        entry["items"] = {"type": "string"}
+    if key.secret:
+        entry["secret"] = True
+    # No default makes the CLI demand a value: that is what "required" means here.
+    if key.default is not None:
+        entry["default"] = list(key.default) if isinstance(key.default, tuple) else key.default
+    return entry
+
+
+def pulumi_config() -> dict[str, dict[str, Any]]:
+    return {key.name: declaration(key) for key in KEYS}
+
+
+def render_pulumi_yaml(current: str) -> str:
+    """The project file with its `config:` block regenerated and everything above it kept."""
+    head = current.split("\nconfig:\n", 1)[0].rstrip("\n")
+    body = yaml.safe_dump({"config": pulumi_config()}, sort_keys=False, width=100)
+    return f"{head}\n{body}"
+
+
+def _default_text(key: ConfigKey) -> str:
+    if key.default is None:
+        return "required"
+    if key.default in ("", ()):
+        return "unset"
+    if isinstance(key.default, bool):
+        return f"`{str(key.default).lower()}`"
+    return f"`{key.default}`"
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def readme_table() -> str:
+    rows = [f"| `{key.name}` | {key.kind.value}{' (secret)' if key.secret else ''} | "
+            f"{_default_text(key)} | {_escape(key.description)} |" for key in KEYS]
+    return "\n".join(["| Key | Type | Default | What it sets |", "|---|---|---|---|", *rows])
+
+
+def render_readme(current: str) -> str:
+    pattern = re.compile(re.escape(README_BEGIN) + ".*?" + re.escape(README_END), re.S)
+    return pattern.sub(f"{README_BEGIN}\n{readme_table()}\n{README_END}", current)
+
+
+def main() -> int:
+    for path, render in ((ROOT / "Pulumi.yaml", render_pulumi_yaml),
+                         (ROOT / "README.md", render_readme),
+                         (ROOT / "README.md", diagram.render_readme)):
+        path.write_text(render(path.read_text()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""Run the whole Pulumi program under Pulumi's mock runtime, with no CLI, engine or Docker.
+
+Tests and `make render` both use this: it reads a stack's real `Pulumi.<stack>.yaml`, adds
+obviously fake secrets, runs `__main__.py` and records every resource registration (type, name,
+parent, options, and inputs exactly as they would reach the engine, secrets still wrapped).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import runpy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import pulumi
+from google.protobuf import json_format
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime.settings import set_root_resource
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from settings import KEYS, PROJECT, Settings
+from settings.stack_file import ROOT, config_text, file_settings, read_config
+
+# The engine's marker for a secret value inside serialized properties.
+SECRET_SIG: Final = "4dabf18193072939515e22adb298388d"
+SECRET_SIG_VALUE: Final = "1b47061264138c4ac30d75fd1eb44270"
+FAKE_SECRET_PREFIX: Final = "FAKE-TEST-SECRET"
+CONTAINER: Final = "docker:index/container:Container"
+
+
+def fake_secret(name: str) -> str:
+    """A value no one can mistake for a real credential, and that tests can search for."""
+    return f"{FAKE_SECRET_PREFIX}-{name}"
+
+
+FAKE_SECRETS: Final[Mapping[str, str]] = {
+    key.name: (f"https://hooks.example.invalid/{fake_secret(key.name)}" if key.name.endswith("Url")
+               else fake_secret(key.name))
+    for key in KEYS if key.secret
+}
+
+
+@dataclass(frozen=True)
+class Registration:
+    urn: str
+    type: str
+    name: str
+    parent: str
+    custom: bool
+    provider: str
+    protect: bool
+    retain_on_delete: bool
+    delete_before_replace: bool
+    deleted_with: str
+    replace_with: tuple[str, ...]
+    dependencies: tuple[str, ...]
+    # Inputs as the engine receives them: secrets appear as {SECRET_SIG: ..., "value": ...}.
+    inputs: Mapping[str, Any]
+
+    def plain_inputs(self) -> dict[str, Any]:
+        """Inputs with every secret wrapper removed (for reading values, not for secrecy checks)."""
+        unwrapped = unwrap_secrets(self.inputs)
+        assert isinstance(unwrapped, dict)
+        return unwrapped
+
+    def files(self) -> dict[str, str]:
+        """A container's uploaded files: container path -> content."""
+        return {upload["file"]: upload["content"]
+                for upload in self.plain_inputs().get("uploads", [])}
+
+
+@dataclass
+class ProgramRun:
+    stack: str
+    resources: list[Registration] = field(default_factory=list)
+    # Stack exports: name -> (value, is_secret).
+    outputs: dict[str, tuple[Any, bool]] = field(default_factory=dict)
+
+    def of_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.resources if r.type == type_]
+
+    def containers(self) -> dict[str, Registration]:
+        """Containers by service (`prometheus`, ... `redis-exporter`): their network alias."""
+        found = {}
+        for container in self.of_type(CONTAINER):
+            (network,) = container.plain_inputs()["networksAdvanced"]
+            found[network["aliases"][0]] = container
+        return found
+
+    def named(self, name: str) -> Registration:
+        matches = [r for r in self.resources if r.name == name]
+        assert len(matches) == 1, f"{len(matches)} resources named {name!r}"
+        return matches[0]
+
+
+def unwrap_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) == SECRET_SIG_VALUE:
+            return unwrap_secrets(value.get("value"))
+        return {k: unwrap_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap_secrets(v) for v in value]
+    return value
+
+
+def _fake_id(name: str) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()[:16]
+
+
+class _Mocks(pulumi.runtime.Mocks):
+    """Returns inputs as outputs, plus the computed values the program reads."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        state = dict(args.inputs)
+        if args.typ == "docker:index/remoteImage:RemoteImage":
+            state["imageId"] = f"sha256:{hashlib.sha256(args.inputs['name'].encode()).hexdigest()}"
+            state["repoDigest"] = f"{args.inputs['name']}@{state['imageId']}"
+        elif args.typ == "random:index/randomPassword:RandomPassword":
+            # The engine marks `result` secret (additionalSecretOutputs); mocks must do it here.
+            state["result"] = pulumi.Output.secret(fake_secret(f"generated-{args.name}"))
+        return f"{args.name}-{_fake_id(args.name)}", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
+        return {}, None
+
+
+class _RecordingMonitor(pulumi_mocks.MockMonitor):
+    def __init__(self, mocks: _Mocks, run: ProgramRun) -> None:
+        super().__init__(mocks)
+        self.run = run
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        # The SDK leaves MockMonitor untyped.
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        if request.type != "pulumi:pulumi:Stack":
+            self.run.resources.append(Registration(
+                urn=response.urn, type=request.type, name=request.name, parent=request.parent,
+                custom=request.custom, provider=request.provider, protect=request.protect,
+                retain_on_delete=request.retainOnDelete,
+                delete_before_replace=request.deleteBeforeReplace,
+                deleted_with=request.deletedWith, replace_with=tuple(request.replace_with),
+                dependencies=tuple(request.dependencies),
+                inputs=json_format.MessageToDict(request.object),
+            ))
+        return response
+
+
+def stack_config(stack: str, secrets: Mapping[str, str] = FAKE_SECRETS,
+                 overrides: Mapping[str, Any] | None = None) -> tuple[dict[str, str], list[str]]:
+    """A stack's config as the CLI would hand it over: the stack file, plus fake secrets.
+
+    `overrides` (keys without the project prefix, None to delete) lets tests vary one value.
+    """
+    values = read_config(stack)
+    for name, value in {**secrets, **(overrides or {})}.items():
+        full = name if ":" in name else f"{PROJECT}:{name}"
+        if value is None:
+            values.pop(full, None)
+        else:
+            values[full] = value
+    config = {key: config_text(value) for key, value in values.items()}
+    secret_keys = [f"{PROJECT}:{name}" for name in secrets if f"{PROJECT}:{name}" in config]
+    return config, secret_keys
+
+
+def run_program(stack: str, config: Mapping[str, str], secret_keys: list[str],
+                preview: bool = False) -> ProgramRun:
+    """Run __main__.py for `stack` under mocks; raises what the program raises."""
+    run = ProgramRun(stack)
+
+    def body() -> None:
+        mocks = _Mocks()
+        set_root_resource(None)  # type: ignore[arg-type]  # a fresh Stack per run
+        pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview,
+                                 monitor=_RecordingMonitor(mocks, run))
+        pulumi.runtime.set_all_config(dict(config), secret_keys)
+        def program() -> None:
+            runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+
+        _sync_await(run_pulumi_func(program))
+        root = pulumi.runtime.get_root_resource()
+        assert root is not None
+        for name, value in getattr(root, "outputs", {}).items():
+            output = pulumi.Output.from_input(value)
+            run.outputs[name] = (_sync_await(output.future()),
+                                 bool(_sync_await(output.is_secret())))
+
+    # A fresh context per run: Pulumi keeps its runtime state in context variables.
+    contextvars.Context().run(body)
+    return run
+
+
+def stack_settings(stack: str, overrides: Mapping[str, Any] | None = None) -> Settings:
+    """The stack's settings, from its stack file and the fake secrets the render uses: what a
+    run expects (environment, jobs, retention), to hold against what the stack does."""
+    config, secret_keys = stack_config(stack, overrides=overrides)
+    return file_settings(stack, config, frozenset(key.removeprefix(f"{PROJECT}:")
+                                                  for key in secret_keys))

@@ -1,0 +1,229 @@
+"""The pinned Prometheus, Alertmanager and redis_exporter releases, built from their Go modules.
+
+`make tools` (`python -m review.releases`) builds each binary the stack's images ship, the way the
+release's own build does (prometheus/prometheus and prometheus/alertmanager `.promu.yml`: the
+`netgo` tag and `github.com/prometheus/common/version` ldflags; oliver006/redis_exporter
+`Dockerfile`: `main.Build*` ldflags), static with cgo off, into a cache outside the repository
+keyed by module@version. The release comes from the image default in `settings.DEFAULT_IMAGES`,
+so bumping an image bumps what the validators and the smoke test run. Grafana, Loki and Tempo are
+AGPL and are not built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from settings import DEFAULT_IMAGES, Service
+
+# Build flags common to the three releases' own builds.
+_PROMETHEUS_COMMON_VERSION: Final = "github.com/prometheus/common/version"
+_BUILD_TIMEOUT_SECONDS: Final = 3600
+_STAMP: Final = "build.json"
+
+
+class BuildError(RuntimeError):
+    """A module could not be fetched or built; the message names module@version and why."""
+
+
+@dataclass(frozen=True)
+class GoRelease:
+    """One upstream release: its Go module and the binaries its image ships."""
+
+    service: Service
+    module: str
+    # Binary name -> package directory inside the module.
+    binaries: Mapping[str, str]
+    tags: tuple[str, ...] = ()
+    # Written into the module before building: files its `//go:embed` needs but its zip lacks.
+    placeholders: Mapping[str, str] | None = None
+    # Files of the module its image ships besides the binaries (module path -> cached name).
+    image_files: Mapping[str, str] | None = None
+
+    @property
+    def release(self) -> str:
+        """The release the stack's default image pins, without `v` or an image variant:
+        `prom/prometheus:v3.14.0` -> `3.14.0`, `...:v1.88.0-alpine` -> `1.88.0`."""
+        tag = DEFAULT_IMAGES[self.service].rpartition(":")[2]
+        return tag.removeprefix("v").split("-", 1)[0]
+
+    @property
+    def version(self) -> str:
+        """The module version of that release. Prometheus 3.x tags its Go module
+        v0.<major*100+minor>.<patch> (v3.14.0 is v0.314.0); the others tag it as released."""
+        if self.service is Service.PROMETHEUS:
+            major, minor, patch = (int(part) for part in self.release.split("."))
+            return f"v0.{major * 100 + minor}.{patch}"
+        return f"v{self.release}"
+
+    @property
+    def pin(self) -> str:
+        return f"{self.module}@{self.version}"
+
+    def ldflags(self, revision: str, date: str) -> str:
+        if self.service is Service.REDIS_EXPORTER:
+            return (f"-s -w -extldflags -static -X main.BuildVersion=v{self.release} "
+                    f"-X main.BuildCommitSha={revision} -X main.BuildDate={date}")
+        return " ".join(f"-X {_PROMETHEUS_COMMON_VERSION}.{name}={value}" for name, value in (
+            ("Version", self.release), ("Revision", revision), ("Branch", "HEAD"),
+            ("BuildUser", "gatewayz-observability@make-tools"), ("BuildDate", date)))
+
+
+RELEASES: Final[tuple[GoRelease, ...]] = (
+    # Without `builtinassets` (its web UI assets are built by npm, not in the module zip), the
+    # server serves no UI; its API, which is all the stack uses, is the same.
+    GoRelease(Service.PROMETHEUS, "github.com/prometheus/prometheus",
+              {"prometheus": "./cmd/prometheus", "promtool": "./cmd/promtool"}, tags=("netgo",),
+              image_files={"documentation/examples/prometheus.yml": "prometheus.yml",
+                           "LICENSE": "LICENSE", "NOTICE": "NOTICE"}),
+    # ui/web.go embeds ui/app/dist, which the module zip does not carry: a placeholder page
+    # stands in for the UI; the API does not use it.
+    GoRelease(Service.ALERTMANAGER, "github.com/prometheus/alertmanager",
+              {"alertmanager": "./cmd/alertmanager", "amtool": "./cmd/amtool"}, tags=("netgo",),
+              placeholders={"ui/app/dist/index.html":
+                            "<!doctype html><title>Alertmanager</title>UI not built\n"},
+              image_files={"examples/ha/alertmanager.yml": "alertmanager.yml",
+                           "LICENSE": "LICENSE", "NOTICE": "NOTICE"}),
+    GoRelease(Service.REDIS_EXPORTER, "github.com/oliver006/redis_exporter",
+              {"redis_exporter": "."}, image_files={"LICENSE": "LICENSE"}),
+)
+RELEASE_OF_BINARY: Final[Mapping[str, GoRelease]] = {
+    binary: release for release in RELEASES for binary in release.binaries}
+
+
+def cache_root() -> Path:
+    """`$GATEWAYZ_CACHE`, else `$XDG_CACHE_HOME/gatewayz-observability`, else under ~/.cache."""
+    explicit = os.environ.get("GATEWAYZ_CACHE")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "gatewayz-observability"
+
+
+def release_dir(release: GoRelease) -> Path:
+    return cache_root() / "go" / release.pin.replace("/", "_")
+
+
+def binary_path(name: str) -> Path | None:
+    """The cached build of a binary of the pinned releases, or None before `make tools`."""
+    release = RELEASE_OF_BINARY[name]
+    directory = release_dir(release)
+    path = directory / name
+    return path if (directory / _STAMP).is_file() and path.is_file() else None
+
+
+@contextlib.contextmanager
+def _locked(root: Path) -> Iterator[None]:
+    """One build at a time per cache: the tests and `make tools` may race on a cold cache."""
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _go(args: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    go = shutil.which("go")
+    if go is None:
+        raise BuildError("go is not installed (https://go.dev/doc/install); `make tools` builds "
+                         "the pinned releases with it")
+    env = {**os.environ, "CGO_ENABLED": "0", "GOWORK": "off", "GOFLAGS": "-buildvcs=false"}
+    return subprocess.run([go, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=_BUILD_TIMEOUT_SECONDS, check=False)
+
+
+def download(release: GoRelease) -> tuple[Path, str, str]:
+    """Fetch the module through the Go module proxy: its directory, commit and release time."""
+    result = _go(["mod", "download", "-json", release.pin])
+    try:
+        info = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        info = {}
+    if result.returncode != 0 or "Dir" not in info:
+        answer = info.get("Error") or result.stderr.strip() or result.stdout.strip()
+        proxy = os.environ.get("GOPROXY") or _go(["env", "GOPROXY"]).stdout.strip()
+        raise BuildError(f"{release.pin}: not fetched from the Go module proxy ({proxy}): "
+                         f"{answer}")
+    released = json.loads(Path(info["Info"]).read_text()).get("Time", "unknown")
+    revision = info.get("Origin", {}).get("Hash", "unknown")
+    return Path(info["Dir"]), revision, released
+
+
+def build(release: GoRelease) -> Path:
+    """Build every binary of `release` into its cache directory (replaced whole)."""
+    source, revision, released = download(release)
+    target = release_dir(release)
+    with tempfile.TemporaryDirectory(prefix="gatewayz-build-") as scratch:
+        work = Path(scratch) / "src"
+        # The module cache is read-only, and the placeholders must be written into the tree.
+        shutil.copytree(source, work)
+        for path in [work, *work.rglob("*")]:
+            path.chmod(path.stat().st_mode | 0o200)
+        for relative, content in (release.placeholders or {}).items():
+            (work / relative).parent.mkdir(parents=True, exist_ok=True)
+            (work / relative).write_text(content)
+        staged = Path(scratch) / "out"
+        staged.mkdir()
+        for name, package in release.binaries.items():
+            args = ["build", "-trimpath", "-ldflags", release.ldflags(revision, released),
+                    "-o", str(staged / name)]
+            if release.tags:
+                args += ["-tags", ",".join(release.tags)]
+            result = _go([*args, package], cwd=work)
+            if result.returncode != 0:
+                raise BuildError(f"{release.pin}: go build {package} failed: "
+                                 f"{result.stderr.strip()[-2000:]}")
+        for relative, name in (release.image_files or {}).items():
+            shutil.copyfile(source / relative, staged / name)
+        go_version = _go(["env", "GOVERSION"]).stdout.strip()
+        (staged / _STAMP).write_text(json.dumps(
+            {"module": release.module, "version": release.version, "release": release.release,
+             "revision": revision, "go": go_version, "binaries": sorted(release.binaries)},
+            sort_keys=True, indent=2) + "\n")
+        if target.exists():
+            shutil.rmtree(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(staged, target)
+    return target
+
+
+def ensure(releases: tuple[GoRelease, ...] = RELEASES, report: bool = True) -> None:
+    """Build what is missing; with `report`, one line per binary: built or cached, and how long."""
+    with _locked(cache_root()):
+        for release in releases:
+            started = time.monotonic()
+            cached = all(binary_path(name) is not None for name in release.binaries)
+            if not cached:
+                build(release)
+            elapsed = time.monotonic() - started
+            if report:
+                for name in release.binaries:
+                    state = "cached" if cached else "built"
+                    print(f"{state:6} {name} {release.release} ({release.pin}) in {elapsed:.1f}s"
+                          f" -> {binary_path(name)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.parse_args(argv)
+    try:
+        ensure()
+    except (BuildError, subprocess.TimeoutExpired, OSError) as error:
+        print(f"FAIL make tools: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""Render a stack offline: what `pulumi up` would write onto the host, as reviewable files.
+
+`python -m review.render --stack staging --out build/staging` runs the program under Pulumi's mock
+runtime (no CLI, no Docker) with fake secrets and writes:
+  files/<service>/<path in container>   every uploaded file (secret files hold the fake values)
+  containers/<service>.json             image, command, env, ports, volumes, limits, healthcheck,
+                                        and each upload's path, owner and mode
+  grafana/datasources/<uid>.json        each datasource with the links its config adds
+  grafana/dashboards/<uid>.json         each dashboard model, grafana/folders.json
+  resources.json, outputs.json          every resource (type, name, parent, options, inputs)
+Secrets are masked everywhere but in the uploaded files. The tree is byte-for-byte deterministic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from configs.render import to_json
+from review.mock_runtime import (
+    SECRET_SIG,
+    ProgramRun,
+    Registration,
+    run_program,
+    stack_config,
+)
+
+MASK: Final = "[secret]"
+# Inputs shown in files of their own; the resource listing points there instead.
+_LONG_INPUTS: Final = {"uploads", "configJson", "jsonDataEncoded"}
+
+
+def mask_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        if SECRET_SIG in value:
+            return MASK
+        return {key: mask_secrets(child) for key, child in value.items()}
+    if isinstance(value, list):
+        return [mask_secrets(child) for child in value]
+    return value
+
+
+def _short_name(urn: str) -> str:
+    return urn.rsplit("::", 1)[-1] if urn else ""
+
+
+def _dump(path: Path, document: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(to_json(document))
+
+
+def _container_view(run: ProgramRun, container: Registration) -> dict[str, Any]:
+    inputs = mask_secrets(container.inputs)
+    (image,) = [r for r in run.of_type("docker:index/remoteImage:RemoteImage")
+                if r.parent == container.parent]
+    envs = inputs.pop("envs", [])
+    inputs.pop("uploads", None)
+    uploads = [{key: value for key, value in upload.items() if key != "content"}
+               for upload in container.plain_inputs().get("uploads", [])]
+    return {
+        **inputs,
+        "image": image.plain_inputs()["name"],
+        "env": dict(sorted(entry.split("=", 1) for entry in envs)) if envs != MASK else MASK,
+        "uploads": sorted(uploads, key=lambda upload: str(upload["file"])),
+    }
+
+
+def _datasources(run: ProgramRun) -> dict[str, dict[str, Any]]:
+    sources = {r.plain_inputs()["uid"]: mask_secrets(r.inputs)
+               for r in run.of_type("grafana:oss/dataSource:DataSource")}
+    for link in run.of_type("grafana:oss/dataSourceConfig:DataSourceConfig"):
+        inputs = link.plain_inputs()
+        sources[inputs["uid"]]["jsonData"] = json.loads(inputs["jsonDataEncoded"])
+    return sources
+
+
+def _resource_view(resource: Registration) -> dict[str, Any]:
+    inputs = mask_secrets({key: value for key, value in resource.inputs.items()
+                           if key not in _LONG_INPUTS})
+    return {
+        "type": resource.type,
+        "name": resource.name,
+        "parent": _short_name(resource.parent),
+        # A provider reference is `<urn>::<id>`: the name is the urn's last part.
+        "provider": resource.provider.split("::")[-2] if resource.provider else "",
+        "options": {"protect": resource.protect, "retainOnDelete": resource.retain_on_delete,
+                    "deleteBeforeReplace": resource.delete_before_replace,
+                    "deletedWith": _short_name(resource.deleted_with),
+                    "replaceWith": [_short_name(urn) for urn in resource.replace_with]},
+        "inputs": inputs,
+        "shownElsewhere": sorted(_LONG_INPUTS & set(resource.inputs)),
+    }
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered tree read back: files by service and container path, containers, dashboards."""
+
+    files: Mapping[str, Mapping[str, str]]
+    containers: Mapping[str, Mapping[str, Any]]
+    dashboards: tuple[Mapping[str, Any], ...]
+
+
+def load(out: Path) -> Rendered:
+    """Read the tree `render` wrote (the module docstring describes the layout)."""
+    files: dict[str, dict[str, str]] = {}
+    for path in sorted((out / "files").rglob("*")):
+        if path.is_file():
+            service, *parts = path.relative_to(out / "files").parts
+            files.setdefault(service, {})["/" + "/".join(parts)] = path.read_text()
+    return Rendered(
+        files=files,
+        containers={path.stem: json.loads(path.read_text())
+                    for path in sorted((out / "containers").glob("*.json"))},
+        dashboards=tuple(json.loads(path.read_text())
+                         for path in sorted((out / "grafana" / "dashboards").glob("*.json"))))
+
+
+def render(stack: str, out: Path, overrides: Mapping[str, Any] | None = None) -> ProgramRun:
+    """Run the program for `stack` (with `overrides` of its settings, as `stack_config` takes
+    them) and write its rendered tree to `out` (replaced whole)."""
+    config, secret_keys = stack_config(stack, overrides=overrides)
+    run = run_program(stack, config, secret_keys)
+    if out.exists():
+        shutil.rmtree(out)
+    for service, container in sorted(run.containers().items()):
+        for path, content in sorted(container.files().items()):
+            target = out / "files" / service / path.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content)
+        _dump(out / "containers" / f"{service}.json", _container_view(run, container))
+    for uid, source in _datasources(run).items():
+        _dump(out / "grafana" / "datasources" / f"{uid}.json", source)
+    for dashboard in run.of_type("grafana:oss/dashboard:Dashboard"):
+        model = json.loads(dashboard.plain_inputs()["configJson"])
+        _dump(out / "grafana" / "dashboards" / f"{model['uid']}.json", model)
+    _dump(out / "grafana" / "folders.json", sorted(
+        (mask_secrets(folder.inputs) for folder in run.of_type("grafana:oss/folder:Folder")),
+        key=lambda folder: str(folder["uid"])))
+    _dump(out / "resources.json", sorted(
+        (_resource_view(resource) for resource in run.resources),
+        key=lambda view: (view["type"], view["name"])))
+    _dump(out / "outputs.json", {name: MASK if secret else value
+                                 for name, (value, secret) in run.outputs.items()})
+    return run
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stack", required=True, choices=("staging", "production"))
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    run = render(args.stack, args.out)
+    print(f"rendered {args.stack}: {len(run.resources)} resources -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""What the stack runs: each service's fixed facts, one table row per service.
+
+Ports, config path, data and secrets directories, the image's user, its healthcheck and the
+ports a stack may publish: what no stack changes. Settings (settings/) hold what a stack may
+change, configs/ build each service's files from both, components/ run them. This module imports
+nothing of the project, so every other room can read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Final
+
+
+class Service(StrEnum):
+    """The containers this program runs; values double as container names and DNS aliases."""
+
+    PROMETHEUS = "prometheus"
+    LOKI = "loki"
+    TEMPO = "tempo"
+    GRAFANA = "grafana"
+    ALERTMANAGER = "alertmanager"
+    REDIS_EXPORTER = "redis-exporter"
+
+    @property
+    def job(self) -> str:
+        """The Prometheus job that scrapes this service (`redis_exporter` for the exporter)."""
+        return self.value.replace("-", "_")
+
+
+class Port(StrEnum):
+    """Host ports a stack may publish; each has its own bind key."""
+
+    PROMETHEUS = "prometheus"
+    LOKI = "loki"
+    TEMPO_HTTP = "tempoHttp"
+    TEMPO_OTLP_GRPC = "tempoOtlpGrpc"
+    TEMPO_OTLP_HTTP = "tempoOtlpHttp"
+    GRAFANA = "grafana"
+    ALERTMANAGER = "alertmanager"
+
+
+class Listener(StrEnum):
+    """What a container port serves. HTTP is the API, /metrics and the health endpoint."""
+
+    HTTP = "http"
+    GRPC = "grpc"
+    OTLP_GRPC = "otlp-grpc"
+    OTLP_HTTP = "otlp-http"
+
+
+@dataclass(frozen=True)
+class ServiceFacts:
+    service: Service
+    # Container ports by what they serve; every service has Listener.HTTP.
+    listens: Mapping[Listener, int]
+    # The image's own user: secret files are readable by it alone.
+    user_id: int
+    # How the container checks itself: a command of its image, or (None) busybox wget on
+    # `health_path` of its HTTP port.
+    health_path: str = ""
+    health_command: tuple[str, ...] | None = None
+    # The host ports a stack may publish, and the listener each forwards to.
+    published: Mapping[Port, Listener] = field(default_factory=dict)
+    config_path: str | None = None
+    data_dir: str | None = None
+    secrets_dir: str | None = None
+    # Loki and Tempo replay their WAL on start, which can take a while.
+    start_period: str = "30s"
+
+    @property
+    def alias(self) -> str:
+        """The name other containers reach it by on the stack network."""
+        return self.service.value
+
+    @property
+    def http_port(self) -> int:
+        return self.listens[Listener.HTTP]
+
+    @property
+    def healthcheck(self) -> tuple[str, ...]:
+        if self.health_command is not None:
+            return ("CMD", *self.health_command)
+        return ("CMD", "wget", "-q", "-O", "/dev/null",
+                f"http://localhost:{self.http_port}{self.health_path}")
+
+
+SERVICES: Final[Mapping[Service, ServiceFacts]] = {
+    facts.service: facts for facts in (
+        ServiceFacts(
+            Service.PROMETHEUS, {Listener.HTTP: 9090},
+            # prom/prometheus runs as `nobody`.
+            user_id=65534,
+            health_command=("promtool", "check", "healthy"),
+            published={Port.PROMETHEUS: Listener.HTTP},
+            config_path="/etc/prometheus/prometheus.yml",
+            data_dir="/prometheus",
+            secrets_dir="/etc/prometheus/secrets"),
+        ServiceFacts(
+            Service.LOKI, {Listener.HTTP: 3100, Listener.GRPC: 9095},
+            # grafana/loki images run as this uid (grafana/loki cmd/loki/Dockerfile).
+            user_id=10001,
+            # Distroless image: no shell or wget, but the binary checks its own /ready.
+            health_command=("/usr/bin/loki", "-health"),
+            published={Port.LOKI: Listener.HTTP},
+            config_path="/etc/loki/config.yaml",
+            data_dir="/loki",
+            start_period="60s"),
+        ServiceFacts(
+            Service.TEMPO, {Listener.HTTP: 3200, Listener.GRPC: 9095,
+                            Listener.OTLP_GRPC: 4317, Listener.OTLP_HTTP: 4318},
+            # grafana/tempo images run as this uid (grafana/tempo cmd/tempo/Dockerfile).
+            user_id=10001,
+            # Distroless image: no shell or wget, but the binary checks its own /ready.
+            health_command=("/tempo", "-health"),
+            published={Port.TEMPO_HTTP: Listener.HTTP, Port.TEMPO_OTLP_GRPC: Listener.OTLP_GRPC,
+                       Port.TEMPO_OTLP_HTTP: Listener.OTLP_HTTP},
+            config_path="/etc/tempo/tempo.yaml",
+            data_dir="/var/tempo",
+            start_period="60s"),
+        ServiceFacts(
+            Service.GRAFANA, {Listener.HTTP: 3000},
+            # grafana/grafana runs as uid 472.
+            user_id=472,
+            health_path="/api/health",
+            published={Port.GRAFANA: Listener.HTTP},
+            data_dir="/var/lib/grafana",
+            secrets_dir="/etc/grafana/secrets"),
+        ServiceFacts(
+            Service.ALERTMANAGER, {Listener.HTTP: 9093},
+            # prom/alertmanager runs as `nobody`.
+            user_id=65534,
+            health_path="/-/healthy",
+            published={Port.ALERTMANAGER: Listener.HTTP},
+            config_path="/etc/alertmanager/alertmanager.yml",
+            data_dir="/alertmanager",
+            secrets_dir="/etc/alertmanager/secrets"),
+        ServiceFacts(
+            Service.REDIS_EXPORTER, {Listener.HTTP: 9121},
+            # oliver006/redis_exporter images run as 59000 (oliver006/redis_exporter
+            # docker/Dockerfile); the -alpine image has busybox wget, the plain one no shell.
+            user_id=59000,
+            health_path="/health",
+            secrets_dir="/etc/redis_exporter"),
+    )
+}
+
+
+def owner(port: Port) -> ServiceFacts:
+    """The service a host port forwards to."""
+    (facts,) = (facts for facts in SERVICES.values() if port in facts.published)
+    return facts
+
+
+def container_port(port: Port) -> int:
+    """The container side of a publishable host port."""
+    facts = owner(port)
+    return facts.listens[facts.published[port]]
+
+
+def internal_address(service: Service, listener: Listener = Listener.HTTP) -> str:
+    """`host:port` of a service on the stack network (its alias), valid on any Docker host."""
+    return f"{service}:{SERVICES[service].listens[listener]}"
+
+
+def internal_url(service: Service, listener: Listener = Listener.HTTP) -> str:
+    return f"http://{internal_address(service, listener)}"
+
+
+def config_path(service: Service) -> str:
+    path = SERVICES[service].config_path
+    assert path is not None, f"{service} has no config file"
+    return path
+
+
+def data_dir(service: Service) -> str:
+    path = SERVICES[service].data_dir
+    assert path is not None, f"{service} keeps no data"
+    return path
+
+
+def secrets_dir(service: Service) -> str:
+    path = SERVICES[service].secrets_dir
+    assert path is not None, f"{service} reads no secret files"
+    return path
+
+
+__all__ = [
+    "SERVICES",
+    "Listener",
+    "Port",
+    "Service",
+    "ServiceFacts",
+    "config_path",
+    "container_port",
+    "data_dir",
+    "internal_address",
+    "internal_url",
+    "owner",
+    "secrets_dir",
+]

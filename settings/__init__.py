@@ -1,0 +1,61 @@
+"""Typed, validated stack settings.
+
+model (the vocabulary and value types), keys (the schema and its defaults), parse (all-at-once
+validation), stack_file (the one reader of `Pulumi.<stack>.yaml`), pulumi_config (the one reader
+of `pulumi.Config`, which only `__main__.py` imports, so configs/ stays free of Pulumi).
+"""
+
+from __future__ import annotations
+
+from services import Port, Service
+from settings.keys import DEFAULT_IMAGES, KEYS, KEYS_BY_NAME, ConfigKey
+from settings.model import (
+    PROJECT,
+    Alerting,
+    AlertThresholds,
+    BackendAuth,
+    Binding,
+    Duration,
+    GrafanaApi,
+    Kind,
+    Receiver,
+    Redis,
+    RedisAuth,
+    Retention,
+    ScrapeTarget,
+    Secrets,
+    Settings,
+    SettingsError,
+    Severity,
+    Size,
+)
+from settings.parse import parse_duration, parse_settings
+
+__all__ = [
+    "DEFAULT_IMAGES",
+    "KEYS",
+    "KEYS_BY_NAME",
+    "PROJECT",
+    "AlertThresholds",
+    "Alerting",
+    "BackendAuth",
+    "Binding",
+    "ConfigKey",
+    "Duration",
+    "GrafanaApi",
+    "Kind",
+    "Port",
+    "Receiver",
+    "Redis",
+    "RedisAuth",
+    "Retention",
+    "ScrapeTarget",
+    "Secrets",
+    "Service",
+    "Settings",
+    "SettingsError",
+    "Severity",
+    "Size",
+    "parse_duration",
+    "parse_settings",
+]

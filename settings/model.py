@@ -1,0 +1,220 @@
+"""The settings' vocabulary: closed sets as enums, values as frozen types, the tree `parse` builds.
+
+Nothing here reads config or imports Pulumi at run time, so the pure builders in configs/ use
+these types as plain data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Final
+
+from services import Port, Service
+
+if TYPE_CHECKING:
+    import pulumi
+
+PROJECT: Final = "gatewayz-observability"
+
+
+class Kind(StrEnum):
+    """Value types a Pulumi project can declare for a config key."""
+
+    STRING = "string"
+    INTEGER = "integer"
+    BOOLEAN = "boolean"
+    ARRAY = "array"
+
+
+class BackendAuth(StrEnum):
+    NONE = "none"
+    BEARER = "bearer"
+
+
+class RedisAuth(StrEnum):
+    NONE = "none"
+    PASSWORD = "password"
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class Receiver(StrEnum):
+    """Where alerts of one severity go; `none` drops them on purpose."""
+
+    NONE = "none"
+    SLACK = "slack"
+    WEBHOOK = "webhook"
+
+
+
+@dataclass(frozen=True, order=True)
+class Duration:
+    """A whole number of seconds, rendered in the one form Prometheus, Loki and Tempo all parse."""
+
+    seconds: int
+
+    def __str__(self) -> str:
+        # Go's time.ParseDuration knows no `d`, so whole hours are the common ground.
+        for unit, size in (("h", 3600), ("m", 60)):
+            if self.seconds % size == 0:
+                return f"{self.seconds // size}{unit}"
+        return f"{self.seconds}s"
+
+
+
+# `storage.tsdb.retention.size` is base 2: "1KB is 1024B" (prometheus/prometheus v3.14.0
+# cmd/prometheus/main.go, units.Base2Bytes).
+_SIZE_UNITS: Final[Mapping[str, int]] = {"B": 0, "KB": 1, "MB": 2, "GB": 3, "TB": 4, "PB": 5}
+_SIZE_RE: Final = re.compile(r"^([1-9]\d*)(B|KB|MB|GB|TB|PB)$")
+
+
+@dataclass(frozen=True)
+class Size:
+    """A disk budget as Prometheus writes it (`20GB`), and the bytes Prometheus counts in it."""
+
+    count: int
+    unit: str
+
+    @classmethod
+    def parse(cls, text: str) -> Size | None:
+        """The size in `text`, or None when it is not one."""
+        match = _SIZE_RE.match(text)
+        return None if match is None else cls(int(match[1]), match[2])
+
+    @property
+    def bytes(self) -> int:
+        return self.count << (10 * _SIZE_UNITS[self.unit])
+
+    def __str__(self) -> str:
+        return f"{self.count}{self.unit}"
+
+
+@dataclass(frozen=True)
+class Binding:
+    """Where a container port is published on the host; None when it is not published."""
+
+    host_ip: str
+    port: int
+
+
+@dataclass(frozen=True)
+class ScrapeTarget:
+    job: str
+    scheme: str
+    address: str
+    metrics_path: str
+    env: str
+    interval: Duration
+    timeout: Duration
+    auth: BackendAuth = BackendAuth.NONE
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.address}{self.metrics_path}"
+
+
+@dataclass(frozen=True)
+class Retention:
+    metrics_time: Duration
+    metrics_size: Size
+    logs: Duration
+    traces: Duration
+
+
+@dataclass(frozen=True)
+class Redis:
+    address: str
+    user: str
+    auth: RedisAuth
+
+
+@dataclass(frozen=True)
+class GrafanaApi:
+    """How the operator running Pulumi reaches Grafana's API (the Grafana provider)."""
+
+    url: str
+    admin_user: str
+
+
+@dataclass(frozen=True)
+class AlertThresholds:
+    error_ratio: float
+    latency_p95_seconds: float
+    ttfb_p95_seconds: float
+    streaming_p95_seconds: float
+    inference_error_ratio: float
+    inference_p95_seconds: float
+    rate_limited_per_second: int
+    redis_memory_ratio: float
+    disk_ratio: float
+    notification_error_ratio: float
+    loki_error_ratio: float
+    loki_retention_stale_seconds: int
+
+
+@dataclass(frozen=True)
+class Alerting:
+    receivers: Mapping[Severity, Receiver]
+    slack_channel: str
+    thresholds: AlertThresholds
+    # How often the Watchdog pings the dead man's switch; None: the stack has none, and the
+    # Watchdog reaches no one.
+    heartbeat_interval: Duration | None
+
+    def uses(self, receiver: Receiver) -> bool:
+        return receiver in self.receivers.values()
+
+
+@dataclass(frozen=True)
+class Settings:
+    stack: str
+    environment: str
+    retention: Retention
+    scrape_interval: Duration
+    evaluation_interval: Duration
+    backend: ScrapeTarget
+    extra_targets: tuple[ScrapeTarget, ...]
+    # None: this stack watches no Redis, so no exporter runs.
+    redis: Redis | None
+    grafana: GrafanaApi
+    images: Mapping[Service, str]
+    memory_mb: Mapping[Service, int]
+    bindings: Mapping[Port, Binding | None]
+    log_max_size: str
+    log_max_file: int
+    protect_data: bool
+    alerting: Alerting
+
+    @property
+    def external_targets(self) -> tuple[ScrapeTarget, ...]:
+        """Every job that scrapes something outside the stack: the backend first, then extras."""
+        return (self.backend, *self.extra_targets)
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Secret config as Pulumi secrets; None where the stack does not set it."""
+
+    backend_bearer_token: pulumi.Output[str] | None
+    redis_password: pulumi.Output[str] | None
+    grafana_admin_password: pulumi.Output[str] | None
+    alert_slack_webhook_url: pulumi.Output[str] | None
+    alert_webhook_url: pulumi.Output[str] | None
+    alert_heartbeat_url: pulumi.Output[str] | None
+
+
+class SettingsError(ValueError):
+    """Every problem found in a stack's config, one line each, naming the key."""
+
+    def __init__(self, stack: str, problems: list[str]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"stack {stack!r} has {len(problems)} invalid setting(s):\n{lines}")
+

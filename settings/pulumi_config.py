@@ -1,0 +1,42 @@
+"""Settings and secrets of the running stack, from `pulumi.Config`: the only Pulumi import here."""
+
+from __future__ import annotations
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+from settings.keys import KEYS
+from settings.model import PROJECT, Secrets, Settings
+from settings.parse import parse_settings
+from settings.stack_file import config_text
+
+
+def load_settings() -> tuple[Settings, Secrets]:
+    """Read and validate this stack's config; raises SettingsError listing every problem."""
+    prefix = f"{PROJECT}:"
+    present = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    names = {key[len(prefix):] for key in present if key.startswith(prefix)}
+    secret_names = {key.name for key in KEYS if key.secret}
+    # The CLI applies Pulumi.yaml's empty defaults, so an empty secret is an unset one.
+    secrets_set = frozenset(name for name in names & secret_names
+                            if runtime_config.get_config(prefix + name))
+    plain_secrets = frozenset(name for name in secrets_set
+                              if not runtime_config.is_config_secret(prefix + name))
+    raw = {name: config_text(runtime_config.get_config(prefix + name))
+           for name in names - secret_names}
+    settings = parse_settings(pulumi.get_stack(), raw, secrets_set, plain_secrets)
+
+    config = pulumi.Config(PROJECT)
+
+    def secret(name: str) -> pulumi.Output[str] | None:
+        return config.require_secret(name) if name in secrets_set else None
+
+    secrets = Secrets(
+        backend_bearer_token=secret("backendBearerToken"),
+        redis_password=secret("redisPassword"),
+        grafana_admin_password=secret("grafanaAdminPassword"),
+        alert_slack_webhook_url=secret("alertSlackWebhookUrl"),
+        alert_webhook_url=secret("alertWebhookUrl"),
+        alert_heartbeat_url=secret("alertHeartbeatUrl"),
+    )
+    return settings, secrets

@@ -1,0 +1,48 @@
+"""The services table: one row per service, every publishable port owned once, and each port,
+path and datasource uid written in one product module only."""
+
+import re
+
+from configs.datasources import Uid
+from services import SERVICES, Listener, Port, Service, container_port, internal_url, owner
+from settings.stack_file import ROOT
+
+
+def test_every_service_has_one_row_and_an_http_listener() -> None:
+    assert set(SERVICES) == set(Service)
+    for service, facts in SERVICES.items():
+        assert facts.service is service
+        assert Listener.HTTP in facts.listens
+
+
+def test_every_port_is_published_by_exactly_one_service() -> None:
+    owners = {port: owner(port).service for port in Port}
+    assert owners[Port.TEMPO_OTLP_GRPC] is Service.TEMPO
+    assert container_port(Port.TEMPO_OTLP_HTTP) == SERVICES[Service.TEMPO].listens[
+        Listener.OTLP_HTTP]
+
+
+def test_healthchecks_probe_the_service_itself() -> None:
+    alertmanager = SERVICES[Service.ALERTMANAGER]
+    assert alertmanager.healthcheck[-1] == f"http://localhost:{alertmanager.http_port}/-/healthy"
+    assert SERVICES[Service.PROMETHEUS].healthcheck == ("CMD", "promtool", "check", "healthy")
+    assert internal_url(Service.LOKI) == f"http://loki:{SERVICES[Service.LOKI].http_port}"
+
+
+def _product_modules() -> dict[str, str]:
+    """Every Python module that is not test code, by path."""
+    skip = ("tests/", ".venv/", "policy/.venv/", "build/")
+    return {str(path.relative_to(ROOT)): path.read_text() for path in ROOT.rglob("*.py")
+            if not str(path.relative_to(ROOT)).startswith(skip)}
+
+
+def test_ports_paths_and_uids_are_written_in_one_module() -> None:
+    facts = {str(port) for row in SERVICES.values() for port in row.listens.values()}
+    facts |= {path for row in SERVICES.values()
+              for path in (row.config_path, row.data_dir, row.secrets_dir) if path}
+    facts |= {uid.value for uid in Uid}
+    modules = _product_modules()
+    for fact in sorted(facts):
+        pattern = re.compile(rf"(?<![\w/.-]){re.escape(fact)}(?![\w/.-])")
+        homes = sorted(path for path, text in modules.items() if pattern.search(text))
+        assert len(homes) <= 1, f"{fact} is written in {homes}"
