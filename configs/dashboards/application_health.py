@@ -6,6 +6,8 @@ the backend team; those panels say so and stay empty until the backend exports t
 from typing import Final
 
 from configs.dashboards.panels import (
+    UP,
+    UP_MAPPINGS,
     Json,
     dashboard,
     gauge,
@@ -34,9 +36,6 @@ from settings import Service, Settings
 UID: Final = "gatewayz-application-health"
 TITLE: Final = "GatewayZ application health"
 HEALTHY: Final = ((None, "red"), (0.9, "orange"), (0.99, "green"))
-UP: Final = ((None, "red"), (1, "green"))
-UP_MAPPINGS: Final = ({"type": "value", "options": {
-    "0": {"text": "Down", "color": "red"}, "1": {"text": "Up", "color": "green"}}},)
 INTRO: Final = (
     "The first row uses metrics the backend exports today. The rows below it are built on "
     "metrics asked of the backend team (provider health, circuit breakers, model uptime, cost, "

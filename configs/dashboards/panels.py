@@ -12,6 +12,32 @@ from dataclasses import dataclass, field
 from itertools import count
 from typing import Final
 
+from configs.dashboards.options import (
+    BigValueColorMode,
+    BigValueGraphMode,
+    BigValueJustifyMode,
+    BigValueTextMode,
+    DashboardCursorSync,
+    DashboardLinkType,
+    DataTransformerID,
+    FieldColorModeId,
+    LegendDisplayMode,
+    LegendPlacement,
+    LogsDedupStrategy,
+    LogsSortOrder,
+    MappingType,
+    PieChartLegendValues,
+    PieChartType,
+    ReducerID,
+    SortOrder,
+    StackingMode,
+    TableCellHeight,
+    TextMode,
+    ThresholdsMode,
+    TooltipDisplayMode,
+    VisibilityMode,
+    VizOrientation,
+)
 from configs.dashboards.targets import Target, service_map, traceql, wanted_metrics
 from configs.dashboards.variables import env_variable
 from configs.datasources import ref
@@ -28,6 +54,8 @@ GRID_COLUMNS: Final = 24
 Json = dict[str, object]
 Thresholds = tuple[tuple[float | None, str], ...]
 GREEN: Final[Thresholds] = ((None, "green"),)
+# A 0/1 health series (up, redis_up): red below 1, and shown as Down/Up rather than a number.
+UP: Final[Thresholds] = ((None, "red"), (1, "green"))
 
 
 def _ref_id(index: int) -> str:
@@ -96,36 +124,79 @@ def row(title: str, *panels: Panel, collapsed: bool = False) -> Row:
     return Row(title, panels, collapsed)
 
 
+def value_mappings(texts: Mapping[str, tuple[str, str]]) -> tuple[Json, ...]:
+    """Show a value as text in a colour: {value: (text, colour)}."""
+    return ({"type": MappingType.VALUE_TO_TEXT,
+             "options": {value: {"text": shown, "color": color}
+                         for value, (shown, color) in texts.items()}},)
+
+
+UP_MAPPINGS: Final = value_mappings({"0": ("Down", "red"), "1": ("Up", "green")})
+
+
 def _field_defaults(unit: str, thresholds: Thresholds, **extra: object) -> Json:
     steps = [{"color": color, "value": value} for value, color in thresholds]
-    return {"unit": unit, "thresholds": {"mode": "absolute", "steps": steps}, **extra}
+    return {"unit": unit, "thresholds": {"mode": ThresholdsMode.ABSOLUTE, "steps": steps},
+            **extra}
 
 
-_REDUCE_LAST: Final[Mapping[str, object]] = {
-    "calcs": ["lastNotNull"], "fields": "", "values": False,
-}
+_BY_THRESHOLDS: Final[Json] = {"mode": FieldColorModeId.THRESHOLDS}
+
+
+# Legend and tooltip as dataclasses, not dicts: a misspelt field is a TypeError where a misspelt
+# key would be sent and ignored.
+@dataclass(frozen=True)
+class Legend:
+    display_mode: LegendDisplayMode
+    placement: LegendPlacement
+    calcs: tuple[ReducerID, ...] | None = None
+    values: tuple[PieChartLegendValues, ...] | None = None
+
+    def json(self) -> Json:
+        rendered: Json = {"displayMode": self.display_mode, "placement": self.placement,
+                          "showLegend": True}
+        if self.calcs is not None:
+            rendered["calcs"] = list(self.calcs)
+        if self.values is not None:
+            rendered["values"] = list(self.values)
+        return rendered
+
+
+@dataclass(frozen=True)
+class Tooltip:
+    mode: TooltipDisplayMode
+    sort: SortOrder
+
+    def json(self) -> Json:
+        return {"mode": self.mode, "sort": self.sort}
+
+
+def _reduce(calc: ReducerID = ReducerID.LAST_NOT_NULL) -> Json:
+    """One value per field (not each row's), from every numeric field."""
+    return {"calcs": [calc], "fields": "", "values": False}
 
 
 def timeseries(title: str, *targets: Target, unit: str = "short", width: int = 12,
                height: int = 8, description: str = "", stacked: bool = False) -> Panel:
-    custom = {"fillOpacity": 10, "showPoints": "never",
-              "stacking": {"mode": "normal" if stacked else "none", "group": "A"}}
+    stacking = StackingMode.NORMAL if stacked else StackingMode.NONE
+    custom = {"fillOpacity": 10, "showPoints": VisibilityMode.NEVER,
+              "stacking": {"mode": stacking, "group": "A"}}
+    legend = Legend(LegendDisplayMode.LIST, LegendPlacement.BOTTOM, calcs=())
+    tooltip = Tooltip(TooltipDisplayMode.MULTI, SortOrder.DESCENDING)
     return Panel("timeseries", title, targets, width, height, description,
                  _field_defaults(unit, GREEN, custom=custom),
-                 {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True,
-                             "calcs": []},
-                  "tooltip": {"mode": "multi", "sort": "desc"}})
+                 {"legend": legend.json(), "tooltip": tooltip.json()})
 
 
 def stat(title: str, *targets: Target, unit: str = "short", width: int = 6, height: int = 4,
          description: str = "", thresholds: Thresholds = GREEN,
          mappings: Sequence[Mapping[str, object]] = ()) -> Panel:
     return Panel("stat", title, targets, width, height, description,
-                 _field_defaults(unit, thresholds, color={"mode": "thresholds"},
+                 _field_defaults(unit, thresholds, color=dict(_BY_THRESHOLDS),
                                  mappings=list(mappings)),
-                 {"reduceOptions": dict(_REDUCE_LAST), "colorMode": "value",
-                  "graphMode": "area", "textMode": "auto", "justifyMode": "auto",
-                  "orientation": "auto"})
+                 {"reduceOptions": _reduce(), "colorMode": BigValueColorMode.VALUE,
+                  "graphMode": BigValueGraphMode.AREA, "textMode": BigValueTextMode.AUTO,
+                  "justifyMode": BigValueJustifyMode.AUTO, "orientation": VizOrientation.AUTO})
 
 
 def gauge(title: str, *targets: Target, unit: str = "percentunit", maximum: float = 1,
@@ -133,20 +204,23 @@ def gauge(title: str, *targets: Target, unit: str = "percentunit", maximum: floa
           thresholds: Thresholds = GREEN) -> Panel:
     return Panel("gauge", title, targets, width, height, description,
                  _field_defaults(unit, thresholds, min=0, max=maximum,
-                                 color={"mode": "thresholds"}),
-                 {"reduceOptions": dict(_REDUCE_LAST), "showThresholdMarkers": True,
+                                 color=dict(_BY_THRESHOLDS)),
+                 {"reduceOptions": _reduce(), "showThresholdMarkers": True,
                   "showThresholdLabels": False})
 
 
 def piechart(title: str, *targets: Target, unit: str = "short", width: int = 8, height: int = 8,
              description: str = "") -> Panel:
+    legend = Legend(LegendDisplayMode.TABLE, LegendPlacement.RIGHT,
+                    values=(PieChartLegendValues.PERCENT,))
+    tooltip = Tooltip(TooltipDisplayMode.SINGLE, SortOrder.NONE)
     return Panel("piechart", title, targets, width, height, description,
                  _field_defaults(unit, GREEN),
-                 {"reduceOptions": dict(_REDUCE_LAST),
-                  "pieType": "donut",
-                  "legend": {"displayMode": "table", "placement": "right", "showLegend": True,
-                             "values": ["percent"]},
-                  "tooltip": {"mode": "single", "sort": "none"}})
+                 {"reduceOptions": _reduce(), "pieType": PieChartType.DONUT,
+                  "legend": legend.json(), "tooltip": tooltip.json()})
+
+
+_TABLE_OPTIONS: Final[Json] = {"showHeader": True, "cellHeight": TableCellHeight.SM}
 
 
 def table(title: str, *targets: Target, columns: Sequence[str] = (), unit: str = "short",
@@ -162,16 +236,16 @@ def table(title: str, *targets: Target, columns: Sequence[str] = (), unit: str =
     names = dict(zip(values, columns, strict=True))
     return Panel("table", title, targets, width, height, description,
                  _field_defaults(unit, GREEN),
-                 {"showHeader": True, "cellHeight": "sm"},
-                 ({"id": "merge", "options": {}},
-                  {"id": "organize", "options": {"excludeByName": {"Time": True},
-                                                 "renameByName": names}}))
+                 dict(_TABLE_OPTIONS),
+                 ({"id": DataTransformerID.MERGE, "options": {}},
+                  {"id": DataTransformerID.ORGANIZE,
+                   "options": {"excludeByName": {"Time": True}, "renameByName": names}}))
 
 
 def trace_search(title: str, query: str, width: int = 24, height: int = 10,
                  description: str = "") -> Panel:
     return Panel("table", title, (traceql(query),), width, height, description,
-                 _field_defaults("short", GREEN), {"showHeader": True, "cellHeight": "sm"})
+                 _field_defaults("short", GREEN), dict(_TABLE_OPTIONS))
 
 
 def node_graph(title: str, width: int = 24, height: int = 12, description: str = "") -> Panel:
@@ -181,14 +255,15 @@ def node_graph(title: str, width: int = 24, height: int = 12, description: str =
 def logs(title: str, target: Target, width: int = 24, height: int = 12,
          description: str = "") -> Panel:
     return Panel("logs", title, (target,), width, height, description, {},
-                 {"showTime": True, "wrapLogMessage": True, "sortOrder": "Descending",
-                  "enableLogDetails": True, "dedupStrategy": "none", "showLabels": False,
+                 {"showTime": True, "wrapLogMessage": True,
+                  "sortOrder": LogsSortOrder.DESCENDING, "enableLogDetails": True,
+                  "dedupStrategy": LogsDedupStrategy.NONE, "showLabels": False,
                   "showCommonLabels": False, "prettifyLogMessage": False})
 
 
 def text(title: str, markdown: str, width: int = 24, height: int = 3) -> Panel:
     return Panel("text", title, (), width, height, "", {},
-                 {"mode": "markdown", "content": markdown})
+                 {"mode": TextMode.MARKDOWN, "content": markdown})
 
 
 # --- dashboard -------------------------------------------------------------------------------
@@ -247,14 +322,15 @@ def dashboard(settings: Settings, *, uid: str, title: str, tags: Sequence[str],
         "description": description,
         "tags": ["gatewayz", *tags],
         "editable": True,
-        "graphTooltip": 1,  # shared crosshair: line panels up in time
+        "graphTooltip": DashboardCursorSync.CROSSHAIR,  # line panels up in time
         "timezone": "browser",
         "time": {"from": time_from, "to": "now"},
         "refresh": refresh,
         "schemaVersion": SCHEMA_VERSION,
         "annotations": {"list": []},
-        "links": [{"title": "GatewayZ dashboards", "type": "dashboards", "tags": ["gatewayz"],
-                   "asDropdown": True, "includeVars": True, "keepTime": True}],
+        "links": [{"title": "GatewayZ dashboards", "type": DashboardLinkType.DASHBOARDS,
+                   "tags": ["gatewayz"], "asDropdown": True, "includeVars": True,
+                   "keepTime": True}],
         "templating": {"list": [env_variable(settings), *variables]},
         "panels": list(_layout(items)),
     }

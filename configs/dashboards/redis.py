@@ -4,16 +4,22 @@ commands, keyspace hit ratio, keys per db, evictions, expirations and rejected c
 
 from typing import Final
 
-from configs.dashboards.panels import Json, dashboard, gauge, row, stat, timeseries
+from configs.dashboards.panels import (
+    UP,
+    UP_MAPPINGS,
+    Json,
+    dashboard,
+    gauge,
+    row,
+    stat,
+    timeseries,
+)
 from configs.dashboards.targets import promql, rate, ratio, series, stack_job
 from settings import Service, Settings
 
 UID: Final = "gatewayz-redis"
 TITLE: Final = "GatewayZ Redis"
 JOB: Final = stack_job(Service.REDIS_EXPORTER)
-UP: Final = ((None, "red"), (1, "green"))
-UP_MAPPINGS: Final = ({"type": "value", "options": {
-    "0": {"text": "Down", "color": "red"}, "1": {"text": "Up", "color": "green"}}},)
 
 
 def build(settings: Settings) -> Json:

@@ -9,6 +9,13 @@ from dataclasses import dataclass
 from typing import Final
 
 from configs import promql as pq
+from configs.dashboards.options import (
+    LokiQueryType,
+    PromQueryFormat,
+    QueryEditorMode,
+    SearchTableType,
+    TempoQueryType,
+)
 from configs.datasources import Uid
 from settings import Service
 
@@ -83,10 +90,10 @@ def promql(expr: str, legend: str = "", *, instant: bool = False, table: bool = 
     return Target(Uid.PROMETHEUS, {
         "expr": expr,
         "legendFormat": legend or "__auto",
-        "editorMode": "code",
+        "editorMode": QueryEditorMode.CODE,
         "range": not instant,
         "instant": instant,
-        "format": "table" if table else "time_series",
+        "format": PromQueryFormat.TABLE if table else PromQueryFormat.TIME_SERIES,
         "exemplar": exemplar,
     })
 
@@ -95,23 +102,23 @@ def logql(expr: str, legend: str = "") -> Target:
     return Target(Uid.LOKI, {
         "expr": expr,
         "legendFormat": legend,
-        "editorMode": "code",
-        "queryType": "range",
+        "editorMode": QueryEditorMode.CODE,
+        "queryType": LokiQueryType.RANGE,
     })
 
 
 def traceql(query: str, limit: int = 20) -> Target:
     return Target(Uid.TEMPO, {
-        "queryType": "traceql",
+        "queryType": TempoQueryType.TRACEQL,
         "query": query,
         "limit": limit,
-        "tableType": "traces",
+        "tableType": SearchTableType.TRACES,
     })
 
 
 def service_map() -> Target:
     """Tempo's service graph, read from the span metrics Prometheus holds for this env."""
-    return Target(Uid.TEMPO, {"queryType": "serviceMap",
+    return Target(Uid.TEMPO, {"queryType": TempoQueryType.SERVICE_MAP,
                               "serviceMapQuery": "{" + ENV_MATCHER + "}"})
 
 
