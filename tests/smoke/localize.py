@@ -9,6 +9,7 @@ this machine differs from a Docker host. Each change is listed in its docstring 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
@@ -17,6 +18,7 @@ from typing import Any, Final
 
 import yaml
 
+from configs.render import to_json, to_yaml
 from review.render import Rendered
 from settings import Service
 
@@ -102,13 +104,19 @@ class ContainerPlan:
         return content
 
     def with_file(self, path: str, content: str) -> ContainerPlan:
-        uploads = tuple(Upload(u.path, content, u.owner, u.mode) if u.path == path else u
-                        for u in self.uploads)
-        return _replace(self, uploads=uploads)
+        return dataclasses.replace(self, uploads=tuple(
+            dataclasses.replace(u, content=content) if u.path == path else u
+            for u in self.uploads))
 
+    @property
+    def config_path(self) -> str:
+        """The file `--config.file` names (Prometheus and Alertmanager)."""
+        return flag_value(self.command, "--config.file")
 
-def _replace(plan: ContainerPlan, **changes: Any) -> ContainerPlan:
-    return ContainerPlan(**{**plan.__dict__, **changes})
+    def config(self) -> dict[str, Any]:
+        """That file, parsed: a fresh document each call, free to change."""
+        loaded: dict[str, Any] = yaml.safe_load(self.file(self.config_path))
+        return loaded
 
 
 def nanoseconds(duration: str) -> int:
@@ -122,10 +130,6 @@ def nanoseconds(duration: str) -> int:
 def flag_value(command: tuple[str, ...] | list[str], name: str) -> str:
     (value,) = [arg.partition("=")[2] for arg in command if arg.partition("=")[0] == name]
     return value
-
-
-def _dump(document: Mapping[str, Any]) -> str:
-    return yaml.safe_dump(dict(document), sort_keys=False, width=1 << 16)
 
 
 def localize(rendered: Rendered, host: Host) -> dict[Service, ContainerPlan]:
@@ -190,8 +194,7 @@ def _plan(rendered: Rendered, service: Service, host: Host) -> ContainerPlan:
 
 
 def _prometheus(plan: ContainerPlan, host: Host) -> ContainerPlan:
-    config_path = flag_value(plan.command, "--config.file")
-    config = copy.deepcopy(yaml.safe_load(plan.file(config_path)))
+    config = plan.config()
     for key in ("scrape_interval", "scrape_timeout", "evaluation_interval"):
         if key in config.get("global", {}):
             config["global"][key] = SMOKE_INTERVAL
@@ -207,9 +210,9 @@ def _prometheus(plan: ContainerPlan, host: Host) -> ContainerPlan:
                 static["targets"] = [f"{host.gateway}:{host.backend_port}"]
             if job.get("scheme") == "https":
                 job["scheme"] = "http"
-    planned = plan.with_file(config_path, _dump(config))
+    planned = plan.with_file(plan.config_path, to_yaml(config))
     for rule_file in config.get("rule_files", []):
-        planned = planned.with_file(rule_file, _dump(shorten_alerts(
+        planned = planned.with_file(rule_file, to_yaml(shorten_alerts(
             yaml.safe_load(planned.file(rule_file)))))
     return planned
 
@@ -224,8 +227,7 @@ def shorten_alerts(document: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _alertmanager(plan: ContainerPlan, host: Host) -> ContainerPlan:
-    config_path = flag_value(plan.command, "--config.file")
-    config = copy.deepcopy(yaml.safe_load(plan.file(config_path)))
+    config = plan.config()
 
     def shorten(route: dict[str, Any]) -> None:
         for key, value in (("group_wait", SMOKE_GROUP_WAIT),
@@ -237,7 +239,7 @@ def _alertmanager(plan: ContainerPlan, host: Host) -> ContainerPlan:
             shorten(child)
 
     shorten(config["route"])
-    planned = plan.with_file(config_path, _dump(config))
+    planned = plan.with_file(plan.config_path, to_yaml(config))
     for receiver, paths in receiver_url_files(planned).items():
         for path in paths:
             planned = planned.with_file(path, f"{host.url(host.catcher_port)}/{receiver}")
@@ -249,7 +251,7 @@ URL_FILE_KEYS: Final = ("url_file", "api_url_file")
 
 def receiver_url_files(plan: ContainerPlan) -> dict[str, list[str]]:
     """Each Alertmanager receiver's URL files, by receiver name."""
-    config = yaml.safe_load(plan.file(flag_value(plan.command, "--config.file")))
+    config = plan.config()
     return {receiver["name"]: [entry[key] for entries in receiver.values()
                                if isinstance(entries, list) for entry in entries
                                for key in URL_FILE_KEYS if key in entry]
@@ -266,11 +268,11 @@ def _moved(address: str, to: str) -> str:
 def _redis_exporter(plan: ContainerPlan, host: Host) -> ContainerPlan:
     to = f"{host.gateway}:{host.redis_port}"
     env = {**plan.env, "REDIS_ADDR": _moved(plan.env["REDIS_ADDR"], to)}
-    planned = _replace(plan, env=env)
+    planned = dataclasses.replace(plan, env=env)
     if "REDIS_PASSWORD_FILE" in env:
         path = env["REDIS_PASSWORD_FILE"]
         # The exporter looks a password up by the address it scrapes: the keys move with it.
         passwords = {_moved(key, to): value
                      for key, value in json.loads(planned.file(path)).items()}
-        planned = planned.with_file(path, json.dumps(passwords, sort_keys=True))
+        planned = planned.with_file(path, to_json(passwords, compact=True))
     return planned

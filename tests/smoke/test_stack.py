@@ -20,6 +20,7 @@ from configs.alertmanager_routing import receiver_for
 from configs.dashboards.queries import plain, promql_queries, variable_values
 from configs.dashboards.targets import WANTED_METRICS
 from configs.promql import metric_names
+from configs.render import to_yaml
 from configs.rules.watchdog import WATCHDOG
 from ops import verify
 from review.dockerd import Engine
@@ -45,7 +46,6 @@ from tests.smoke.localize import (
     SMOKE_FOR,
     ContainerPlan,
     Host,
-    flag_value,
     receiver_url_files,
 )
 
@@ -68,20 +68,16 @@ def ready(http: httpx.Client, seconds: float) -> bool:
     return bool(wait_for(lambda: http.get("/-/ready").status_code == 200 or None, seconds))
 
 
-def _backend_jobs(prometheus_plan: ContainerPlan, host: Host) -> list[str]:
-    config = yaml.safe_load(prometheus_plan.file(flag_value(prometheus_plan.command,
-                                                            "--config.file")))
-    backend = f"{host.gateway}:{host.backend_port}"
-    return [job["job_name"] for job in config["scrape_configs"]
-            if backend in job["static_configs"][0]["targets"]]
-
-
 def _stack_jobs(plans: Mapping[Service, ContainerPlan]) -> dict[str, str]:
     """Each job Prometheus scrapes, by the target it names."""
-    plan = plans[Service.PROMETHEUS]
-    config = yaml.safe_load(plan.file(flag_value(plan.command, "--config.file")))
     return {job["job_name"]: job["static_configs"][0]["targets"][0]
-            for job in config["scrape_configs"]}
+            for job in plans[Service.PROMETHEUS].config()["scrape_configs"]}
+
+
+def _backend_jobs(plans: Mapping[Service, ContainerPlan], host: Host) -> list[str]:
+    """The jobs localize pointed at the stand-in backend."""
+    backend = f"{host.gateway}:{host.backend_port}"
+    return [job for job, target in _stack_jobs(plans).items() if target == backend]
 
 
 # --- the containers as Pulumi would have them ------------------------------------------------
@@ -269,7 +265,7 @@ def test_every_backend_and_redis_series_carries_env(
         prometheus: Prometheus, plans: dict[Service, ContainerPlan], host: Host,
         settings: Settings) -> None:
     time.sleep(SETTLE_SECONDS)
-    jobs = _backend_jobs(plans[Service.PROMETHEUS], host)
+    jobs = _backend_jobs(plans, host)
     if Service.REDIS_EXPORTER in plans:
         jobs.append(Service.REDIS_EXPORTER.job)
     for job in jobs:
@@ -365,8 +361,7 @@ def test_make_verify_passes_on_the_running_stack(prometheus: Prometheus,
 
 
 def _receiver(plans: dict[Service, ContainerPlan], labels: Mapping[str, str]) -> tuple[str, bool]:
-    plan = plans[Service.ALERTMANAGER]
-    config = yaml.safe_load(plan.file(flag_value(plan.command, "--config.file")))
+    config = plans[Service.ALERTMANAGER].config()
     receiver = receiver_for(config["route"], labels)
     notifies = any(key.endswith("_configs")
                    for key in next(r for r in config["receivers"] if r["name"] == receiver))
@@ -478,15 +473,13 @@ def test_a_replaced_prometheus_keeps_its_data(
     before = prometheus.query('count(up{job="prometheus"})', at=written)
     assert before
     plan = plans[Service.PROMETHEUS]
-    path = flag_value(plan.command, "--config.file")
-    config = yaml.safe_load(plan.file(path))
     # The change: one more rule, which fails at every evaluation (`on()` matches every `up`
     # with every other: Prometheus refuses the many-to-many match).
-    rules = config["rule_files"][0]
+    rules = plan.config()["rule_files"][0]
     document = yaml.safe_load(plan.file(rules))
     document["groups"].append({"name": "smoke_broken", "rules": [
         {"record": "smoke:broken", "expr": "up * on() up"}]})
-    changed = plan.with_file(rules, yaml.safe_dump(document, sort_keys=False))
+    changed = plan.with_file(rules, to_yaml(document))
     new = replace(docker_engine.client, running.containers[Service.PROMETHEUS], changed)
     running.containers[Service.PROMETHEUS] = new
     assert ready(prometheus.http, changed.wait_timeout_seconds), logs_tail(new)
