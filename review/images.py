@@ -31,9 +31,8 @@ from docker.errors import BuildError as DockerBuildError
 from docker.errors import DockerException, ImageNotFound
 
 from review.dockerd import EngineError, engine
-from review.releases import RELEASES, BuildError, GoRelease, ensure, release_dir
+from review.releases import RELEASE_OF_BINARY, RELEASES, BuildError, GoRelease, ensure, release_dir
 from services import SERVICES, Service, config_path
-from settings import DEFAULT_IMAGES
 
 REPOSITORY: Final = "gatewayz-local"
 RECIPE_LABEL: Final = "io.gatewayz.recipe"
@@ -122,10 +121,9 @@ class LocalImage:
     seconds: float
 
 
-def image_tag(service: Service) -> str:
+def image_tag(release: GoRelease) -> str:
     """`gatewayz-local/<service>:<tag of the stack's default image, without its variant>`."""
-    tag = DEFAULT_IMAGES[service].rpartition(":")[2].split("-", 1)[0]
-    return f"{REPOSITORY}/{service.value}:{tag}"
+    return f"{REPOSITORY}/{release.service.value}:{release.tag}"
 
 
 def busybox_version() -> str:
@@ -139,8 +137,7 @@ def busybox_version() -> str:
     return result.stdout.strip().rpartition(":")[2].replace("+", "-")
 
 
-_EXECUTABLES: Final = frozenset({"busybox", "prometheus", "promtool", "alertmanager", "amtool",
-                                 "redis_exporter"})
+_EXECUTABLES: Final = frozenset({"busybox", *RELEASE_OF_BINARY})
 
 
 def _context(dockerfile: str, files: Mapping[str, Path | str]) -> tuple[io.BytesIO, str]:
@@ -196,7 +193,7 @@ def build_images(client: docker.DockerClient) -> list[LocalImage]:
     images = [base]
     for release in RELEASES:
         dockerfile = f"# base {base_id}\n{DOCKERFILES[release.service]}"
-        images.append(_build(client, image_tag(release.service), dockerfile,
+        images.append(_build(client, image_tag(release), dockerfile,
                              _service_files(release), {"BASE": base.tag}))
     return images
 

@@ -53,11 +53,15 @@ class GoRelease:
     image_files: Mapping[str, str] | None = None
 
     @property
+    def tag(self) -> str:
+        """The stack's default image tag without its variant: `prom/prometheus:v3.14.0` ->
+        `v3.14.0`, `oliver006/redis_exporter:v1.88.0-alpine` -> `v1.88.0`."""
+        return DEFAULT_IMAGES[self.service].rpartition(":")[2].split("-", 1)[0]
+
+    @property
     def release(self) -> str:
-        """The release the stack's default image pins, without `v` or an image variant:
-        `prom/prometheus:v3.14.0` -> `3.14.0`, `...:v1.88.0-alpine` -> `1.88.0`."""
-        tag = DEFAULT_IMAGES[self.service].rpartition(":")[2]
-        return tag.removeprefix("v").split("-", 1)[0]
+        """That tag as the release reports itself: `3.14.0`."""
+        return self.tag.removeprefix("v")
 
     @property
     def version(self) -> str:

@@ -134,7 +134,7 @@ def local_images(docker_engine: Engine) -> Mapping[Service, str]:
         images.build_images(docker_engine.client)
     except (releases.BuildError, images.ImageError, DockerException) as error:
         pytest.fail(f"the local images could not be built: {error}")
-    return {release.service: images.image_tag(release.service) for release in releases.RELEASES}
+    return {release.service: images.image_tag(release) for release in releases.RELEASES}
 
 
 def _remove_leftovers(client: docker.DockerClient) -> None:
