@@ -128,6 +128,15 @@ def binary_path(name: str) -> Path | None:
     return path if (directory / _STAMP).is_file() and path.is_file() else None
 
 
+def built(name: str) -> Path:
+    """The cached build of a binary of the pinned releases; BuildError before `make tools`."""
+    path = binary_path(name)
+    if path is None:
+        raise BuildError(f"{name} of {RELEASE_OF_BINARY[name].pin} is not built: run "
+                         "`make tools`")
+    return path
+
+
 @contextlib.contextmanager
 def _locked(root: Path) -> Iterator[None]:
     """One build at a time per cache: the tests and `make tools` may race on a cold cache."""

@@ -26,7 +26,7 @@ import yaml
 
 from configs.dashboards.queries import plain, promql_queries, variable_values
 from review.keyref import load_key_reference, unknown_keys
-from review.releases import RELEASE_OF_BINARY, binary_path
+from review.releases import BuildError, built
 from services import Service, config_path
 from settings.stack_file import ROOT
 
@@ -65,11 +65,10 @@ class MissingToolError(RuntimeError):
 
 def _tool(name: str) -> str:
     """A validator of the pinned releases, as `make tools` built it."""
-    path = binary_path(name)
-    if path is None:
-        raise MissingToolError(f"{name} of {RELEASE_OF_BINARY[name].pin} is not built: run "
-                               "`make tools`")
-    return str(path)
+    try:
+        return str(built(name))
+    except BuildError as missing:
+        raise MissingToolError(str(missing)) from missing
 
 
 def _run(command: list[str]) -> tuple[int, str]:
@@ -113,7 +112,8 @@ def check_flags(tree: Path, scratch: Path) -> list[Failure]:
     """Each binary parses the rendered flags (with `--version`, so nothing starts): an unknown
     flag fails as it would on the host; a flag its own `--help` marks [DEPRECATED] fails too."""
     failures = []
-    for service, binary in (("prometheus", "prometheus"), ("alertmanager", "alertmanager")):
+    for service in (Service.PROMETHEUS, Service.ALERTMANAGER):
+        binary = service.value  # each binary is named as its service
         path = _tool(binary)
         command = json.loads((tree / "containers" / f"{service}.json").read_text())["command"]
         file = f"containers/{service}.json"

@@ -10,20 +10,21 @@ import shutil
 
 import pytest
 
-from review.releases import RELEASE_OF_BINARY, binary_path
+from review.releases import RELEASE_OF_BINARY, BuildError, built
 
 
 def require_tool(name: str) -> str:
     """Absolute path of `name`, or fail (CI) / skip (elsewhere) when it is not there."""
     if name in RELEASE_OF_BINARY:
-        built = binary_path(name)
-        path = str(built) if built is not None else None
-        message = (f"{name} of {RELEASE_OF_BINARY[name].pin} is not built: run `make tools`")
+        try:
+            return str(built(name))
+        except BuildError as missing:
+            message = str(missing)
     else:
         path = shutil.which(name)
+        if path is not None:
+            return path
         message = f"{name} is not installed (Debian: see .ci/run for the package)"
-    if path is not None:
-        return path
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
