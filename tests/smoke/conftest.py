@@ -39,7 +39,7 @@ from services import SERVICES
 from settings import Service, Settings
 from settings.stack_file import ROOT
 from tests.smoke.clients import Alertmanager, Catcher, Prometheus, wait_for
-from tests.smoke.containers import Health, create, wait_healthy
+from tests.smoke.containers import Health, create, logs_tail, wait_healthy
 from tests.smoke.localize import (
     NAME_PREFIX,
     NOT_RUN,
@@ -327,10 +327,25 @@ class Running:
 @pytest.fixture(scope="session")
 def running(docker_engine: Engine, network: Network, plans: dict[Service, ContainerPlan],
             backend: Backend, redis: Redis | None, catcher: Catcher) -> Running:
-    """Every planned container created, then each waited for as Pulumi's `wait` does."""
+    """Every planned container created, then each waited for as Pulumi's `wait` does.
+
+    Alertmanager first, and answering before Prometheus starts: Prometheus drops an alert it
+    cannot deliver and sends it again only after its resend delay (1m), so a Watchdog that fired
+    before Alertmanager listened would reach it a minute late. A deploy heals by that resend;
+    the run checks the heartbeat, not that race.
+    """
     client = docker_engine.client
+    manager = plans[Service.ALERTMANAGER]
+    manager_ready = f"{published_url(manager, SERVICES[Service.ALERTMANAGER].http_port)}/-/ready"
+    containers: dict[Service, Container] = {}
     try:
-        containers = {service: create(client, plan) for service, plan in plans.items()}
+        for service in sorted(plans, key=lambda service: service is Service.PROMETHEUS):
+            if service is Service.PROMETHEUS and wait_for(
+                    lambda: httpx.get(manager_ready, timeout=2).status_code == 200 or None,
+                    manager.wait_timeout_seconds) is None:
+                pytest.fail(f"Alertmanager did not answer {manager_ready}: "
+                            f"{logs_tail(containers[Service.ALERTMANAGER])}")
+            containers[service] = create(client, plans[service])
     except (APIError, NotFound) as error:
         pytest.fail(f"creating the containers failed: {error}")
     health = {service: wait_healthy(container, plans[service].wait_timeout_seconds)
