@@ -34,11 +34,11 @@ policy/.venv/.installed: policy/requirements.txt
 ## tools: build the pinned Prometheus, Alertmanager and redis_exporter from their Go modules
 ## into ~/.cache/gatewayz-observability (a no-op when built)
 tools: venv
-	$(PY) -m review.releases
+	$(PY) -m toolchain.releases
 
 ## images: local images of those releases (gatewayz-local/<service>:<tag>) on a Docker engine
 images: tools
-	$(PY) -m review.images
+	$(PY) -m toolchain.images
 
 ## test: lint, types, unit tests, the pinned validators on both stacks
 test: tools lint typecheck unit validate-all

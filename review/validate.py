@@ -26,9 +26,9 @@ import yaml
 
 from configs.dashboards.queries import plain, promql_queries, variable_values
 from review.keyref import load_key_reference, unknown_keys
-from review.releases import BuildError, built
 from services import Service, config_path
 from settings.stack_file import ROOT
+from toolchain.releases import BuildError, built
 
 REFERENCES: Final = ROOT / "references"
 

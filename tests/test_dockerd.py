@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from review import dockerd
-from review.dockerd import EngineError, start_daemon, stop_daemon
+from toolchain import dockerd
+from toolchain.dockerd import EngineError, start_daemon, stop_daemon
 
 
 @pytest.fixture

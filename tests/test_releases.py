@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from review import releases
-from review.releases import RELEASES, BuildError, GoRelease
 from settings import DEFAULT_IMAGES, Service
 from tests.support.tools import require_tool
+from toolchain import releases
+from toolchain.releases import RELEASES, BuildError, GoRelease
 
 
 def test_each_release_is_the_one_its_default_image_pins() -> None:

@@ -31,8 +31,6 @@ from docker.models.containers import Container
 from docker.models.networks import Network
 from docker.types import IPAMConfig, IPAMPool
 
-from review import images, releases
-from review.dockerd import TEST_GATEWAY, TEST_SUBNET, Engine, EngineError, engine
 from review.mock_runtime import stack_settings
 from review.render import Rendered, load, render
 from services import SERVICES
@@ -48,6 +46,8 @@ from tests.smoke.localize import (
     Host,
     localize,
 )
+from toolchain import images, releases
+from toolchain.dockerd import TEST_GATEWAY, TEST_SUBNET, Engine, EngineError, engine
 
 STARTUP_SECONDS: Final = 20.0
 STOP_SECONDS: Final = 5.0

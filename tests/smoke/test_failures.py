@@ -8,10 +8,10 @@ import dataclasses
 import pytest
 from docker.models.networks import Network
 
-from review.dockerd import Engine
 from settings import Service
 from tests.smoke.containers import UnhealthyError, create, remove, wait_healthy
 from tests.smoke.localize import NAME_PREFIX, ContainerPlan
+from toolchain.dockerd import Engine
 
 
 def test_a_container_that_never_turns_healthy_is_reported_with_its_logs(

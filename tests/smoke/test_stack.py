@@ -23,8 +23,6 @@ from configs.promql import metric_names
 from configs.render import to_yaml
 from configs.rules.watchdog import WATCHDOG
 from ops import verify
-from review.dockerd import Engine
-from review.releases import RELEASES, GoRelease, download
 from review.render import Rendered
 from services import internal_address
 from settings import Service, Settings
@@ -48,6 +46,8 @@ from tests.smoke.localize import (
     Host,
     receiver_url_files,
 )
+from toolchain.dockerd import Engine
+from toolchain.releases import RELEASES, GoRelease, download
 
 # Traffic of the stand-in: a little 5xx at rest (5xx panels have data, no alert fires), a 50%
 # burst, then a recovery loud enough that the 5m error ratio drops under the threshold in

@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from review.releases import RELEASE_OF_BINARY, BuildError, built
+from toolchain.releases import RELEASE_OF_BINARY, BuildError, built
 
 
 def require_tool(name: str) -> str:

@@ -1,7 +1,7 @@
 """The pinned Prometheus, Alertmanager and redis_exporter releases, built from their Go modules.
 
-`make tools` (`python -m review.releases`) builds each binary the stack's images ship, the way the
-release's own build does (prometheus/prometheus and prometheus/alertmanager `.promu.yml`: the
+`make tools` (`python -m toolchain.releases`) builds each binary the stack's images ship, the way
+the release's own build does (prometheus/prometheus and prometheus/alertmanager `.promu.yml`: the
 `netgo` tag and `github.com/prometheus/common/version` ldflags; oliver006/redis_exporter
 `Dockerfile`: `main.Build*` ldflags), static with cgo off, into a cache outside the repository
 keyed by module@version. The release comes from the image default in `settings.DEFAULT_IMAGES`,

@@ -4,7 +4,7 @@ in the build cache, so built images survive between runs; `--iptables=false` and
 bridge, so containers reach this host and each other, nothing else). It stops only what it
 started.
 
-`python -m review.dockerd start` / `stop` do the same for `.ci/run`, which evals what `start`
+`python -m toolchain.dockerd start` / `stop` do the same for `.ci/run`, which evals what `start`
 prints (DOCKER_HOST, and whether it started the daemon).
 """
 
@@ -26,7 +26,7 @@ from typing import Final
 import docker
 from docker.errors import DockerException
 
-from review.releases import cache_root
+from toolchain.releases import cache_root
 
 # Short: a unix socket path has a 108-byte limit, and containerd nests its own under it.
 RUN_DIR: Final = Path("/tmp/gatewayz-dockerd")

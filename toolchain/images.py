@@ -1,6 +1,6 @@
 """Local images of the pinned Prometheus, Alertmanager and redis_exporter releases.
 
-`make images` (`python -m review.images`) builds, through the Docker SDK, from the binaries
+`make images` (`python -m toolchain.images`) builds, through the Docker SDK, from the binaries
 `make tools` built:
   gatewayz-local/busybox:<busybox-static version>   the base: Debian's static busybox, CA certs,
                                                     root and nobody; the official images' base
@@ -30,9 +30,16 @@ import docker
 from docker.errors import BuildError as DockerBuildError
 from docker.errors import DockerException, ImageNotFound
 
-from review.dockerd import EngineError, engine
-from review.releases import RELEASE_OF_BINARY, RELEASES, BuildError, GoRelease, ensure, release_dir
 from services import SERVICES, Service, config_path
+from toolchain.dockerd import EngineError, engine
+from toolchain.releases import (
+    RELEASE_OF_BINARY,
+    RELEASES,
+    BuildError,
+    GoRelease,
+    ensure,
+    release_dir,
+)
 
 REPOSITORY: Final = "gatewayz-local"
 RECIPE_LABEL: Final = "io.gatewayz.recipe"
