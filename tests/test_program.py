@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, Final
 
 import pytest
 
 from configs.alertmanager import HEARTBEAT_URL_FILE
 from configs.prometheus import CONFIG_PATH as PROMETHEUS_CONFIG
+from ops.verify.context import duration_seconds
 from review.mock_runtime import (
     FAKE_SECRET_PREFIX,
     FAKE_SECRETS,
@@ -19,8 +20,9 @@ from review.mock_runtime import (
     Registration,
     run_program,
     stack_config,
+    stack_settings,
 )
-from settings import DEFAULT_IMAGES, Service
+from settings import DEFAULT_IMAGES, BackendAuth, Duration, Service, Settings
 from tests.support.stack import CONTAINER, containers, files, yaml_file
 
 STATEFUL = {"prometheus", "loki", "tempo", "grafana", "alertmanager"}
@@ -150,12 +152,12 @@ def test_no_endpoint_is_scraped_twice(program: ProgramRun) -> None:
 
 
 def test_jobs_are_named_for_the_backend_and_each_service(program: ProgramRun) -> None:
-    names = {job["job_name"] for job in scrape_jobs(program)}
-    expected = {f"gatewayz_{program.stack}", "prometheus", "loki", "tempo", "grafana",
-                "alertmanager"}
-    if program.stack == "production":
-        expected.add("redis_exporter")
-    assert names == expected
+    settings = stack_settings(program.stack)
+    names = [job["job_name"] for job in scrape_jobs(program)]
+    assert names[0] == f"gatewayz_{settings.environment}"
+    running = {Service(name).job for name in containers(program)}
+    assert set(names) == {target.job for target in settings.external_targets} | running
+    assert ("redis_exporter" in names) == (settings.redis is not None)
 
 
 def test_backend_credentials_only_through_a_credentials_file(program: ProgramRun) -> None:
@@ -167,24 +169,23 @@ def test_backend_credentials_only_through_a_credentials_file(program: ProgramRun
         if "authorization" in job:
             path = job["authorization"]["credentials_file"]
             assert uploaded[path].startswith(FAKE_SECRET_PREFIX)
-    assert ("authorization" in scrape_jobs(program)[0]) == (program.stack == "staging")
+    backend = stack_settings(program.stack).backend
+    assert ("authorization" in scrape_jobs(program)[0]) == (backend.auth is BackendAuth.BEARER)
 
 
-@pytest.mark.parametrize(("stack", "metrics", "size", "logs", "traces"), [
-    ("staging", "360h", "20GB", "168h", "72h"),
-    ("production", "720h", "50GB", "720h", "720h"),
-])
-def test_retention_reaches_each_service(stack: str, metrics: str, size: str, logs: str,
-                                        traces: str) -> None:
-    config, secret_keys = stack_config(stack)
-    found = containers(run_program(stack, config, secret_keys))
+def test_retention_reaches_each_service(program: ProgramRun) -> None:
+    retention = stack_settings(program.stack).retention
+    found = containers(program)
     prometheus = yaml_file(found["prometheus"], "/etc/prometheus/prometheus.yml")
-    assert prometheus["storage"]["tsdb"]["retention"] == {"time": metrics, "size": size}
+    tsdb = prometheus["storage"]["tsdb"]["retention"]
+    assert duration_seconds(tsdb["time"]) == retention.metrics_time.seconds
+    assert tsdb["size"] == str(retention.metrics_size)
     loki = yaml_file(found["loki"], "/etc/loki/config.yaml")
-    assert loki["limits_config"]["retention_period"] == logs
+    assert duration_seconds(loki["limits_config"]["retention_period"]) == retention.logs.seconds
     assert loki["compactor"]["retention_enabled"] is True
     tempo = yaml_file(found["tempo"], "/etc/tempo/tempo.yaml")
-    assert tempo["overrides"]["defaults"]["compaction"]["block_retention"] == traces
+    assert duration_seconds(tempo["overrides"]["defaults"]["compaction"]["block_retention"]) \
+        == retention.traces.seconds
 
 
 def _container_inputs(stack: str, **overrides: Any) -> dict[str, dict[str, Any]]:
@@ -193,18 +194,30 @@ def _container_inputs(stack: str, **overrides: Any) -> dict[str, dict[str, Any]]
     return {name: c.plain_inputs() for name, c in containers(run).items()}
 
 
-@pytest.mark.parametrize(("override", "changed"), [
-    ({"logsRetention": "14d"}, {"loki"}),
-    ({"tracesRetention": "96h"}, {"tempo"}),
-    ({"backendScrapeInterval": "30s"}, {"prometheus"}),
-    ({"redisUser": "exporter"}, {"redis-exporter"}),
-    ({"grafanaMemoryMb": "768"}, {"grafana"}),
-])
+def _longer(duration: Duration) -> str:
+    """A valid duration other than the stack's own, whatever the stack file says today."""
+    return f"{duration.seconds // 3600 + 24}h"
+
+
+# Each a setting one service sees, changed away from what the stack has.
+ONE_SERVICE_CHANGES: Final[tuple[tuple[str, Callable[[Settings], str], str], ...]] = (
+    ("logsRetention", lambda s: _longer(s.retention.logs), "loki"),
+    ("tracesRetention", lambda s: _longer(s.retention.traces), "tempo"),
+    ("backendScrapeInterval", lambda s: f"{s.backend.interval.seconds + 15}s", "prometheus"),
+    ("redisUser", lambda s: "exporter2" if s.redis and s.redis.user == "exporter" else "exporter",
+     "redis-exporter"),
+    ("grafanaMemoryMb", lambda s: str(s.memory_mb[Service.GRAFANA] + 256), "grafana"),
+)
+
+
+@pytest.mark.parametrize(("key", "changed_value", "changed"), ONE_SERVICE_CHANGES,
+                         ids=[key for key, _, _ in ONE_SERVICE_CHANGES])
 def test_a_change_to_one_service_replaces_only_its_container(
-        override: dict[str, Any], changed: set[str]) -> None:
-    before = _container_inputs("production")
-    after = _container_inputs("production", **override)
-    assert {name for name in before if before[name] != after[name]} == changed
+        key: str, changed_value: Callable[[Settings], str], changed: str) -> None:
+    stack = "production"  # the stack that runs every service, redis_exporter included
+    before = _container_inputs(stack)
+    after = _container_inputs(stack, **{key: changed_value(stack_settings(stack))})
+    assert {name for name in before if before[name] != after[name]} == {changed}
 
 
 def _grafana_content(program: ProgramRun) -> list[Registration]:

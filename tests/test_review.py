@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from configs.render import to_yaml
 from ops.tunnel import VERIFY_PORTS, ssh_command
 from review.diff import diff_trees
 from review.mock_runtime import FAKE_SECRET_PREFIX
@@ -72,10 +73,17 @@ def test_render_masks_secrets_outside_the_files_that_carry_them(trees: dict[str,
 def test_diff_is_empty_for_identical_trees_and_names_the_changed_file(
         trees: dict[str, Path], tmp_path: Path) -> None:
     assert list(diff_trees(trees["staging"], trees["staging"])) == []
-    lines = "".join(diff_trees(trees["staging"], trees["production"]))
-    assert "--- a/files/loki/etc/loki/config.yaml" in lines
-    assert "-    retention_period: 168h" in lines or "-  retention_period: 168h" in lines
-    assert "+++ b/files/redis-exporter/etc/redis_exporter/passwords.json" in lines
+    changed = _broken_copy(trees["staging"], tmp_path)
+    loki = changed / "files/loki/etc/loki/config.yaml"
+    config = yaml.safe_load(loki.read_text())
+    before = config["limits_config"]["retention_period"]
+    config["limits_config"]["retention_period"] = "999h"
+    loki.write_text(to_yaml(config))
+    lines = "".join(diff_trees(trees["staging"], changed)).splitlines()
+    assert [line for line in lines if line.startswith(("--- ", "+++ "))] == [
+        "--- a/files/loki/etc/loki/config.yaml", "+++ b/files/loki/etc/loki/config.yaml"]
+    assert [line.strip() for line in lines if line.startswith(("-  ", "+  "))] == [
+        f"-  retention_period: {before}", "+  retention_period: 999h"]
 
 
 @pytest.mark.parametrize("stack", ["staging", "production"])

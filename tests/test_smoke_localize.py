@@ -20,6 +20,7 @@ import yaml
 
 from configs.alertmanager_routing import receiver_for
 from configs.promql import metric_names
+from review.mock_runtime import stack_settings
 from review.render import Rendered, load, render
 from settings import Service
 from tests.smoke.clients import Notification, parse_notification, remote_write_body
@@ -73,6 +74,11 @@ class Case:
     rendered: Rendered
     host: Host
     plans: dict[Service, ContainerPlan]
+    # The jobs that scrape outside the stack (the backend, then extraTargets), from the settings.
+    external_jobs: tuple[str, ...]
+
+    def external(self, job: Mapping[str, Any]) -> bool:
+        return job["job_name"] in self.external_jobs
 
 
 def _case(stack: str, tmp_path_factory: pytest.TempPathFactory) -> Case:
@@ -84,7 +90,9 @@ def _case(stack: str, tmp_path_factory: pytest.TempPathFactory) -> Case:
                  for name, spec in rendered.containers.items() for port in spec.get("ports", [])}
     host = Host(images=IMAGES, published=published, gateway=GATEWAY, backend_port=BACKEND_PORT,
                 redis_port=REDIS_PORT, catcher_port=CATCHER_PORT)
-    return Case(stack, rendered, host, localize(rendered, host))
+    settings = stack_settings(stack, SMOKE_OVERRIDES.get(stack))
+    return Case(stack, rendered, host, localize(rendered, host),
+                tuple(target.job for target in settings.external_targets))
 
 
 @pytest.fixture(scope="module", params=STACKS)
@@ -132,10 +140,6 @@ def _rewritten_files(rendered: Rendered, service: Service) -> set[str]:
         config = _yaml(rendered.files[service.value][path])
         return {path, *(file for files in _url_files(config).values() for file in files)}
     return {spec["env"]["REDIS_PASSWORD_FILE"]}
-
-
-def _backend_job(job: Mapping[str, Any]) -> bool:
-    return str(job["job_name"]).startswith("gatewayz_")
 
 
 # --- the containers --------------------------------------------------------------------------
@@ -226,14 +230,14 @@ def test_uploads_keep_path_owner_mode_and_content_but_the_documented_files(case:
 # --- Prometheus ------------------------------------------------------------------------------
 
 
-def _without_timing_and_backend(config: Mapping[str, Any]) -> dict[str, Any]:
+def _without_timing_and_backend(config: Mapping[str, Any], case: Case) -> dict[str, Any]:
     stripped = copy.deepcopy(dict(config))
     for key in ("scrape_interval", "scrape_timeout", "evaluation_interval"):
         stripped.get("global", {}).pop(key, None)
     for job in stripped["scrape_configs"]:
         job.pop("scrape_interval", None)
         job.pop("scrape_timeout", None)
-        if _backend_job(job):
+        if case.external(job):
             job.pop("scheme", None)
             for static in job["static_configs"]:
                 static.pop("targets")
@@ -243,7 +247,7 @@ def _without_timing_and_backend(config: Mapping[str, Any]) -> dict[str, Any]:
 def test_prometheus_changes_only_intervals_and_backend_targets(case: Case) -> None:
     before = _yaml(case.rendered.files["prometheus"][PROMETHEUS_CONFIG])
     after = _yaml(case.plans[Service.PROMETHEUS].file(PROMETHEUS_CONFIG))
-    assert _without_timing_and_backend(after) == _without_timing_and_backend(before)
+    assert _without_timing_and_backend(after, case) == _without_timing_and_backend(before, case)
     # Timing keys are shortened where set, and none is added.
     assert set(after["global"]) == set(before["global"])
     for key in ("scrape_interval", "scrape_timeout", "evaluation_interval"):
@@ -258,17 +262,17 @@ def test_prometheus_changes_only_intervals_and_backend_targets(case: Case) -> No
 def test_prometheus_scrapes_the_backend_stand_in_over_http(case: Case) -> None:
     before = _yaml(case.rendered.files["prometheus"][PROMETHEUS_CONFIG])
     after = _yaml(case.plans[Service.PROMETHEUS].file(PROMETHEUS_CONFIG))
-    backend = [job for job in after["scrape_configs"] if _backend_job(job)]
-    assert [job["job_name"] for job in backend] == [f"gatewayz_{case.stack}"]
+    backend = [job for job in after["scrape_configs"] if case.external(job)]
+    assert [job["job_name"] for job in backend] == list(case.external_jobs)
     for job in backend:
         assert job["scheme"] == "http"
         assert [t for s in job["static_configs"] for t in s["targets"]] == \
             [f"{GATEWAY}:{BACKEND_PORT}"]
     # Targets inside the stack stay as rendered: aliases on the network, Prometheus itself.
-    inside = {t for job in before["scrape_configs"] if not _backend_job(job)
+    inside = {t for job in before["scrape_configs"] if not case.external(job)
               for s in job["static_configs"] for t in s["targets"]}
     assert {"localhost:9090", "alertmanager:9093"} <= inside
-    assert inside == {t for job in after["scrape_configs"] if not _backend_job(job)
+    assert inside == {t for job in after["scrape_configs"] if not case.external(job)
                       for s in job["static_configs"] for t in s["targets"]}
     assert after["alerting"] == before["alerting"]
 

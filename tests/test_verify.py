@@ -50,14 +50,22 @@ from ops.verify import (
     run_checks,
 )
 from review.mock_runtime import stack_settings
-from settings import Settings
+from settings import Duration, Settings
 from settings.stack_file import ROOT
 
 HOST: Final = "127.0.0.1"
-# Loki and Tempo print durations as prometheus/common's model.Duration does (largest units
-# first): the stacks' 7d and 30d log retention, 72h and 720h trace retention.
-PRINTED_LOGS_RETENTION: Final = {"staging": "1w", "production": "4w2d"}
-PRINTED_TRACES_RETENTION: Final = {"staging": "3d", "production": "4w2d"}
+# Largest units first, as Loki's and Tempo's config endpoints may print a duration
+# (prometheus/common model.Duration before it printed weeks only when exact): not the form the
+# stack wrote, so the checks must compare values, not text.
+_PRINTED_UNITS: Final = (("w", 7 * 86400), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+
+
+def printed(duration: Duration) -> str:
+    text, left = "", duration.seconds
+    for unit, size in _PRINTED_UNITS:
+        if left >= size:
+            text, left = f"{text}{left // size}{unit}", left % size
+    return text or "0s"
 
 
 @dataclass(frozen=True)
@@ -222,7 +230,7 @@ def alertmanager_routes(settings: Settings) -> dict[tuple[str, str], Route]:
 def loki_routes(settings: Settings) -> dict[tuple[str, str], Route]:
     config = loki_config(settings.retention.logs)
     config["limits_config"] = {**config["limits_config"],  # type: ignore[dict-item]
-                               "retention_period": PRINTED_LOGS_RETENTION[settings.stack]}
+                               "retention_period": printed(settings.retention.logs)}
     return {
         # "Readiness probe: `/ready` returns HTTP 200 when the Loki instance is ready".
         ("GET", "/ready"): _text("ready\n"),
@@ -266,7 +274,7 @@ def tempo_routes(settings: Settings) -> dict[tuple[str, str], Route]:
     config = tempo_config(settings.environment, settings.retention.traces)
     config["overrides"] = {"defaults": {
         "metrics_generator": {"processors": list(PROCESSORS)},
-        "compaction": {"block_retention": PRINTED_TRACES_RETENTION[settings.stack]}}}
+        "compaction": {"block_retention": printed(settings.retention.traces)}}}
     return {
         # "Readiness probe: Returns status code 200 when Tempo is ready to serve traffic."
         ("GET", "/ready"): _text("ready"),
@@ -395,7 +403,7 @@ def test_healthy_stack_passes_every_check(serve: Callable[..., Stub],
     assert {f"grafana datasource {uid}" for uid in expected.datasources} <= results.keys()
     assert ("redis_exporter redis_up" in results) is (settings.redis is not None)
     assert results["loki retention"].value == \
-        f"limits_config.retention_period {PRINTED_LOGS_RETENTION[settings.stack]}"
+        f"limits_config.retention_period {printed(settings.retention.logs)}"
     assert "traces_spanmetrics_calls_total" in results["prometheus remote write from tempo"].value
     # Grafana's API is called with the admin's basic auth.
     assert all(r.headers.get("authorization", "").startswith("Basic ")
@@ -406,8 +414,9 @@ def test_receivers_follow_the_stack_settings(serve: Callable[..., Stub],
                                              staging: Settings) -> None:
     fixtures = healthy(serve, staging)
     results = verify(staging, fixtures.urls())
-    assert results["alertmanager receiver critical"].value == "severity=critical routes to slack"
-    assert results["alertmanager receiver info"].value == "severity=info routes to none"
+    for severity, receiver in staging.alerting.receivers.items():
+        assert results[f"alertmanager receiver {severity}"].value == \
+            f"severity={severity} routes to {receiver}"
 
 
 def test_watchdog_is_checked_only_where_a_heartbeat_is_set(serve: Callable[..., Stub],
@@ -431,10 +440,12 @@ def test_wrong_loki_retention_fails_loki_retention(serve: Callable[..., Stub],
                                                    staging: Settings) -> None:
     fixtures = healthy(serve, staging)
     config = yaml.safe_load(fixtures.loki.routes["GET", "/config"][2])  # type: ignore[index]
-    config["limits_config"]["retention_period"] = "744h"
+    wrong = f"{staging.retention.logs.seconds // 3600 + 24}h"
+    config["limits_config"]["retention_period"] = wrong
     fixtures.loki.routes["GET", "/config"] = _yaml(config)
     assert failed(verify(staging, fixtures.urls())) == {
-        "loki retention": "limits_config.retention_period 744h, expected 168h"}
+        "loki retention": f"limits_config.retention_period {wrong}, "
+                          f"expected {staging.retention.logs.seconds // 3600}h"}
 
 
 def test_wrong_tempo_retention_fails_tempo_retention(serve: Callable[..., Stub],
@@ -442,11 +453,12 @@ def test_wrong_tempo_retention_fails_tempo_retention(serve: Callable[..., Stub],
     fixtures = healthy(serve, staging)
     config = yaml.safe_load(fixtures.tempo.routes["GET", "/status/config"][2])  # type: ignore[index]
     # As Go's time.Duration prints it: the check reads either form.
-    config["overrides"]["defaults"]["compaction"]["block_retention"] = "336h0m0s"
+    wrong = f"{staging.retention.traces.seconds // 3600 + 24}h0m0s"
+    config["overrides"]["defaults"]["compaction"]["block_retention"] = wrong
     fixtures.tempo.routes["GET", "/status/config"] = _yaml(config)
     assert failed(verify(staging, fixtures.urls())) == {
-        "tempo retention": "overrides.defaults.compaction.block_retention 336h0m0s, "
-                           "expected 72h"}
+        "tempo retention": f"overrides.defaults.compaction.block_retention {wrong}, "
+                           f"expected {staging.retention.traces.seconds // 3600}h"}
 
 
 def test_failing_datasource_health_fails_that_datasource(serve: Callable[..., Stub],
@@ -508,7 +520,7 @@ def test_target_without_env_label_fails_its_job(serve: Callable[..., Stub],
     fixtures.prometheus.routes["GET", "/api/v1/targets"] = _json(body)
     job = body["data"]["activeTargets"][0]["labels"]["job"]
     assert failed(verify(staging, fixtures.urls())) == {
-        f"prometheus target {job}": "env=<none>, not staging"}
+        f"prometheus target {job}": f"env=<none>, not {staging.environment}"}
 
 
 def test_rule_with_last_error_fails_rules(serve: Callable[..., Stub], staging: Settings) -> None:
@@ -552,7 +564,7 @@ def test_no_span_metrics_fails_remote_write_from_tempo(serve: Callable[..., Stub
     assert list(problems) == ["prometheus remote write from tempo"]
     query = next(r.query["query"][0] for r in fixtures.prometheus.requests
                  if r.path == "/api/v1/query")
-    assert 'env="staging"' in query
+    assert f'env="{staging.environment}"' in query
 
 
 def test_loki_compactor_that_never_ran_fails(serve: Callable[..., Stub],
@@ -711,12 +723,17 @@ def test_flags_win_over_outputs_which_win_over_bindings(staging: Settings) -> No
         "http://10.0.0.5:9090", "http://127.0.0.1:13100", base.tempo)
 
 
-def test_expectations_come_from_the_rendered_config(staging: Settings) -> None:
-    expected = expected_for(staging)
-    assert expected.jobs["gatewayz_staging"] == "staging"
+def test_expectations_come_from_the_rendered_config() -> None:
+    # Its own inputs, so the golden values below do not follow the stack file.
+    settings = stack_settings("staging", {
+        "environment": "qa", "logsRetention": "9d", "tracesRetention": "50h",
+        "redisAddress": "", "alertHeartbeat": "false", "alertCriticalReceiver": "slack",
+        "alertWarningReceiver": "slack", "alertInfoReceiver": "none"})
+    expected = expected_for(settings)
+    assert expected.jobs["gatewayz_qa"] == "qa"
     assert "redis_exporter" not in expected.jobs
     assert expected.receivers == {"critical": "slack", "warning": "slack", "info": "none"}
-    assert expected.logs_retention_seconds == 7 * 86400
-    assert expected.traces_retention_seconds == 72 * 3600
+    assert expected.logs_retention_seconds == 9 * 86400
+    assert expected.traces_retention_seconds == 50 * 3600
     assert not expected.redis_watched
     assert not expected.heartbeat
