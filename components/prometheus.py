@@ -39,7 +39,7 @@ class Prometheus(pulumi.ComponentResource):
                                   secret=True))
         self.container = service_container(self, name, args.container, ContainerSpec(
             service=Service.PROMETHEUS,
-            command=prometheus_command(),
+            command=prometheus_command(settings),
             uploads=uploads,
         )).container
         self.url = pulumi.Output.from_input(port_url(args.container.bindings, Port.PROMETHEUS))

@@ -78,12 +78,26 @@ def prometheus_config(settings: Settings, rule_files: Iterable[str]) -> dict[str
     }
 
 
-def prometheus_command() -> list[str]:
+RESEND_DELAY_FLAG: Final = "--rules.alert.resend-delay"
+
+
+def prometheus_command(settings: Settings) -> list[str]:
     """Flags for what the file cannot say: where it and the data are, Tempo's remote write in,
-    exemplars."""
+    exemplars, and how soon a firing alert is sent again.
+
+    A firing alert is sent again once its resend delay has passed (prometheus/prometheus
+    v3.14.0 rules/alerting.go `needsSending`), and a send before the notifier has discovered
+    the Alertmanager goes nowhere (notifier/manager.go `Send` hands it only to the send loops
+    of Alertmanagers already discovered). After every start, a config change included, the
+    alerts of the first evaluation, the Watchdog among them, would reach Alertmanager only
+    after the default 1m. At the evaluation interval, each evaluation resends what fires, so a
+    lost send costs one interval; Alertmanager then resolves an alert Prometheus stopped
+    sending after 4 intervals, not 4 minutes.
+    """
     return [
         f"--config.file={CONFIG_PATH}",
         f"--storage.tsdb.path={DATA_DIR}",
         "--web.enable-remote-write-receiver",
         "--enable-feature=exemplar-storage",
+        f"{RESEND_DELAY_FLAG}={settings.evaluation_interval}",
     ]

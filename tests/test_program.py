@@ -11,6 +11,7 @@ import pytest
 
 from configs.alertmanager import HEARTBEAT_URL_FILE
 from configs.prometheus import CONFIG_PATH as PROMETHEUS_CONFIG
+from configs.prometheus import RESEND_DELAY_FLAG
 from ops.verify.context import duration_seconds
 from review.mock_runtime import (
     FAKE_SECRET_PREFIX,
@@ -134,6 +135,16 @@ def scrape_jobs(program: ProgramRun) -> list[dict[str, Any]]:
     config = yaml_file(containers(program)["prometheus"], PROMETHEUS_CONFIG)
     jobs: list[dict[str, Any]] = config["scrape_configs"]
     return jobs
+
+
+def test_a_lost_alert_send_is_retried_at_the_next_evaluation(program: ProgramRun) -> None:
+    # Prometheus' first sends after a start can go nowhere; a resend delay of one evaluation
+    # interval (not the default 1m) makes the next evaluation send them again.
+    prometheus = containers(program)["prometheus"]
+    config = yaml_file(prometheus, PROMETHEUS_CONFIG)
+    flags = dict(arg.partition("=")[::2] for arg in prometheus.plain_inputs()["command"])
+    assert duration_seconds(flags[RESEND_DELAY_FLAG]) == \
+        duration_seconds(config["global"]["evaluation_interval"])
 
 
 def test_every_job_labels_its_series_with_env(program: ProgramRun) -> None:
