@@ -7,32 +7,15 @@ import json
 import re
 import struct
 import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import cramjam
 import httpx
 
-T = TypeVar("T")
 TIMEOUT: Final = httpx.Timeout(5.0)
-
-
-def wait_for(probe: Callable[[], T | None], seconds: float, step: float = 0.5) -> T | None:
-    """`probe()` until it returns something, for at most `seconds`; errors count as not yet."""
-    end = time.monotonic() + seconds
-    while True:
-        try:
-            found = probe()
-        except (httpx.HTTPError, OSError, ValueError, KeyError):
-            found = None
-        if found is not None:
-            return found
-        if time.monotonic() + step > end:
-            return None
-        time.sleep(step)
 
 
 class Prometheus:

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Mapping
+import time
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any, Final
@@ -31,12 +35,14 @@ from docker.models.containers import Container
 from docker.models.networks import Network
 from docker.types import IPAMConfig, IPAMPool
 
+from configs.prometheus import RESEND_DELAY_FLAG
+from configs.rules.watchdog import WATCHDOG
 from review.mock_runtime import stack_settings
 from review.render import Rendered, load, render
 from services import SERVICES
 from settings import Service, Settings
 from settings.stack_file import ROOT
-from tests.smoke.clients import Alertmanager, Catcher, Prometheus, wait_for
+from tests.smoke.clients import Alertmanager, Catcher, Prometheus
 from tests.smoke.containers import Health, create, logs_tail, wait_healthy
 from tests.smoke.localize import (
     NAME_PREFIX,
@@ -44,12 +50,16 @@ from tests.smoke.localize import (
     SMOKE_OVERRIDES,
     ContainerPlan,
     Host,
+    flag_value,
     localize,
+    nanoseconds,
 )
+from tests.support.waiting import wait_until
 from toolchain import images, releases
 from toolchain.dockerd import TEST_GATEWAY, TEST_SUBNET, Engine, EngineError, engine
 
 STARTUP_SECONDS: Final = 20.0
+LOGS_DIR: Final = ROOT / "build" / "smoke-logs"
 STOP_SECONDS: Final = 5.0
 # util-linux's setpriv makes the kernel kill a child when pytest dies, even by SIGKILL.
 _DIE_WITH_PARENT: Final = (("setpriv", "--pdeathsig", "KILL", "--") if shutil.which("setpriv")
@@ -76,6 +86,27 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         signal.signal(signal.SIGHUP, _interrupt)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test's report carries each container's last log lines; the whole logs go to
+    build/smoke-logs/<stack>/<test>/, as the fixtures remove the containers at the end."""
+    report = yield
+    if report.failed and LIVE:
+        out = LOGS_DIR / str(item.config.getoption("--stack")) / item.name
+        out.mkdir(parents=True, exist_ok=True)
+        for service, container in sorted(LIVE[-1].containers.items()):
+            try:
+                text = container.logs(timestamps=True).decode(errors="replace")
+            except DockerException as error:
+                text = f"(no logs: {error})"
+            (out / f"{service}.log").write_text(text)
+            tail = "\n".join(text.splitlines()[-LOG_LINES:])
+            report.sections.append((f"{service} container log (last {LOG_LINES} lines)", tail))
+        report.sections.append(("container logs", f"all of them in {out}"))
+    return report
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     stack = config.getoption("--stack")
     if not stack:
@@ -85,6 +116,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         write(f"ran {service} {version}")
     write(f"not run: {', '.join(s.value for s in NOT_RUN)} (AGPL: no image can be built here; "
           "their configs are checked against their releases' key references)")
+    if LIVE:
+        write(f"first {WATCHDOG} at Alertmanager "
+              f"{LIVE[-1].watchdog_delivery_seconds:.1f}s after it fired")
     passed = len(terminalreporter.stats.get("passed", []))
     failed = len(terminalreporter.stats.get("failed", [])) + len(
         terminalreporter.stats.get("error", []))
@@ -200,10 +234,15 @@ def host_process(name: str, argv: list[str], logs: Path,
         child = subprocess.Popen([*_DIE_WITH_PARENT, *argv], cwd=ROOT, stdin=subprocess.DEVNULL,
                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                  env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+    def answers() -> bool | None:
+        if child.poll() is not None:
+            pytest.fail(f"{name} exited {child.returncode} ({' '.join(argv)}): "
+                        f"{log_path.read_text(errors='replace').strip()[-800:]}")
+        return ready()
+
     try:
-        if wait_for(lambda: (child.poll() is None or None) and ready(), STARTUP_SECONDS) is None:
-            tail = log_path.read_text(errors="replace").strip()[-800:]
-            pytest.fail(f"{name} did not start ({' '.join(argv)}): {tail}")
+        wait_until(f"{name} to answer ({' '.join(argv)})", STARTUP_SECONDS, answers,
+                   detail=lambda: log_path.read_text(errors="replace").strip()[-800:])
         yield child
     finally:
         for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -322,35 +361,81 @@ def catcher(host: Host) -> Iterator[Catcher]:
 class Running:
     containers: dict[Service, Container]
     health: dict[Service, Health]
+    # From the Watchdog's first firing in Prometheus to its arrival at Alertmanager.
+    watchdog_delivery_seconds: float
+
+
+# Running, once the `running` fixture has it: what a failed test's report shows the logs of.
+LIVE: list[Running] = []
+LOG_LINES: Final = 40
 
 
 @pytest.fixture(scope="session")
 def running(docker_engine: Engine, network: Network, plans: dict[Service, ContainerPlan],
             backend: Backend, redis: Redis | None, catcher: Catcher) -> Running:
-    """Every planned container created, then each waited for as Pulumi's `wait` does.
+    """Every planned container created, then each waited for as Pulumi's `wait` does, and the
+    first Watchdog's way from Prometheus to Alertmanager timed.
 
-    Alertmanager first, and answering before Prometheus starts: Prometheus drops an alert it
-    cannot deliver and sends it again only after its resend delay (1m), so a Watchdog that fired
-    before Alertmanager listened would reach it a minute late. A deploy heals by that resend;
-    the run checks the heartbeat, not that race.
+    Prometheus first, and the others only once its Watchdog fires: `pulumi up` starts them in
+    any order (nothing makes one wait for the other), and this is the worst one: its first
+    sends find no Alertmanager to resolve. The run times the Watchdog's way from there.
     """
     client = docker_engine.client
-    manager = plans[Service.ALERTMANAGER]
-    manager_ready = f"{published_url(manager, SERVICES[Service.ALERTMANAGER].http_port)}/-/ready"
     containers: dict[Service, Container] = {}
+    created: dict[Service, float] = {}
+    running = Running(containers, {}, math.inf)
+    LIVE.append(running)
+    prometheus_plan = plans[Service.PROMETHEUS]
+    prometheus = Prometheus(published_url(prometheus_plan,
+                                          SERVICES[Service.PROMETHEUS].http_port))
     try:
-        for service in sorted(plans, key=lambda service: service is Service.PROMETHEUS):
-            if service is Service.PROMETHEUS and wait_for(
-                    lambda: httpx.get(manager_ready, timeout=2).status_code == 200 or None,
-                    manager.wait_timeout_seconds) is None:
-                pytest.fail(f"Alertmanager did not answer {manager_ready}: "
-                            f"{logs_tail(containers[Service.ALERTMANAGER])}")
+        for service in sorted(plans, key=lambda service: service is not Service.PROMETHEUS):
             containers[service] = create(client, plans[service])
+            created[service] = time.monotonic()
+            if service is Service.PROMETHEUS:
+                wait_until(f"{WATCHDOG} firing in Prometheus", prometheus_plan.wait_timeout_seconds,
+                           lambda: prometheus.alerts(WATCHDOG),
+                           detail=lambda: logs_tail(containers[Service.PROMETHEUS]))
     except (APIError, NotFound) as error:
         pytest.fail(f"creating the containers failed: {error}")
-    health = {service: wait_healthy(container, plans[service].wait_timeout_seconds)
-              for service, container in containers.items()}
-    return Running(containers, health)
+    running.watchdog_delivery_seconds = _first_watchdog_delivery(running, plans)
+    running.health.update({
+        service: wait_healthy(container, plans[service].wait_timeout_seconds, created[service])
+        for service, container in containers.items()})
+    return running
+
+
+def _first_watchdog_delivery(running: Running, plans: Mapping[Service, ContainerPlan]) -> float:
+    """Seconds from the Watchdog's first firing in Prometheus (its `activeAt`) to Alertmanager
+    holding it. Waits up to twice the resend delay and the healthcheck grace: longer is a stack
+    that does not alert at all."""
+    prometheus_plan = plans[Service.PROMETHEUS]
+    prometheus = Prometheus(published_url(prometheus_plan,
+                                          SERVICES[Service.PROMETHEUS].http_port))
+    manager = Alertmanager(published_url(plans[Service.ALERTMANAGER],
+                                         SERVICES[Service.ALERTMANAGER].http_port))
+    deadline = 2 * resend_delay_seconds(prometheus_plan) + prometheus_plan.wait_timeout_seconds
+
+    def logs() -> str:
+        return "\n".join(f"{service}: {logs_tail(container)}"
+                         for service, container in running.containers.items())
+
+    wait_until(f"{WATCHDOG} at Alertmanager", deadline, lambda: manager.alerts(WATCHDOG),
+               detail=logs)
+    arrived = time.time()
+    (firing,) = prometheus.alerts(WATCHDOG)
+    return arrived - rfc3339_seconds(firing["activeAt"])
+
+
+def resend_delay_seconds(plan: ContainerPlan) -> float:
+    """Prometheus' `--rules.alert.resend-delay` as the program renders it."""
+    return nanoseconds(flag_value(plan.command, RESEND_DELAY_FLAG)) / 1e9
+
+
+def rfc3339_seconds(text: str) -> float:
+    """Prometheus' RFC 3339 timestamps carry nanoseconds; datetime takes microseconds."""
+    stamp = re.sub(r"(\.\d{6})\d+", r"\1", text).replace("Z", "+00:00")
+    return datetime.fromisoformat(stamp).timestamp()
 
 
 def published_url(plan: ContainerPlan, port: int) -> str:

@@ -103,9 +103,10 @@ def health_log(container: Container) -> list[dict[str, Any]]:
     return log
 
 
-def wait_healthy(container: Container, timeout: float) -> Health:
-    """Poll the container's own healthcheck state, as Pulumi's `wait` does, for `timeout`."""
-    started = time.monotonic()
+def wait_healthy(container: Container, timeout: float, since: float | None = None) -> Health:
+    """Poll the container's own healthcheck state, as Pulumi's `wait` does, for `timeout`
+    from `since` (a `time.monotonic()` reading: its creation), or from now."""
+    started = time.monotonic() if since is None else since
     while True:
         container.reload()
         state = container.attrs["State"]

@@ -4,6 +4,7 @@ engineer would after a deploy. Tests run in file order: traffic, alerts, then fa
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 import socket
@@ -14,6 +15,7 @@ from typing import Any, Final
 import httpx
 import pytest
 import yaml
+from docker.models.containers import Container
 
 from configs.alertmanager import HEARTBEAT
 from configs.alertmanager_routing import receiver_for
@@ -25,16 +27,14 @@ from configs.rules.watchdog import WATCHDOG
 from ops import verify
 from review.render import Rendered
 from services import internal_address
-from settings import Service, Settings
+from settings import Receiver, Service, Settings
 from tests.smoke.clients import (
     Alertmanager,
     Catcher,
-    Notification,
     Prometheus,
     remote_write_body,
-    wait_for,
 )
-from tests.smoke.conftest import VERSIONS, Backend, Redis, Running
+from tests.smoke.conftest import VERSIONS, Backend, Redis, Running, resend_delay_seconds
 from tests.smoke.containers import logs_tail, replace
 from tests.smoke.localize import (
     ERROR_RATE_ALERT,
@@ -42,10 +42,15 @@ from tests.smoke.localize import (
     NOTIFICATIONS_FAILING_ALERT,
     REDIS_DOWN_ALERT,
     SMOKE_FOR,
+    SMOKE_GROUP_INTERVAL,
+    SMOKE_GROUP_WAIT,
+    SMOKE_REPEAT_INTERVAL,
     ContainerPlan,
     Host,
+    nanoseconds,
     receiver_url_files,
 )
+from tests.support.waiting import wait_until
 from toolchain.dockerd import Engine
 from toolchain.releases import RELEASES, GoRelease, download
 
@@ -55,17 +60,27 @@ from toolchain.releases import RELEASES, GoRelease, download
 BASELINE: Final[Mapping[str, float]] = {"rps": 50, "error_ratio": 0.01}
 ERROR_BURST: Final[Mapping[str, float]] = {"rps": 50, "error_ratio": 0.5}
 RECOVERY: Final[Mapping[str, float]] = {"rps": 2000, "error_ratio": 0.0}
-# Scrapes and evaluations every second: a few cycles give every rate() window two samples.
-SETTLE_SECONDS: Final = 6.0
+# Bounds of the waits, each for a named condition (tests/support/waiting.py), with room for a
+# loaded 2-core CI machine. Scrapes and evaluations run every second here (localize).
+SCRAPED_SECONDS: Final = 30.0
+# An alert firing: its 5s `for`, the rules' rate windows filling.
 ALERT_WAIT_SECONDS: Final = 60.0
+# Alertmanager taking, grouping (1s group_wait) and sending an alert.
+DELIVERY_SECONDS: Final = 20.0
+# Beyond a computed delay: a poll step, an evaluation, a scheduling hiccup.
+DELIVERY_SLACK_SECONDS: Final = 10.0
+# Docker's restart policy starts a crashed container again within a second or so.
+RESTART_SECONDS: Final = 30.0
 NOT_RUN_JOBS: Final = frozenset(service.job for service in NOT_RUN)
 NOT_RUN_PREFIXES: Final = ("loki_", "tempo_", "traces_", "grafana_")
 
 
-def ready(http: httpx.Client, seconds: float) -> bool:
+def wait_ready(http: httpx.Client, seconds: float, container: Container) -> None:
     """A replacement is waited for by its readiness API: its healthcheck first runs only one
     interval (15s) after the start, which the first start already proved."""
-    return bool(wait_for(lambda: http.get("/-/ready").status_code == 200 or None, seconds))
+    wait_until(f"{http.base_url}/-/ready to answer 200", seconds,
+               lambda: http.get("/-/ready").status_code, lambda status: status == 200,
+               detail=lambda: logs_tail(container))
 
 
 def _stack_jobs(plans: Mapping[Service, ContainerPlan]) -> dict[str, str]:
@@ -97,8 +112,8 @@ def test_the_images_run_the_pinned_releases(prometheus: Prometheus, alertmanager
     status = alertmanager.http.get("/api/v2/status").json()
     VERSIONS[Service.ALERTMANAGER] = status["versionInfo"]["version"]
     if Service.REDIS_EXPORTER in running.containers:
-        (info,) = wait_for(lambda: prometheus.query("redis_exporter_build_info") or None, 20) or [
-            {"metric": {"version": "not scraped"}}]
+        (info,) = wait_until("redis_exporter_build_info scraped", SCRAPED_SECONDS,
+                             lambda: prometheus.query("redis_exporter_build_info"))
         VERSIONS[Service.REDIS_EXPORTER] = info["metric"]["version"].removeprefix("v")
     for service, version in VERSIONS.items():
         assert version == expected[Service(service)], service
@@ -201,15 +216,19 @@ def test_every_target_of_a_service_run_here_is_up_by_its_network_alias(
     backend.control(**BASELINE)
     jobs = _stack_jobs(plans)
 
-    def all_up() -> list[dict[str, Any]] | None:
-        targets: list[dict[str, Any]] = prometheus.get("/api/v1/targets")["activeTargets"]
-        waiting = [t for t in targets if t["labels"]["job"] not in NOT_RUN_JOBS
-                   and t["health"] != "up"]
-        return None if waiting or len(targets) < len(jobs) else targets
+    def targets() -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = prometheus.get("/api/v1/targets")["activeTargets"]
+        return found
 
-    targets = wait_for(all_up, 30) or prometheus.get("/api/v1/targets")["activeTargets"]
+    def all_up(found: list[dict[str, Any]]) -> bool:
+        waiting = [t for t in found if t["labels"]["job"] not in NOT_RUN_JOBS
+                   and t["health"] != "up"]
+        return not waiting and len(found) >= len(jobs)
+
+    active = wait_until(f"every target of {sorted(set(jobs) - NOT_RUN_JOBS)} up",
+                        SCRAPED_SECONDS, targets, all_up)
     health = {t["labels"]["job"]: (t["health"], t["labels"]["instance"], t.get("lastError"))
-              for t in targets}
+              for t in active}
     for job, target in jobs.items():
         if job in NOT_RUN_JOBS:
             continue
@@ -220,9 +239,11 @@ def test_every_target_of_a_service_run_here_is_up_by_its_network_alias(
 
 
 def test_prometheus_finds_alertmanager_by_its_alias(prometheus: Prometheus) -> None:
-    active = prometheus.get("/api/v1/alertmanagers")["activeAlertmanagers"]
-    assert [a["url"] for a in active] == [
-        f"http://{internal_address(Service.ALERTMANAGER)}/api/v2/alerts"]
+    wanted = [f"http://{internal_address(Service.ALERTMANAGER)}/api/v2/alerts"]
+    wait_until(f"Prometheus' notifier to discover {wanted}", SCRAPED_SECONDS,
+               lambda: [a["url"] for a in
+                        prometheus.get("/api/v1/alertmanagers")["activeAlertmanagers"]],
+               lambda urls: urls == wanted)
 
 
 def test_the_backend_is_scraped_with_the_bearer_token_file(backend: Backend,
@@ -235,17 +256,20 @@ def test_the_backend_is_scraped_with_the_bearer_token_file(backend: Backend,
 
 
 def test_rules_load_and_evaluate(prometheus: Prometheus) -> None:
-    def evaluated() -> list[dict[str, Any]] | None:
-        groups: list[dict[str, Any]] = prometheus.get("/api/v1/rules")["groups"]
-        rules = [rule for group in groups for rule in group["rules"]]
-        return groups if rules and all(r["health"] != "unknown" for r in rules) else None
+    def groups() -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = prometheus.get("/api/v1/rules")["groups"]
+        return found
 
-    groups = wait_for(evaluated, 15)
-    assert groups, "rules not loaded or not evaluated within 15s"
-    broken = [f"{rule['name']}: {rule.get('lastError')}" for group in groups
+    def evaluated(found: list[dict[str, Any]]) -> bool:
+        rules = [rule for group in found for rule in group["rules"]]
+        return bool(rules) and all(r["health"] != "unknown" for r in rules)
+
+    loaded = wait_until("every rule loaded and evaluated once", SCRAPED_SECONDS, groups,
+                        evaluated)
+    broken = [f"{rule['name']}: {rule.get('lastError')}" for group in loaded
               for rule in group["rules"] if rule["health"] == "err"]
     assert not broken
-    shortened = {rule["name"]: rule["duration"] for group in groups for rule in group["rules"]
+    shortened = {rule["name"]: rule["duration"] for group in loaded for rule in group["rules"]
                  if rule["name"] in (ERROR_RATE_ALERT, REDIS_DOWN_ALERT)}
     assert set(shortened.values()) == {float(SMOKE_FOR.removesuffix("s"))}
 
@@ -258,48 +282,57 @@ def test_remote_write_from_tempo_is_accepted(prometheus: Prometheus, settings: S
         headers={"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf",
                  "X-Prometheus-Remote-Write-Version": "0.1.0"})
     assert response.status_code == 204, response.text
-    assert wait_for(lambda: prometheus.query(probe["__name__"]) or None, 5)
+    wait_until(f"the written {probe['__name__']} to be queryable", SCRAPED_SECONDS,
+               lambda: prometheus.query(probe["__name__"]))
 
 
 def test_every_backend_and_redis_series_carries_env(
         prometheus: Prometheus, plans: dict[Service, ContainerPlan], host: Host,
         settings: Settings) -> None:
-    time.sleep(SETTLE_SECONDS)
     jobs = _backend_jobs(plans, host)
     if Service.REDIS_EXPORTER in plans:
         jobs.append(Service.REDIS_EXPORTER.job)
     for job in jobs:
-        series = prometheus.query(f'count({{job="{job}"}})')
-        assert series, f"no series for job {job}"
+        wait_until(f"series of job {job}", SCRAPED_SECONDS,
+                   functools.partial(prometheus.query, f'count({{job="{job}"}})'))
         assert not prometheus.query(f'count({{job="{job}", env!="{settings.environment}"}})')
 
 
 def test_every_dashboard_query_runs(prometheus: Prometheus, rendered: Rendered,
                                     settings: Settings, plans: dict[Service, ContainerPlan]
                                     ) -> None:
-    failures, empty = [], []
-    for model in rendered.dashboards:
-        values = variable_values(model, settings.environment, settings.backend.job)
-        for query in promql_queries(model):
-            expr = plain(query.expr, values)
-            try:
-                result = prometheus.query(expr)
-            except ValueError as error:
-                failures.append(f"{query.dashboard} / {query.panel}: {error}")
-                continue
-            names = metric_names(query.expr)
-            explained = (names & WANTED_METRICS
-                         or any(n.startswith(NOT_RUN_PREFIXES) for n in names)
-                         or (Service.REDIS_EXPORTER not in plans
-                         and any(n.startswith("redis_") for n in names)))
-            if not result and not explained:
-                empty.append(f"{query.dashboard} / {query.panel}: {expr}")
+    def run_all() -> tuple[list[str], list[str]]:
+        """Queries Prometheus refuses, and queries without data on metrics the stack does
+        produce (a rate() needs two scrapes in its window first)."""
+        failures, empty = [], []
+        for model in rendered.dashboards:
+            values = variable_values(model, settings.environment, settings.backend.job)
+            for query in promql_queries(model):
+                expr = plain(query.expr, values)
+                try:
+                    result = prometheus.query(expr)
+                except ValueError as error:
+                    failures.append(f"{query.dashboard} / {query.panel}: {error}")
+                    continue
+                names = metric_names(query.expr)
+                explained = (names & WANTED_METRICS
+                             or any(n.startswith(NOT_RUN_PREFIXES) for n in names)
+                             or (Service.REDIS_EXPORTER not in plans
+                             and any(n.startswith("redis_") for n in names)))
+                if not result and not explained:
+                    empty.append(f"{query.dashboard} / {query.panel}: {expr}")
+        return failures, empty
+
+    failures, _ = wait_until(
+        "every dashboard query on a metric the stack produces to return data", SCRAPED_SECONDS,
+        run_all, lambda found: bool(found[0]) or not found[1])
     assert not failures
-    assert not empty, "queries with no data on metrics the stack does produce"
 
 
 def test_a_healthy_stack_is_quiet_but_for_its_watchdog(prometheus: Prometheus) -> None:
-    alerts = prometheus.get("/api/v1/alerts")["alerts"]
+    alerts = wait_until(f"{WATCHDOG} firing in Prometheus", SCRAPED_SECONDS,
+                        lambda: prometheus.get("/api/v1/alerts")["alerts"],
+                        lambda found: any(a["labels"]["alertname"] == WATCHDOG for a in found))
     noisy = sorted({f"{a['labels']['alertname']} ({a['state']})" for a in alerts
                     if a["labels"].get("job") not in NOT_RUN_JOBS
                     and a["labels"]["alertname"] != WATCHDOG})
@@ -307,19 +340,41 @@ def test_a_healthy_stack_is_quiet_but_for_its_watchdog(prometheus: Prometheus) -
     assert [a["state"] for a in alerts if a["labels"]["alertname"] == WATCHDOG] == ["firing"]
 
 
+def test_the_first_watchdog_reaches_alertmanager_within_one_evaluation_interval(
+        running: Running, plans: dict[Service, ContainerPlan], rendered: Rendered) -> None:
+    # Its first send can go nowhere (the notifier has not discovered Alertmanager yet): the
+    # stack as deployed sends it again one evaluation interval later, not Prometheus' default
+    # resend delay of a minute.
+    deployed = yaml.safe_load(rendered.files[Service.PROMETHEUS.value][
+        plans[Service.PROMETHEUS].config_path])["global"]["evaluation_interval"]
+    interval = nanoseconds(deployed) / 1e9
+    assert running.watchdog_delivery_seconds <= interval + DELIVERY_SLACK_SECONDS, (
+        f"{WATCHDOG} reached Alertmanager {running.watchdog_delivery_seconds:.1f}s after it "
+        f"fired; the deployed evaluation interval is {deployed}, the resend delay "
+        f"{resend_delay_seconds(plans[Service.PROMETHEUS]):g}s")
+
+
 def test_the_watchdog_heartbeat_repeats_and_reaches_no_human_receiver(
-        catcher: Catcher, settings: Settings) -> None:
+        catcher: Catcher, alertmanager: Alertmanager, settings: Settings) -> None:
+    (watchdog,) = alertmanager.alerts(WATCHDOG)
     if settings.alerting.heartbeat_interval is None:
-        # Routed to the `none` receiver: nothing may arrive anywhere.
-        time.sleep(SETTLE_SECONDS)
+        # Routed to the `none` receiver, which has no integration: nothing may arrive anywhere.
+        assert [receiver["name"] for receiver in watchdog["receivers"]] == [str(Receiver.NONE)]
+        config = yaml.safe_load(alertmanager.http.get("/api/v2/status").json()["config"][
+            "original"])
+        (none,) = [r for r in config["receivers"] if r["name"] == str(Receiver.NONE)]
+        assert not [key for key in none if key.endswith("_configs")]
         assert not catcher.received(alertname=WATCHDOG)
         return
-    def repeated() -> list[Notification] | None:
-        found = catcher.received(alertname=WATCHDOG)
-        return found if len(found) >= 2 else None
-
-    beats = wait_for(repeated, 30)
-    assert beats, f"fewer than two heartbeats: {catcher.received(alertname=WATCHDOG)}"
+    # The first ping after group_wait, the second one repeat interval and at most one group
+    # interval later (configs/alertmanager.py HEARTBEAT_GROUP_INTERVAL).
+    seconds = sum(nanoseconds(duration) for duration in (
+        SMOKE_GROUP_WAIT, SMOKE_GROUP_INTERVAL, SMOKE_REPEAT_INTERVAL)) / 1e9
+    beats = wait_until(f"two {WATCHDOG} heartbeats at the catcher",
+                       seconds + DELIVERY_SLACK_SECONDS,
+                       lambda: catcher.received(alertname=WATCHDOG),
+                       lambda found: len(found) >= 2,
+                       detail=lambda: f"catcher errors: {catcher.errors or 'none'}")
     assert {n.receiver for n in beats} == {HEARTBEAT}
     assert {n.status for n in beats} == {"firing"}
 
@@ -374,19 +429,21 @@ def follow_alert(prometheus: Prometheus, alertmanager: Alertmanager, catcher: Ca
     """An alert fires in Prometheus, reaches Alertmanager, and is notified to the receiver its
     severity routes to, with its env."""
     env = settings.environment
-    firing = wait_for(lambda: [a for a in prometheus.alerts(name) if a["state"] == "firing"
-                               and a["labels"]["severity"] == severity] or None,
-                      ALERT_WAIT_SECONDS)
-    assert firing, f"{name} not firing with severity={severity} within {ALERT_WAIT_SECONDS:g}s"
+    firing = wait_until(f"{name} firing with severity={severity} in Prometheus",
+                        ALERT_WAIT_SECONDS,
+                        lambda: [a for a in prometheus.alerts(name) if a["state"] == "firing"
+                                 and a["labels"]["severity"] == severity])
     assert firing[0]["labels"]["env"] == env
-    assert wait_for(lambda: [a for a in alertmanager.alerts(name)
-                             if a["labels"].get("severity") == severity] or None, 20)
+    wait_until(f"{name} with severity={severity} at Alertmanager", DELIVERY_SECONDS,
+               lambda: [a for a in alertmanager.alerts(name)
+                        if a["labels"].get("severity") == severity])
     receiver, notifies = _receiver(plans, {"alertname": name, "severity": severity, "env": env})
     if not notifies:
         pytest.skip(f"severity {severity} routes to `{receiver}`, which notifies nobody")
-    sent = wait_for(lambda: catcher.received(alertname=name, severity=severity,
-                                             status="firing") or None, 20)
-    assert sent, f"nothing at the catcher; errors: {catcher.errors or 'none'}"
+    sent = wait_until(f"{name} ({severity}) notified to the catcher", DELIVERY_SECONDS,
+                      lambda: catcher.received(alertname=name, severity=severity,
+                                               status="firing"),
+                      detail=lambda: f"catcher errors: {catcher.errors or 'none'}")
     assert {(n.receiver, n.env) for n in sent} == {(receiver, env)}
 
 
@@ -396,15 +453,18 @@ def test_the_error_rate_alert_fires_notifies_inhibits_its_warning_and_resolves(
     backend.control(**ERROR_BURST)
     follow_alert(prometheus, alertmanager, catcher, plans, settings, ERROR_RATE_ALERT,
                  "critical")
-    # The warning of the same name fires too; the inhibit rule keeps it quiet.
-    states = [a["status"]["state"] for a in alertmanager.alerts(ERROR_RATE_ALERT)
-              if a["labels"].get("severity") == "warning"]
-    assert states
-    assert set(states) == {"suppressed"}
+    # The warning of the same name fires too; the inhibit rule keeps it quiet. Alertmanager's
+    # inhibitor learns of the critical apart from the API (alertmanager@v0.34.0
+    # inhibit/inhibit.go `Run`), so its state is read once it has settled.
+    wait_until(f"{ERROR_RATE_ALERT} (warning) at Alertmanager, suppressed", DELIVERY_SECONDS,
+               lambda: [a["status"]["state"] for a in alertmanager.alerts(ERROR_RATE_ALERT)
+                        if a["labels"].get("severity") == "warning"],
+               lambda states: bool(states) and set(states) == {"suppressed"})
     assert not catcher.received(alertname=ERROR_RATE_ALERT, severity="warning")
     backend.control(**RECOVERY)
-    assert wait_for(lambda: catcher.received(alertname=ERROR_RATE_ALERT, severity="critical",
-                                             status="resolved") or None, ALERT_WAIT_SECONDS)
+    wait_until(f"{ERROR_RATE_ALERT} (critical) notified resolved", ALERT_WAIT_SECONDS,
+               lambda: catcher.received(alertname=ERROR_RATE_ALERT, severity="critical",
+                                        status="resolved"))
     backend.control(**BASELINE)
 
 
@@ -415,17 +475,19 @@ def test_redis_exporter_authenticates_with_its_password_file(
         prometheus: Prometheus, redis: Redis | None, host: Host) -> None:
     if redis is None:
         pytest.skip("this stack watches no Redis (no exporter, no job, no Redis rules)")
-    up = wait_for(lambda: [s["value"][1] for s in prometheus.query(
-        f'redis_up{{job="{Service.REDIS_EXPORTER.job}"}}')] or None, 15)
-    assert up == ["1"]
+    wait_until("redis_up 1 from the exporter", SCRAPED_SECONDS,
+               lambda: [s["value"][1] for s in prometheus.query(
+                   f'redis_up{{job="{Service.REDIS_EXPORTER.job}"}}')],
+               lambda up: up == ["1"])
     if redis.password is not None:
         # Redis refuses a client without the password (or the ACL user), so redis_up 1 means
         # the exporter found it in its REDIS_PASSWORD_FILE, read as its own user.
         assert redis.ping(host.gateway).startswith(b"-NOAUTH")
     if redis.user is not None:
-        clients = wait_for(lambda: prometheus.query(
-            f'redis_connected_clients{{job="{Service.REDIS_EXPORTER.job}"}}') or None, 10)
-        assert clients, "the exporter reports no client: it is not logged in"
+        # No client reported: the exporter is not logged in.
+        wait_until("redis_connected_clients from the logged-in exporter", SCRAPED_SECONDS,
+                   lambda: prometheus.query(
+                       f'redis_connected_clients{{job="{Service.REDIS_EXPORTER.job}"}}'))
 
 
 def test_a_stopped_redis_fires_redis_down(
@@ -444,7 +506,7 @@ def test_a_stopped_redis_fires_redis_down(
 
 
 def test_a_crashed_prometheus_comes_back_by_its_restart_policy(
-        running: Running, prometheus: Prometheus) -> None:
+        running: Running, prometheus: Prometheus, plans: dict[Service, ContainerPlan]) -> None:
     container = running.containers[Service.PROMETHEUS]
     container.reload()
     restarts = container.attrs["RestartCount"]
@@ -455,15 +517,19 @@ def test_a_crashed_prometheus_comes_back_by_its_restart_policy(
     assert code == 0, output
     killed = time.time()
 
-    def restarted() -> bool | None:
+    def restart_count() -> int:
         container.reload()
-        return container.attrs["RestartCount"] > restarts or None
+        count: int = container.attrs["RestartCount"]
+        return count
 
-    assert wait_for(restarted, 30), "the container was not restarted"
+    wait_until("the engine to restart the crashed Prometheus", RESTART_SECONDS, restart_count,
+               lambda count: count > restarts, detail=lambda: logs_tail(container))
     # The newest sample of its own `up` is from a scrape after the kill.
-    scraped = wait_for(lambda: [s for s in prometheus.query(
-        'timestamp(up{job="prometheus"} == 1)') if float(s["value"][1]) > killed] or None, 60)
-    assert scraped, "Prometheus did not scrape again after its restart"
+    wait_until("Prometheus to scrape itself again after its restart",
+               plans[Service.PROMETHEUS].wait_timeout_seconds,
+               lambda: [s for s in prometheus.query('timestamp(up{job="prometheus"} == 1)')
+                        if float(s["value"][1]) > killed],
+               detail=lambda: logs_tail(container))
 
 
 def test_a_replaced_prometheus_keeps_its_data(
@@ -482,21 +548,54 @@ def test_a_replaced_prometheus_keeps_its_data(
     changed = plan.with_file(rules, to_yaml(document))
     new = replace(docker_engine.client, running.containers[Service.PROMETHEUS], changed)
     running.containers[Service.PROMETHEUS] = new
-    assert ready(prometheus.http, changed.wait_timeout_seconds), logs_tail(new)
-    after = wait_for(lambda: prometheus.query('count(up{job="prometheus"})', at=written)
-                     or None, 30)
-    assert after == before, "series written before the replacement are gone"
+    wait_ready(prometheus.http, changed.wait_timeout_seconds, new)
+    # Empty when the series written before the replacement are gone.
+    wait_until("the series written before the replacement, queried again", SCRAPED_SECONDS,
+               lambda: prometheus.query('count(up{job="prometheus"})', at=written),
+               lambda after: after == before)
 
 
 def test_make_verify_names_a_rule_that_fails_to_evaluate(
         prometheus: Prometheus, alertmanager: Alertmanager, settings: Settings) -> None:
-    def failing() -> verify.Result | None:
-        result = _verify(prometheus, alertmanager, settings)["prometheus rules"]
-        return result if not result.ok else None
-
-    result = wait_for(failing, 20)
-    assert result, "the broken rule was not reported"
+    result = wait_until("make verify's `prometheus rules` check to fail", SCRAPED_SECONDS,
+                        lambda: _verify(prometheus, alertmanager, settings)["prometheus rules"],
+                        lambda result: not result.ok)
     assert "smoke:broken" in result.value
+
+
+def _notification_errors(prometheus: Prometheus) -> float:
+    """Alerts Prometheus failed to send (and dropped), from its own /metrics."""
+    text = prometheus.http.get("/metrics").text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("prometheus_notifications_errors_total"))
+
+
+def test_a_restarted_alertmanager_holds_the_firing_alerts_again_within_one_interval(
+        running: Running, plans: dict[Service, ContainerPlan], rendered: Rendered,
+        prometheus: Prometheus, alertmanager: Alertmanager) -> None:
+    """Alertmanager keeps alerts in memory only: after a restart (a host reboot, an image
+    bump) it knows what fires only once Prometheus sends it again. A send while it is down is
+    dropped, so the resend delay decides how long it is blind: one evaluation interval of the
+    stack as deployed, not Prometheus' default minute."""
+    plan, container = plans[Service.ALERTMANAGER], running.containers[Service.ALERTMANAGER]
+    deployed = yaml.safe_load(rendered.files[Service.PROMETHEUS.value][
+        plans[Service.PROMETHEUS].config_path])["global"]["evaluation_interval"]
+    interval = nanoseconds(deployed) / 1e9
+    resend = resend_delay_seconds(plans[Service.PROMETHEUS])
+    errors = _notification_errors(prometheus)
+    container.stop(timeout=plan.stop_grace_seconds)
+    wait_until("Prometheus to fail a send to the stopped Alertmanager",
+               2 * resend + DELIVERY_SLACK_SECONDS, lambda: _notification_errors(prometheus),
+               lambda count: count > errors)
+    lost = time.monotonic()
+    container.start()
+    wait_ready(alertmanager.http, plan.wait_timeout_seconds, container)
+    wait_until(f"{WATCHDOG} at the restarted Alertmanager", 2 * resend + DELIVERY_SLACK_SECONDS,
+               lambda: alertmanager.alerts(WATCHDOG))
+    blind = time.monotonic() - lost
+    assert blind <= interval + DELIVERY_SLACK_SECONDS, (
+        f"Alertmanager held no {WATCHDOG} for {blind:.1f}s after Prometheus' send was lost; "
+        f"the deployed evaluation interval is {deployed}, the resend delay {resend:g}s")
 
 
 def test_an_alertmanager_silence_survives_its_replacement(
@@ -514,16 +613,17 @@ def test_an_alertmanager_silence_survives_its_replacement(
     plan = plans[Service.ALERTMANAGER]
     new = replace(docker_engine.client, running.containers[Service.ALERTMANAGER], plan)
     running.containers[Service.ALERTMANAGER] = new
-    assert ready(alertmanager.http, plan.wait_timeout_seconds), logs_tail(new)
-    found = wait_for(lambda: alertmanager.http.get(f"/api/v2/silence/{silence_id}").json(), 10)
-    assert found
+    wait_ready(alertmanager.http, plan.wait_timeout_seconds, new)
+    found = wait_until(f"silence {silence_id} read back from the new Alertmanager",
+                       DELIVERY_SECONDS,
+                       lambda: alertmanager.http.get(f"/api/v2/silence/{silence_id}").json())
     assert found["status"]["state"] == "active"
 
 
 
 def test_a_receiver_that_refuses_fires_the_notification_failure_alert(
         docker_engine: Any, running: Running, plans: dict[Service, ContainerPlan],
-        alertmanager: Alertmanager, prometheus: Prometheus, host: Host,
+        alertmanager: Alertmanager, prometheus: Prometheus, host: Host, catcher: Catcher,
         settings: Settings) -> None:
     plan = plans[Service.ALERTMANAGER]
     receiver, _ = _receiver(plans, {"alertname": "SmokeWarning", "severity": "warning",
@@ -533,10 +633,12 @@ def test_a_receiver_that_refuses_fires_the_notification_failure_alert(
         refusing = refusing.with_file(path, f"{host.url(host.catcher_port)}/refuse/{receiver}")
     new = replace(docker_engine.client, running.containers[Service.ALERTMANAGER], refusing)
     running.containers[Service.ALERTMANAGER] = new
-    assert ready(alertmanager.http, plan.wait_timeout_seconds), logs_tail(new)
+    wait_ready(alertmanager.http, plan.wait_timeout_seconds, new)
     posted = alertmanager.http.post("/api/v2/alerts", json=[{"labels": {
         "alertname": "SmokeWarning", "severity": "warning", "env": settings.environment}}])
     assert posted.status_code == 200, posted.text
-    firing = wait_for(lambda: [a for a in prometheus.alerts(NOTIFICATIONS_FAILING_ALERT)
-                               if a["state"] == "firing"] or None, ALERT_WAIT_SECONDS)
-    assert firing, f"{NOTIFICATIONS_FAILING_ALERT} did not fire for the refusing {receiver}"
+    wait_until(f"{NOTIFICATIONS_FAILING_ALERT} firing for the refusing {receiver}",
+               ALERT_WAIT_SECONDS,
+               lambda: [a for a in prometheus.alerts(NOTIFICATIONS_FAILING_ALERT)
+                        if a["state"] == "firing"],
+               detail=lambda: f"catcher errors: {catcher.errors or 'none'}")
