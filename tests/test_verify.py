@@ -638,12 +638,24 @@ def closed_port() -> Iterator[int]:
 
 
 @pytest.fixture
-def silent_port() -> Iterator[int]:
-    """A loopback port that accepts connections and never answers."""
+def silent() -> Iterator[socket.socket]:
+    """A loopback socket that takes connections into its backlog and never answers."""
     with socket.socket() as sock:
         sock.bind((HOST, 0))
         sock.listen(64)
-        yield int(sock.getsockname()[1])
+        yield sock
+
+
+def _connections(sock: socket.socket) -> int:
+    """How many connections reached the silent socket."""
+    sock.setblocking(False)
+    count = 0
+    while True:
+        try:
+            sock.accept()[0].close()
+        except BlockingIOError:
+            return count
+        count += 1
 
 
 def _flags(port: int) -> list[str]:
@@ -651,12 +663,10 @@ def _flags(port: int) -> list[str]:
             for argument in (f"--{name.replace('_', '-')}-url", f"http://{HOST}:{port}")]
 
 
-def test_nothing_listening_fails_every_check_fast_naming_the_address(closed_port: int) -> None:
-    started = time.monotonic()
+def test_nothing_listening_fails_every_check_naming_the_address(closed_port: int) -> None:
     done = subprocess.run([sys.executable, "-m", "ops.verify", "--stack", "production",
                            "--synthetic", *_flags(closed_port)], cwd=ROOT, capture_output=True,
                           text=True, timeout=60, check=False)
-    elapsed = time.monotonic() - started
     assert done.returncode == 1
     assert "Traceback" not in done.stdout + done.stderr
     lines = [line for line in done.stdout.splitlines() if line.startswith(("PASS", "FAIL"))]
@@ -664,20 +674,17 @@ def test_nothing_listening_fails_every_check_fast_naming_the_address(closed_port
     assert all(line.startswith("FAIL") for line in lines)
     # Those that sent nothing follow one that did, so each line names an address.
     assert all(f"{HOST}:{closed_port}" in line or line.endswith("was pushed") for line in lines)
-    assert elapsed < 20
 
 
-def test_a_silent_service_costs_one_timeout_not_one_per_check(silent_port: int) -> None:
+def test_a_silent_service_costs_one_timeout_not_one_per_check(silent: socket.socket) -> None:
     settings = stack_settings("staging")
-    urls = Urls(*(f"http://{HOST}:{silent_port}",) * 6)
-    started = time.monotonic()
+    urls = Urls(*(f"http://{HOST}:{silent.getsockname()[1]}",) * 6)
     results = verify(settings, urls, timeout=0.3)
-    elapsed = time.monotonic() - started
     assert not any(result.ok for result in results.values())
     assert "ReadTimeout" in results["prometheus ready"].value
     assert "not sent" in results["prometheus rules"].value
     # Five services each wait for one timeout; the other checks are not sent.
-    assert elapsed < 5 * 0.3 + 2
+    assert _connections(silent) == 5
 
 
 def test_every_request_uses_the_short_timeout(staging: Settings) -> None:
