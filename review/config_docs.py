@@ -25,8 +25,6 @@ def declaration(key: ConfigKey) -> dict[str, Any]:
     entry: dict[str, Any] = {"type": key.kind.value, "description": key.description}
     if key.kind is Kind.ARRAY:
         entry["items"] = {"type": "string"}
-    if key.secret:
-        entry["secret"] = True
     # No default makes the CLI demand a value: that is what "required" means here.
     if key.default is not None:
         entry["default"] = list(key.default) if isinstance(key.default, tuple) else key.default
@@ -34,14 +32,30 @@ def declaration(key: ConfigKey) -> dict[str, Any]:
 
 
 def pulumi_config() -> dict[str, dict[str, Any]]:
-    return {key.name: declaration(key) for key in KEYS}
+    """The declared keys: every key but the secrets.
+
+    The CLI cannot declare an optional secret: a declared key without a default is required of
+    every stack, and a default is merged in as plain text, which the CLI then refuses for a key
+    typed secret ("must be encrypted as it's secret"; pulumi/pulumi pkg/v3 v3.276.0
+    workspace/config.go `mergeConfig`). So the secrets stay undeclared, and the program reads
+    them, refuses one set without `--secret` and names each one a stack needs but lacks.
+    """
+    return {key.name: declaration(key) for key in KEYS if not key.secret}
+
+
+def _secrets_comment() -> str:
+    names = [f"#   {key.name}\n" for key in KEYS if key.secret]
+    return ("# Secrets are not declared here: Pulumi cannot declare an optional secret (a default\n"
+            "# is merged as plain text and refused). Set each with `pulumi config set --secret`;\n"
+            "# the program names those a stack needs:\n" + "".join(names))
 
 
 def render_pulumi_yaml(current: str) -> str:
     """The project file with its `config:` block regenerated and everything above it kept."""
-    head = current.split("\nconfig:\n", 1)[0].rstrip("\n")
+    head = current.split("\n# Secrets are not declared here", 1)[0]
+    head = head.split("\nconfig:\n", 1)[0].rstrip("\n")
     body = yaml.safe_dump({"config": pulumi_config()}, sort_keys=False, width=100)
-    return f"{head}\n{body}"
+    return f"{head}\n{_secrets_comment()}{body}"
 
 
 def _default_text(key: ConfigKey) -> str:

@@ -17,7 +17,7 @@ def load_settings() -> tuple[Settings, Secrets]:
     present = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     names = {key[len(prefix):] for key in present if key.startswith(prefix)}
     secret_names = {key.name for key in KEYS if key.secret}
-    # The CLI applies Pulumi.yaml's empty defaults, so an empty secret is an unset one.
+    # An empty secret (`pulumi config set --secret key ''`) is an unset one.
     secrets_set = frozenset(name for name in names & secret_names
                             if runtime_config.get_config(prefix + name))
     plain_secrets = frozenset(name for name in secrets_set
