@@ -16,7 +16,7 @@ TUNNEL_ARGS ?=
 
 .PHONY: venv tools images test lint typecheck unit validate-all render diff validate smoke verify \
 	docs bench \
-	login stack tunnel preview up destroy
+	login stack tunnel preview up destroy content-stack content-preview content-up content-destroy
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -106,3 +106,19 @@ up: stack policy/.venv/.installed
 
 destroy: stack
 	$(PULUMI) destroy --stack $(STACK)
+
+# Grafana's datasources, folders and dashboards are a project of their own (content/), one stack
+# per observability stack, reading its outputs (Grafana's admin password). They need the Grafana
+# plugin and a reachable Grafana API; `--refresh` recreates what a new data volume lost.
+content-stack: venv login
+	$(PULUMI) -C content stack select $(STACK) --create --secrets-provider passphrase
+
+## content-preview / content-up / content-destroy STACK=...: the Grafana content, after `make up`
+content-preview: content-stack policy/.venv/.installed
+	$(PULUMI) -C content preview --stack $(STACK) --diff --refresh --policy-pack $(CURDIR)/policy
+
+content-up: content-stack policy/.venv/.installed
+	$(PULUMI) -C content up --stack $(STACK) --refresh --policy-pack $(CURDIR)/policy
+
+content-destroy: content-stack
+	$(PULUMI) -C content destroy --stack $(STACK)

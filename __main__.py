@@ -1,5 +1,6 @@
 """GatewayZ observability stack: Prometheus, Loki, Tempo, Grafana, Alertmanager and redis_exporter
-as Docker containers on one network, and Grafana's datasources and dashboards through its API.
+as Docker containers on one network. Grafana's datasources, folders and dashboards are the
+project in content/, a stack of their own that reads this one's outputs.
 
 Wiring only: settings -> components -> exports. What each file says lives in configs/, each
 service's fixed facts in services.py.
@@ -8,11 +9,9 @@ service's fixed facts in services.py.
 import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
-import pulumiverse_grafana as grafana
 
 from components.alertmanager import Alertmanager, AlertmanagerArgs
 from components.grafana import Grafana, GrafanaArgs
-from components.grafana_content import GrafanaContent, GrafanaContentArgs
 from components.loki import Loki, LokiArgs
 from components.prometheus import Prometheus, PrometheusArgs
 from components.redis_exporter import RedisExporter, RedisExporterArgs
@@ -48,15 +47,6 @@ admin_password: pulumi.Output[str] = secrets.grafana_admin_password or random.Ra
 grafana_server = Grafana("grafana", GrafanaArgs(container(Service.GRAFANA), settings.grafana,
                                                 admin_password))
 
-grafana_provider = grafana.Provider(
-    "grafana-api", url=settings.grafana.url,
-    # Secret because the password is: concat keeps the secret mark.
-    auth=pulumi.Output.concat(settings.grafana.admin_user, ":", admin_password))
-# The container waits for its healthcheck, so the API is up before any content is sent.
-GrafanaContent("grafana-content", GrafanaContentArgs(settings, grafana_server.data_volume),
-               opts=pulumi.ResourceOptions(providers=[grafana_provider],
-                                           depends_on=[grafana_server]))
-
 pulumi.export("environment", settings.environment)
 pulumi.export("prometheusUrl", prometheus.url)
 pulumi.export("lokiUrl", loki.url)
@@ -65,5 +55,6 @@ pulumi.export("tempoOtlpGrpcEndpoint", tempo.otlp_grpc_endpoint)
 pulumi.export("alertmanagerUrl", alertmanager.url)
 pulumi.export("grafanaUrl", grafana_server.url)
 pulumi.export("grafanaAdminUser", settings.grafana.admin_user)
-# Secret either way: from secret config, or RandomPassword's secret `result`.
+# Secret either way: from secret config, or RandomPassword's secret `result`. The content
+# stack (content/) logs in to Grafana with it.
 pulumi.export("grafanaAdminPassword", admin_password)

@@ -21,8 +21,6 @@ class GrafanaArgs:
 class Grafana(pulumi.ComponentResource):
     url: pulumi.Output[str]
     container: docker.Container
-    # grafana.db lives here: what Grafana's content (components/grafana_content.py) follows.
-    data_volume: docker.Volume
 
     def __init__(self, name: str, args: GrafanaArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
@@ -32,7 +30,6 @@ class Grafana(pulumi.ComponentResource):
             env=grafana_env(args.api),
             uploads=[Upload(ADMIN_PASSWORD_FILE, args.admin_password, secret=True)],
         ))
-        assert deployed.data_volume is not None  # Grafana has a data dir (services.py)
-        self.container, self.data_volume = deployed.container, deployed.data_volume
+        self.container = deployed.container
         self.url = pulumi.Output.from_input(port_url(args.container.bindings, Port.GRAFANA))
         self.register_outputs({"url": self.url})

@@ -18,24 +18,21 @@ from settings import Settings
 @dataclass(frozen=True)
 class GrafanaContentArgs:
     settings: Settings
-    # Grafana's data volume: grafana.db holds every datasource, folder and dashboard, and it
-    # outlives a replaced container. So the content is recreated only with a new volume (which
-    # starts empty), and goes, without API calls to a server that is gone, only with it. A new
-    # container on the same volume (an image bump) keeps the content and its version history.
-    data_volume: pulumi.Resource
 
 
 class GrafanaContent(pulumi.ComponentResource):
-    """Expects `opts.providers` to carry the explicit Grafana provider, and `opts.depends_on`
-    the Grafana server, so nothing is sent before its container reports healthy."""
+    """Expects `opts.providers` to carry the explicit Grafana provider.
+
+    grafana.db, on Grafana's data volume, holds it all and outlives a replaced container, so an
+    image bump keeps the content and its version history. A new volume starts empty: the
+    content stack's `pulumi up --refresh` (`make content-up`) sees what is gone and creates it
+    again."""
 
     def __init__(self, name: str, args: GrafanaContentArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gatewayz:observability:GrafanaContent", name, None, opts)
         # Fixed uids: the old object must go before its replacement is created.
-        child = pulumi.ResourceOptions(parent=self, deleted_with=args.data_volume,
-                                       replace_with=[args.data_volume],
-                                       delete_before_replace=True)
+        child = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
 
         specs = datasources(args.settings)
         sources = {

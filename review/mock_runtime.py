@@ -3,6 +3,8 @@
 Tests and `make render` both use this: it reads a stack's real `Pulumi.<stack>.yaml`, adds
 obviously fake secrets, runs `__main__.py` and records every resource registration (type, name,
 parent, options, and inputs exactly as they would reach the engine, secrets still wrapped).
+`run_content` runs the Grafana content project (content/) the same way, its stack reference
+answered by the outputs of such a run.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import hashlib
 import runpy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
 import pulumi
@@ -29,6 +32,10 @@ SECRET_SIG: Final = "4dabf18193072939515e22adb298388d"
 SECRET_SIG_VALUE: Final = "1b47061264138c4ac30d75fd1eb44270"
 FAKE_SECRET_PREFIX: Final = "FAKE-TEST-SECRET"
 CONTAINER: Final = "docker:index/container:Container"
+STACK_REFERENCE: Final = "pulumi:pulumi:StackReference"
+CONTENT_PROJECT: Final = "gatewayz-grafana-content"
+# What a file backend calls the one organization it has.
+ORGANIZATION: Final = "organization"
 
 
 def fake_secret(name: str) -> str:
@@ -111,10 +118,19 @@ def _fake_id(name: str) -> str:
 
 
 class _Mocks(pulumi.runtime.Mocks):
-    """Returns inputs as outputs, plus the computed values the program reads."""
+    """Returns inputs as outputs, plus the computed values the program reads, and a stack
+    reference's outputs from `referenced` (name -> (value, is_secret))."""
+
+    def __init__(self, referenced: Mapping[str, tuple[Any, bool]] | None = None) -> None:
+        super().__init__()
+        self.referenced = referenced or {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         state = dict(args.inputs)
+        if args.typ == STACK_REFERENCE:
+            state["outputs"] = {name: value for name, (value, _) in self.referenced.items()}
+            state["secretOutputNames"] = sorted(
+                name for name, (_, secret) in self.referenced.items() if secret)
         if args.typ == "docker:index/remoteImage:RemoteImage":
             state["imageId"] = f"sha256:{hashlib.sha256(args.inputs['name'].encode()).hexdigest()}"
             state["repoDigest"] = f"{args.inputs['name']}@{state['imageId']}"
@@ -169,16 +185,31 @@ def stack_config(stack: str, secrets: Mapping[str, str] = FAKE_SECRETS,
 def run_program(stack: str, config: Mapping[str, str], secret_keys: list[str],
                 preview: bool = False) -> ProgramRun:
     """Run __main__.py for `stack` under mocks; raises what the program raises."""
+    return _run(ROOT / "__main__.py", PROJECT, stack, config, secret_keys, preview=preview,
+                referenced={})
+
+
+def run_content(observability: ProgramRun, config: Mapping[str, str] | None = None
+                ) -> ProgramRun:
+    """Run content/__main__.py for the observability run's stack, its stack reference reading
+    that run's outputs."""
+    return _run(ROOT / "content" / "__main__.py", CONTENT_PROJECT, observability.stack,
+                config or {}, [], preview=False, referenced=observability.outputs)
+
+
+def _run(main: Path, project: str, stack: str, config: Mapping[str, str], secret_keys: list[str],
+         *, preview: bool, referenced: Mapping[str, tuple[Any, bool]]) -> ProgramRun:
     run = ProgramRun(stack)
 
     def body() -> None:
-        mocks = _Mocks()
+        mocks = _Mocks(referenced)
         set_root_resource(None)  # type: ignore[arg-type]  # a fresh Stack per run
-        pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview,
-                                 monitor=_RecordingMonitor(mocks, run))
+        pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview,
+                                 monitor=_RecordingMonitor(mocks, run),
+                                 organization=ORGANIZATION)
         pulumi.runtime.set_all_config(dict(config), secret_keys)
         def program() -> None:
-            runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+            runpy.run_path(str(main), run_name="__main__")
 
         _sync_await(run_pulumi_func(program))
         root = pulumi.runtime.get_root_resource()

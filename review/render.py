@@ -7,6 +7,7 @@ runtime (no CLI, no Docker) with fake secrets and writes:
                                         and each upload's path, owner and mode
   grafana/datasources/<uid>.json        each datasource with the links its config adds
   grafana/dashboards/<uid>.json         each dashboard model, grafana/folders.json
+  grafana/resources.json                the content stack's resources (content/)
   resources.json, outputs.json          every resource (type, name, parent, options, inputs)
 Secrets are masked everywhere but in the uploaded files. The tree is byte-for-byte deterministic.
 """
@@ -27,6 +28,7 @@ from review.mock_runtime import (
     SECRET_SIG,
     ProgramRun,
     Registration,
+    run_content,
     run_program,
     stack_config,
 )
@@ -127,6 +129,7 @@ def render(stack: str, out: Path, overrides: Mapping[str, Any] | None = None) ->
     them) and write its rendered tree to `out` (replaced whole)."""
     config, secret_keys = stack_config(stack, overrides=overrides)
     run = run_program(stack, config, secret_keys)
+    grafana_run = run_content(run)
     if out.exists():
         shutil.rmtree(out)
     for service, container in sorted(run.containers().items()):
@@ -135,14 +138,19 @@ def render(stack: str, out: Path, overrides: Mapping[str, Any] | None = None) ->
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(content)
         _dump(out / "containers" / f"{service}.json", _container_view(run, container))
-    for uid, source in _datasources(run).items():
+    for uid, source in _datasources(grafana_run).items():
         _dump(out / "grafana" / "datasources" / f"{uid}.json", source)
-    for dashboard in run.of_type("grafana:oss/dashboard:Dashboard"):
+    for dashboard in grafana_run.of_type("grafana:oss/dashboard:Dashboard"):
         model = json.loads(dashboard.plain_inputs()["configJson"])
         _dump(out / "grafana" / "dashboards" / f"{model['uid']}.json", model)
     _dump(out / "grafana" / "folders.json", sorted(
-        (mask_secrets(folder.inputs) for folder in run.of_type("grafana:oss/folder:Folder")),
+        (mask_secrets(folder.inputs)
+         for folder in grafana_run.of_type("grafana:oss/folder:Folder")),
         key=lambda folder: str(folder["uid"])))
+    # The content project's own stack (content/), apart from the containers'.
+    _dump(out / "grafana" / "resources.json", sorted(
+        (_resource_view(resource) for resource in grafana_run.resources),
+        key=lambda view: (view["type"], view["name"])))
     _dump(out / "resources.json", sorted(
         (_resource_view(resource) for resource in run.resources),
         key=lambda view: (view["type"], view["name"])))

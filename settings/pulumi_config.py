@@ -8,7 +8,7 @@ from pulumi.runtime import config as runtime_config
 from settings.keys import KEYS
 from settings.model import PROJECT, Secrets, Settings
 from settings.parse import parse_settings
-from settings.stack_file import config_text
+from settings.stack_file import config_text, file_settings
 
 
 def load_settings() -> tuple[Settings, Secrets]:
@@ -40,3 +40,12 @@ def load_settings() -> tuple[Settings, Secrets]:
         alert_heartbeat_url=secret("alertHeartbeatUrl"),
     )
     return settings, secrets
+
+
+def load_content_settings() -> tuple[Settings, str]:
+    """The Grafana content project's settings: the observability stack's own (its stack file,
+    read as `make render` reads it; its secrets stay with that stack) and the name of that
+    stack, whose outputs carry Grafana's admin password."""
+    named = pulumi.Config().get("observabilityStack")
+    stack = pulumi.get_stack()
+    return file_settings(stack), named or f"{pulumi.get_organization()}/{PROJECT}/{stack}"

@@ -6,7 +6,7 @@ import functools
 
 import pytest
 
-from review.mock_runtime import ProgramRun, run_program, stack_config
+from review.mock_runtime import ProgramRun, run_content, run_program, stack_config
 
 STACKS = ("staging", "production")
 
@@ -26,6 +26,17 @@ def stack(request: pytest.FixtureRequest) -> str:
 def program(stack: str) -> ProgramRun:
     """The program's run for one stack (shared: runs are deterministic and read-only)."""
     return _run(stack)
+
+
+@functools.cache
+def _content(stack: str) -> ProgramRun:
+    return run_content(_run(stack))
+
+
+@pytest.fixture
+def content(stack: str) -> ProgramRun:
+    """The Grafana content project's run for one stack, reading that stack's outputs."""
+    return _content(stack)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

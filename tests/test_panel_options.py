@@ -116,9 +116,9 @@ def _at(node: Any, path: Path) -> Iterator[Any]:
         yield from _at(node[path[0]], path[1:])
 
 
-def _sent(program: ProgramRun) -> Iterator[tuple[str, Path, type[Enum], Any]]:
+def _sent(content: ProgramRun) -> Iterator[tuple[str, Path, type[Enum], Any]]:
     """(where, path, enum, value) for every typed option in the JSON sent to Grafana."""
-    for resource in program.of_type("grafana:oss/dashboard:Dashboard"):
+    for resource in content.of_type("grafana:oss/dashboard:Dashboard"):
         model = json.loads(resource.plain_inputs()["configJson"])
         uid = model["uid"]
         for path, enum in DASHBOARD_OPTIONS:
@@ -137,16 +137,16 @@ def _sent(program: ProgramRun) -> Iterator[tuple[str, Path, type[Enum], Any]]:
                             yield where, (source.value, *path), enum, value
 
 
-def test_every_typed_option_value_is_a_member_of_its_enum(program: ProgramRun) -> None:
+def test_every_typed_option_value_is_a_member_of_its_enum(content: ProgramRun) -> None:
     wrong = [f"{where}: {'.'.join(path)} = {value!r} is no {enum.__name__}"
-             for where, path, enum, value in _sent(program)
+             for where, path, enum, value in _sent(content)
              if value not in {member.value for member in enum}]
     assert not wrong, "\n".join(wrong)
 
 
-def test_every_typed_option_is_sent(program: ProgramRun) -> None:
+def test_every_typed_option_is_sent(content: ProgramRun) -> None:
     """A misspelt key in a helper would leave its typed path unfound."""
-    found = {path for _, path, _, _ in _sent(program)}
+    found = {path for _, path, _, _ in _sent(content)}
     expected = {path for path, _ in DASHBOARD_OPTIONS}
     expected |= {(kind, *path) for kind, path, _ in PANEL_OPTIONS if kind != "*"}
     expected |= {(source.value, *path) for source, path, _ in TARGET_OPTIONS}

@@ -368,6 +368,12 @@ PRODUCTION_REGRESSIONS: Final[Mapping[str, Regression]] = {
 }
 
 
+@pytest.fixture
+def both(program: ProgramRun, content: ProgramRun) -> ProgramRun:
+    """The stack's resources and its Grafana content's: the pack runs on both projects."""
+    return dataclasses.replace(program, resources=[*program.resources, *content.resources])
+
+
 def _target(program: ProgramRun, resource: str) -> Registration:
     if ":" in resource:
         return program.of_type(resource)[0]
@@ -385,10 +391,10 @@ def _mutated(program: ProgramRun, regression: Regression) -> tuple[Registration,
     *((stack, name) for stack in ("staging", "production") for name in REGRESSIONS),
     *(("production", name) for name in PRODUCTION_REGRESSIONS),
 ], indirect=["stack"])
-def test_a_regression_in_the_program_fires_exactly_its_policies(program: ProgramRun,
+def test_a_regression_in_the_program_fires_exactly_its_policies(both: ProgramRun,
                                                                 regression: str) -> None:
     case = REGRESSIONS.get(regression) or PRODUCTION_REGRESSIONS[regression]
-    changed, mutated = _mutated(program, case)
+    changed, mutated = _mutated(both, case)
     fired = {(resource.urn, policy) for resource in mutated.resources
              for policy in all_violations(registration_args(resource, mutated))}
     assert fired == {(changed.urn, policy) for policy in case.fires}
@@ -448,13 +454,13 @@ def _analyze(analyzer: analyzer_pb2_grpc.AnalyzerStub, resource: Registration,
 
 
 def test_the_served_pack_agrees_with_the_adapter(analyzer: analyzer_pb2_grpc.AnalyzerStub,
-                                                  program: ProgramRun) -> None:
+                                                  both: ProgramRun) -> None:
     """The adapter is only worth trusting if the real analyzer judges the same, secrets and all."""
     regressions = [*REGRESSIONS.values()]
-    if program.stack == "production":
+    if both.stack == "production":
         regressions += PRODUCTION_REGRESSIONS.values()
-    cases = [(resource, program) for resource in program.resources]
-    cases += [_mutated(program, regression) for regression in regressions]
+    cases = [(resource, both) for resource in both.resources]
+    cases += [_mutated(both, regression) for regression in regressions]
     for resource, run in cases:
         # The analyzer prefixes each message with the policy's description.
         expected = [(name, f"{BY_NAME[name].description}\n{message}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Callable, Iterator
 from typing import Any, Final
@@ -18,7 +17,6 @@ from review.mock_runtime import (
     FAKE_SECRETS,
     SECRET_SIG,
     ProgramRun,
-    Registration,
     run_program,
     stack_config,
     stack_settings,
@@ -231,37 +229,6 @@ def test_a_change_to_one_service_replaces_only_its_container(
     assert {name for name in before if before[name] != after[name]} == {changed}
 
 
-def _grafana_content(program: ProgramRun) -> list[Registration]:
-    content = [r for r in program.resources if r.type.startswith("grafana:")]
-    assert content, "no Grafana resources"
-    return content
-
-
-def test_grafana_content_goes_through_the_explicit_provider(program: ProgramRun) -> None:
-    (provider,) = program.of_type("pulumi:providers:grafana")
-    for resource in _grafana_content(program):
-        assert resource.provider.startswith(provider.urn), resource.name
-        # Fixed uids: the old object goes before its replacement is created.
-        assert resource.delete_before_replace, resource.name
-
-
-def test_grafana_content_follows_its_data_volume(program: ProgramRun) -> None:
-    volume = program.named("grafana-data")
-    for resource in _grafana_content(program):
-        # grafana.db lives on the volume: recreated with a new one, never deleted through the
-        # API of a server whose data is gone.
-        assert resource.deleted_with == volume.urn, resource.name
-        assert resource.replace_with == (volume.urn,), resource.name
-
-
-def test_grafana_content_waits_for_a_healthy_grafana(program: ProgramRun) -> None:
-    content = program.named("grafana-content")
-    # The container is created with wait=True: its URN resolves once it reports healthy.
-    assert containers(program)["grafana"].urn in content.dependencies
-    assert all(r.parent == content.urn for r in _grafana_content(program)
-               if r.type != "pulumi:providers:grafana")
-
-
 def _replaced(before: ProgramRun, after: ProgramRun) -> set[str]:
     """Names of the resources a change from `before` to `after` replaces: each whose inputs
     changed (every input of a Docker container or image forces a new one), and each whose
@@ -280,18 +247,6 @@ def test_an_image_bump_replaces_the_grafana_container_and_nothing_else(stack: st
     config, secret_keys = stack_config(stack, overrides={"grafanaImage": "grafana/grafana:13.2.1"})
     after = run_program(stack, config, secret_keys)
     assert _replaced(before, after) == {"grafana-image", "grafana-container"}
-
-
-def test_a_new_grafana_data_volume_replaces_its_content(program: ProgramRun) -> None:
-    content = {r.name for r in _grafana_content(program)}
-    assert _replaced(program, program) == set()
-    # Only the volume's recorded inputs change here (no setting renames it alone), so the
-    # content is replaced because of the volume itself, whatever its container does.
-    volume = program.named("grafana-data")
-    fresh = ProgramRun(program.stack, [
-        dataclasses.replace(r, inputs={**r.inputs, "name": "new-volume"}) if r is volume else r
-        for r in program.resources])
-    assert {"grafana-data"} | content <= _replaced(program, fresh)
 
 
 def test_grafana_runs_without_anonymous_access(program: ProgramRun) -> None:

@@ -65,7 +65,7 @@ def test_render_masks_secrets_outside_the_files_that_carry_them(trees: dict[str,
             assert FAKE_SECRET_PREFIX not in path.read_text(), path
     outputs = json.loads((tree / "outputs.json").read_text())
     assert outputs["grafanaAdminPassword"] == MASK
-    resources = json.loads((tree / "resources.json").read_text())
+    resources = json.loads((tree / "grafana" / "resources.json").read_text())
     provider = next(r for r in resources if r["type"] == "pulumi:providers:grafana")
     assert provider["inputs"]["auth"] == MASK
 
