@@ -220,8 +220,13 @@ class StandIn:
     # What the real image runs: the stand-in script sits there, so the program's command (its
     # arguments) and healthcheck reach it unchanged.
     entrypoint: str
-    # The real image's gid (its uid is services.py's).
-    gid: int
+    # The real image's gid, if not its uid's own group (the uid is services.py's).
+    gid: int | None = None
+
+    @property
+    def user(self) -> str:
+        uid = SERVICES[self.service].user_id
+        return f"{uid}:{uid if self.gid is None else self.gid}"
 
     @property
     def health_path(self) -> str:
@@ -231,13 +236,13 @@ class StandIn:
 
 
 STANDINS: Final[Mapping[Service, StandIn]] = {standin.service: standin for standin in (
-    # grafana/loki cmd/loki/Dockerfile: ENTRYPOINT /usr/bin/loki, USER 10001, /loki its own.
-    StandIn(Service.LOKI, "/usr/bin/loki", gid=10001),
-    # grafana/tempo cmd/tempo/Dockerfile: ENTRYPOINT /tempo, USER 10001:10001, /var/tempo.
-    StandIn(Service.TEMPO, "/tempo", gid=10001),
-    # grafana/grafana Dockerfile: ENTRYPOINT /run.sh, USER 472 with gid 0, GF_PATHS_DATA
-    # /var/lib/grafana theirs; its packaging/docker/run.sh reads every GF_*__FILE into the
-    # variable without the suffix.
+    # Entrypoint, gid and the data dir's owner as each image's own Dockerfile sets them (the uid
+    # and data dir are services.py's): grafana/loki cmd/loki/Dockerfile,
+    StandIn(Service.LOKI, "/usr/bin/loki"),
+    # grafana/tempo cmd/tempo/Dockerfile,
+    StandIn(Service.TEMPO, "/tempo"),
+    # grafana/grafana Dockerfile (its user in the root group), whose packaging/docker/run.sh
+    # reads every GF_*__FILE into the variable without the suffix.
     StandIn(Service.GRAFANA, "/run.sh", gid=0),
 )}
 
@@ -332,7 +337,7 @@ wait
 
 def _standin_dockerfile(standin: StandIn) -> str:
     facts = SERVICES[standin.service]
-    user = f"{facts.user_id}:{standin.gid}"
+    user = standin.user
     ports = " ".join(str(port) for port in facts.listens.values())
     of = DEFAULT_IMAGES[standin.service]
     description = (f"STAND-IN for {of}, not {standin.service.value}: answers its health "
