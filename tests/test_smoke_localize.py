@@ -26,6 +26,7 @@ from settings import Service
 from tests.smoke.clients import Notification, parse_notification, remote_write_body
 from tests.smoke.localize import (
     ERROR_RATE_ALERT,
+    NOT_RUN,
     NOTIFICATIONS_FAILING_ALERT,
     REDIS_DOWN_ALERT,
     RUN,
@@ -40,6 +41,7 @@ from tests.smoke.localize import (
     Host,
     localize,
     nanoseconds,
+    standin_plans,
 )
 
 STACKS: Final = ("staging", "production")
@@ -185,6 +187,26 @@ def test_each_container_is_the_rendered_one_but_image_names_and_host_ports(case:
         assert plan.restart == spec["restart"]
         assert plan.wait_timeout_seconds == spec["waitTimeout"]
         assert plan.stop_grace_seconds == spec["destroyGraceSeconds"]
+
+
+def test_standins_are_the_rendered_containers_but_image_names_and_host_ports(case: Case) -> None:
+    plans = standin_plans(case.rendered, IMAGES, case.host.published)
+    assert set(plans) == set(NOT_RUN)
+    for service, plan in plans.items():
+        spec = case.rendered.containers[service.value]
+        health = spec["healthcheck"]
+        files = case.rendered.files.get(service.value, {})
+        assert plan.image == IMAGES[service]
+        assert plan.name == "smoke-" + spec["name"]
+        assert plan.ports == {
+            int(port["internal"]): (port["ip"], _published_port(service, int(port["internal"])))
+            for port in spec.get("ports", [])}
+        assert plan.command == tuple(spec.get("command", []))
+        assert plan.env == spec.get("env", {})
+        assert plan.healthcheck["test"] == health["tests"]
+        assert [(u.path, u.content, u.owner, u.mode) for u in plan.uploads] == [
+            (u["file"], files[u["file"]], int(u["owner"]) if "owner" in u else None,
+             int(u["permissions"], 8)) for u in spec.get("uploads", [])]
 
 
 def test_published_ports_keep_the_rendered_host_ip(case: Case) -> None:

@@ -1,4 +1,5 @@
-"""Local images of the pinned Prometheus, Alertmanager and redis_exporter releases.
+"""Local images of the pinned Prometheus, Alertmanager and redis_exporter releases, and
+stand-ins for Loki, Tempo and Grafana.
 
 `make images` (`python -m toolchain.images`) builds, through the Docker SDK, from the binaries
 `make tools` built:
@@ -8,6 +9,11 @@
   gatewayz-local/<service>:<release tag>            each following its module's own Dockerfile
                                                     (user, paths, entrypoint, command, volume,
                                                     exposed port); only the base differs
+  gatewayz-local/<service>-standin:<release tag>    Loki, Tempo, Grafana: AGPL, so neither built
+                                                    nor pulled here. NOT the service: a shell
+                                                    script on the base with the real image's
+                                                    user, entrypoint, ports, data dir and health
+                                                    command, labelled org.gatewayz.standin=true
 An image is rebuilt only when its recipe (Dockerfile, binaries' build stamp, base) changed.
 """
 
@@ -31,6 +37,7 @@ from docker.errors import BuildError as DockerBuildError
 from docker.errors import DockerException, ImageNotFound
 
 from services import SERVICES, Service, config_path
+from settings import DEFAULT_IMAGES
 from toolchain.dockerd import EngineError, engine
 from toolchain.releases import (
     RELEASE_OF_BINARY,
@@ -144,7 +151,8 @@ def busybox_version() -> str:
     return result.stdout.strip().rpartition(":")[2].replace("+", "-")
 
 
-_EXECUTABLES: Final = frozenset({"busybox", *RELEASE_OF_BINARY})
+# The stand-ins' scripts are executables too.
+_EXECUTABLES: Final = frozenset({"busybox", "entrypoint", "serve", *RELEASE_OF_BINARY})
 
 
 def _context(dockerfile: str, files: Mapping[str, Path | str]) -> tuple[io.BytesIO, str]:
@@ -158,7 +166,7 @@ def _context(dockerfile: str, files: Mapping[str, Path | str]) -> tuple[io.Bytes
                 digest.update(name.encode() + hashlib.sha256(data).digest())
             info = tarfile.TarInfo(name)
             info.size = len(data)
-            info.mode = 0o755 if isinstance(source, Path) and name in _EXECUTABLES else 0o644
+            info.mode = 0o755 if name in _EXECUTABLES else 0o644
             tar.addfile(info, io.BytesIO(data))
     buffer.seek(0)
     return buffer, digest.hexdigest()
@@ -190,11 +198,182 @@ def _service_files(release: GoRelease) -> dict[str, Path | str]:
             for name in (*release.binaries, *(release.image_files or {}).values())}
 
 
-def build_images(client: docker.DockerClient) -> list[LocalImage]:
-    """The base, then one image per built release; each only if its recipe changed."""
-    base = _build(client, f"{REPOSITORY}/busybox:{busybox_version()}", BASE_DOCKERFILE, {
+# --- stand-ins --------------------------------------------------------------------------------
+# What a later tier's real `pulumi up` needs of an image: the container the program registers
+# starts (its command as arguments to the image's entrypoint, its env), runs as the service's
+# user, writes its data dir (a new named volume copies the image's directory, owner and mode
+# included), listens on every port the stack wires, and passes the healthcheck the program sets.
+# Nothing else of the service is there: the uploaded configs are only checked to be readable.
+
+STANDIN_LABEL: Final = "org.gatewayz.standin"
+STANDIN_OF_LABEL: Final = "org.gatewayz.standin.of"
+DESCRIPTION_LABEL: Final = "org.opencontainers.image.description"
+STANDIN_DIR: Final = "/usr/share/gatewayz-standin"
+STANDIN_METRIC: Final = "gatewayz_standin_info"
+# Seconds a connection may take to send its request line and headers.
+_REQUEST_SECONDS: Final = 5
+
+
+@dataclass(frozen=True)
+class StandIn:
+    service: Service
+    # What the real image runs: the stand-in script sits there, so the program's command (its
+    # arguments) and healthcheck reach it unchanged.
+    entrypoint: str
+    # The real image's gid, if not its uid's own group (the uid is services.py's).
+    gid: int | None = None
+
+    @property
+    def user(self) -> str:
+        uid = SERVICES[self.service].user_id
+        return f"{uid}:{uid if self.gid is None else self.gid}"
+
+    @property
+    def health_path(self) -> str:
+        """What the program's healthcheck asks for on the HTTP port: Grafana's wget its path,
+        Loki's and Tempo's `-health` their /ready."""
+        return SERVICES[self.service].health_path or "/ready"
+
+
+STANDINS: Final[Mapping[Service, StandIn]] = {standin.service: standin for standin in (
+    # Entrypoint, gid and the data dir's owner as each image's own Dockerfile sets them (the uid
+    # and data dir are services.py's): grafana/loki cmd/loki/Dockerfile,
+    StandIn(Service.LOKI, "/usr/bin/loki"),
+    # grafana/tempo cmd/tempo/Dockerfile,
+    StandIn(Service.TEMPO, "/tempo"),
+    # grafana/grafana Dockerfile (its user in the root group), whose packaging/docker/run.sh
+    # reads every GF_*__FILE into the variable without the suffix.
+    StandIn(Service.GRAFANA, "/run.sh", gid=0),
+)}
+
+
+def standin_tag(service: Service) -> str:
+    """`gatewayz-local/<service>-standin:<tag of the stack's default image>`."""
+    return f"{REPOSITORY}/{service.value}-standin:{DEFAULT_IMAGES[service].rpartition(':')[2]}"
+
+
+def standin_images() -> Mapping[Service, str]:
+    """The stand-in image of each service no image can be built of here, by service."""
+    return {service: standin_tag(service) for service in STANDINS}
+
+
+def _health_answer(standin: StandIn) -> tuple[str, str]:
+    """Content type and body of the health endpoint."""
+    if standin.service is Service.GRAFANA:
+        # The keys Grafana's /api/health answers with (grafana/grafana pkg/api/health.go).
+        return "application/json", '{"commit":"standin","database":"ok","version":"standin"}'
+    return "text/plain; charset=utf-8", "ready"
+
+
+def _serve_script(standin: StandIn) -> str:
+    """One HTTP exchange on stdin/stdout (busybox `nc -ll -e` runs it per connection)."""
+    service = standin.service.value
+    health_type, health_body = _health_answer(standin)
+    return rf"""#!/bin/sh
+# STAND-IN for {service}, not {service}: answers {standin.health_path}, /metrics, 404 elsewhere.
+cr=$(printf '\r')
+read -r -t {_REQUEST_SECONDS} method target _ || exit 0
+length=0
+while read -r -t {_REQUEST_SECONDS} line; do
+    line=${{line%"$cr"}}
+    [ -z "$line" ] && break
+    case "$line" in
+        [Cc]ontent-[Ll]ength:*) length=${{line#*:}}; length=${{length# }} ;;
+    esac
+done
+# A request's body is read, so closing the socket does not reset it before the answer arrives.
+[ "$length" -gt 0 ] 2>/dev/null && head -c "$length" >/dev/null
+status="200 OK"
+type="text/plain; charset=utf-8"
+case "${{target%%\?*}}" in
+    {standin.health_path}) type="{health_type}"; body='{health_body}' ;;
+    /metrics) type="text/plain; version=0.0.4; charset=utf-8"
+        body='# HELP {STANDIN_METRIC} A stand-in image, not the service, answers here.
+# TYPE {STANDIN_METRIC} gauge
+{STANDIN_METRIC}{{service="{service}"}} 1' ;;
+    *) status="404 Not Found"; body="stand-in for {service}: no $target" ;;
+esac
+body="$body
+"
+printf 'HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %s\r\nConnection: close\r\n\r\n' \
+    "$status" "$type" "${{#body}}"
+[ "$method" = HEAD ] || printf '%s' "$body"
+"""
+
+
+def _entrypoint_script(standin: StandIn) -> str:
+    """The image's entrypoint: `-health` checks /ready as the real binary does; otherwise it
+    checks what the real service would refuse to start without, then listens."""
+    facts = SERVICES[standin.service]
+    service = standin.service.value
+    ports = " ".join(str(port) for port in facts.listens.values())
+    return rf"""#!/bin/sh
+# STAND-IN for {service}, not {service} (AGPL: no image of it is built or pulled here).
+fail() {{ echo "{service} stand-in: $*" >&2; exit 1; }}
+if [ "${{1:-}}" = -health ]; then
+    exec wget -q -O /dev/null "http://127.0.0.1:{facts.http_port}{standin.health_path}"
+fi
+for arg in "$@"; do
+    case "$arg" in
+        -config.file=*) [ -r "${{arg#*=}}" ] || fail "cannot read ${{arg#*=}}" ;;
+    esac
+done
+# As Grafana's run.sh, each GF_*__FILE must be readable by the image's user.
+for name in $(env | sed -n 's/^\(GF_[A-Za-z0-9_]*__FILE\)=.*/\1/p'); do
+    eval "file=\$$name"
+    [ -r "$file" ] || fail "$name: cannot read $file"
+done
+touch "{facts.data_dir}/.standin" || fail "cannot write {facts.data_dir}"
+pids=
+for port in {ports}; do
+    nc -ll -p "$port" -e {STANDIN_DIR}/serve &
+    pids="$pids $!"
+done
+trap 'kill $pids 2>/dev/null; exit 0' TERM INT
+echo "{service} stand-in (not {service}) listening on {ports}"
+wait
+"""
+
+
+def _standin_dockerfile(standin: StandIn) -> str:
+    facts = SERVICES[standin.service]
+    user = standin.user
+    ports = " ".join(str(port) for port in facts.listens.values())
+    of = DEFAULT_IMAGES[standin.service]
+    description = (f"STAND-IN for {of}, not {standin.service.value}: answers its health "
+                   "check and listens on its ports, nothing more")
+    return f"""ARG BASE
+FROM ${{BASE}}
+COPY entrypoint {standin.entrypoint}
+COPY serve {STANDIN_DIR}/serve
+RUN mkdir -p {facts.data_dir} && chown -R {user} {facts.data_dir} && chmod 0750 {facts.data_dir}
+LABEL {STANDIN_LABEL}="true" {STANDIN_OF_LABEL}="{of}" {DESCRIPTION_LABEL}="{description}"
+USER {user}
+EXPOSE {ports}
+VOLUME [ "{facts.data_dir}" ]
+WORKDIR {facts.data_dir}
+ENTRYPOINT [ "{standin.entrypoint}" ]
+"""
+
+
+def _build_standins(client: docker.DockerClient, base: LocalImage) -> list[LocalImage]:
+    base_id = client.images.get(base.tag).id
+    return [_build(client, standin_tag(service), f"# base {base_id}\n{_standin_dockerfile(s)}",
+                   {"entrypoint": _entrypoint_script(s), "serve": _serve_script(s)},
+                   {"BASE": base.tag})
+            for service, s in STANDINS.items()]
+
+
+def _base(client: docker.DockerClient) -> LocalImage:
+    return _build(client, f"{REPOSITORY}/busybox:{busybox_version()}", BASE_DOCKERFILE, {
         "busybox": BUSYBOX, "passwd": _PASSWD, "group": _GROUP,
         "ca-certificates.crt": CA_CERTIFICATES})
+
+
+def build_images(client: docker.DockerClient) -> list[LocalImage]:
+    """The base, then one image per built release, then the stand-ins; each only if its recipe
+    changed."""
+    base = _base(client)
     # The base's id goes into each recipe, so a rebuilt base rebuilds the services.
     base_id = client.images.get(base.tag).id
     images = [base]
@@ -202,7 +381,13 @@ def build_images(client: docker.DockerClient) -> list[LocalImage]:
         dockerfile = f"# base {base_id}\n{DOCKERFILES[release.service]}"
         images.append(_build(client, image_tag(release), dockerfile,
                              _service_files(release), {"BASE": base.tag}))
-    return images
+    return [*images, *_build_standins(client, base)]
+
+
+def build_standins(client: docker.DockerClient) -> list[LocalImage]:
+    """The base and the stand-ins alone: they need no Go release built."""
+    base = _base(client)
+    return [base, *_build_standins(client, base)]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -115,7 +115,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     for service, version in sorted(VERSIONS.items()):
         write(f"ran {service} {version}")
     write(f"not run: {', '.join(s.value for s in NOT_RUN)} (AGPL: no image can be built here; "
-          "their configs are checked against their releases' key references)")
+          "their configs are checked against their releases' key references; "
+          "test_standins.py runs stand-ins of them)")
     if LIVE:
         write(f"first {WATCHDOG} at Alertmanager "
               f"{LIVE[-1].watchdog_delivery_seconds:.1f}s after it fired")

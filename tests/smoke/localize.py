@@ -147,7 +147,7 @@ def localize(rendered: Rendered, host: Host) -> dict[Service, ContainerPlan]:
     - redis_exporter: REDIS_ADDR, and the address in each password-map key, become the host's
       Redis at the gateway (redis://: it has no TLS).
     """
-    plans = {service: _plan(rendered, service, host)
+    plans = {service: _plan(rendered, service, host.images[service], host.published)
              for service in RUN if service.value in rendered.containers}
     plans[Service.PROMETHEUS] = _prometheus(plans[Service.PROMETHEUS], host)
     plans[Service.ALERTMANAGER] = _alertmanager(plans[Service.ALERTMANAGER], host)
@@ -156,7 +156,19 @@ def localize(rendered: Rendered, host: Host) -> dict[Service, ContainerPlan]:
     return plans
 
 
-def _plan(rendered: Rendered, service: Service, host: Host) -> ContainerPlan:
+def standin_plans(rendered: Rendered, images: Mapping[Service, str],
+                  published: Mapping[tuple[Service, int], int]) -> dict[Service, ContainerPlan]:
+    """Loki, Tempo and Grafana as rendered, on their stand-in images (toolchain/images.py).
+
+    Changed as `localize` changes every container (image, names, published ports), nothing else:
+    a stand-in ignores what its config says, so there is nothing to shorten.
+    """
+    return {service: _plan(rendered, service, images[service], published)
+            for service in NOT_RUN if service.value in rendered.containers}
+
+
+def _plan(rendered: Rendered, service: Service, image: str,
+          published: Mapping[tuple[Service, int], int]) -> ContainerPlan:
     spec = rendered.containers[service.value]
     files = rendered.files.get(service.value, {})
     health = spec["healthcheck"]
@@ -164,7 +176,7 @@ def _plan(rendered: Rendered, service: Service, host: Host) -> ContainerPlan:
     return ContainerPlan(
         service=service,
         name=NAME_PREFIX + spec["name"],
-        image=host.images[service],
+        image=image,
         command=tuple(spec.get("command", ())),
         env=dict(spec.get("env", {})),
         uploads=tuple(Upload(u["file"], files[u["file"]],
@@ -183,8 +195,7 @@ def _plan(rendered: Rendered, service: Service, host: Host) -> ContainerPlan:
         restart=spec["restart"],
         network=NAME_PREFIX + network["name"],
         aliases=tuple(network["aliases"]),
-        ports={int(port["internal"]): (port["ip"], host.published[(service,
-                                                                   int(port["internal"]))])
+        ports={int(port["internal"]): (port["ip"], published[(service, int(port["internal"]))])
                for port in spec.get("ports", [])},
         volumes={NAME_PREFIX + volume["volumeName"]: volume["containerPath"]
                  for volume in spec.get("volumes", [])},
