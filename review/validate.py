@@ -28,7 +28,8 @@ from configs.dashboards.queries import plain, promql_queries, variable_values
 from review.keyref import load_key_reference, unknown_keys
 from services import Service, config_path
 from settings.stack_file import ROOT
-from toolchain.releases import BuildError, built
+from toolchain.cache import BuildError
+from toolchain.releases import built
 
 REFERENCES: Final = ROOT / "references"
 

@@ -12,7 +12,8 @@ import pytest
 from settings import DEFAULT_IMAGES, Service
 from tests.support.tools import require_tool
 from toolchain import releases
-from toolchain.releases import RELEASES, BuildError, GoRelease
+from toolchain.cache import BuildError
+from toolchain.releases import RELEASES, GoRelease
 
 
 def test_each_release_is_the_one_its_default_image_pins() -> None:

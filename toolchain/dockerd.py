@@ -26,7 +26,7 @@ from typing import Final
 import docker
 from docker.errors import DockerException
 
-from toolchain.releases import cache_root
+from toolchain.cache import cache_root
 
 # Short: a unix socket path has a 108-byte limit, and containerd nests its own under it.
 RUN_DIR: Final = Path("/tmp/gatewayz-dockerd")

@@ -38,15 +38,9 @@ from docker.errors import DockerException, ImageNotFound
 
 from services import SERVICES, Service, config_path
 from settings import DEFAULT_IMAGES
+from toolchain.cache import BuildError
 from toolchain.dockerd import EngineError, engine
-from toolchain.releases import (
-    RELEASE_OF_BINARY,
-    RELEASES,
-    BuildError,
-    GoRelease,
-    ensure,
-    release_dir,
-)
+from toolchain.releases import RELEASE_OF_BINARY, RELEASES, GoRelease, ensure, release_dir
 
 REPOSITORY: Final = "gatewayz-local"
 RECIPE_LABEL: Final = "io.gatewayz.recipe"

@@ -12,30 +12,23 @@ AGPL and are not built.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from settings import DEFAULT_IMAGES, Service
+from toolchain.cache import BuildError, cache_root, go, install, locked, stamp
+from toolchain.cache import download as download_module
 
 # Build flags common to the three releases' own builds.
 _PROMETHEUS_COMMON_VERSION: Final = "github.com/prometheus/common/version"
-_BUILD_TIMEOUT_SECONDS: Final = 3600
-_STAMP: Final = "build.json"
-
-
-class BuildError(RuntimeError):
-    """A module could not be fetched or built; the message names module@version and why."""
 
 
 @dataclass(frozen=True)
@@ -107,15 +100,6 @@ RELEASE_OF_BINARY: Final[Mapping[str, GoRelease]] = {
     binary: release for release in RELEASES for binary in release.binaries}
 
 
-def cache_root() -> Path:
-    """`$GATEWAYZ_CACHE`, else `$XDG_CACHE_HOME/gatewayz-observability`, else under ~/.cache."""
-    explicit = os.environ.get("GATEWAYZ_CACHE")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "gatewayz-observability"
-
-
 def release_dir(release: GoRelease) -> Path:
     return cache_root() / "go" / release.pin.replace("/", "_")
 
@@ -125,7 +109,7 @@ def binary_path(name: str) -> Path | None:
     release = RELEASE_OF_BINARY[name]
     directory = release_dir(release)
     path = directory / name
-    return path if (directory / _STAMP).is_file() and path.is_file() else None
+    return path if stamp(directory) is not None and path.is_file() else None
 
 
 def built(name: str) -> Path:
@@ -137,37 +121,9 @@ def built(name: str) -> Path:
     return path
 
 
-@contextlib.contextmanager
-def _locked(root: Path) -> Iterator[None]:
-    """One build at a time per cache: the tests and `make tools` may race on a cold cache."""
-    root.mkdir(parents=True, exist_ok=True)
-    with (root / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
-
-
-def _go(args: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    go = shutil.which("go")
-    if go is None:
-        raise BuildError("go is not installed (https://go.dev/doc/install); `make tools` builds "
-                         "the pinned releases with it")
-    env = {**os.environ, "CGO_ENABLED": "0", "GOWORK": "off", "GOFLAGS": "-buildvcs=false"}
-    return subprocess.run([go, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=_BUILD_TIMEOUT_SECONDS, check=False)
-
-
 def download(release: GoRelease) -> tuple[Path, str, str]:
     """Fetch the module through the Go module proxy: its directory, commit and release time."""
-    result = _go(["mod", "download", "-json", release.pin])
-    try:
-        info = json.loads(result.stdout)
-    except json.JSONDecodeError:
-        info = {}
-    if result.returncode != 0 or "Dir" not in info:
-        answer = info.get("Error") or result.stderr.strip() or result.stdout.strip()
-        proxy = os.environ.get("GOPROXY") or _go(["env", "GOPROXY"]).stdout.strip()
-        raise BuildError(f"{release.pin}: not fetched from the Go module proxy ({proxy}): "
-                         f"{answer}")
+    info = download_module(release.pin)
     released = json.loads(Path(info["Info"]).read_text()).get("Time", "unknown")
     revision = info.get("Origin", {}).get("Hash", "unknown")
     return Path(info["Dir"]), revision, released
@@ -193,31 +149,30 @@ def build(release: GoRelease) -> Path:
                     "-o", str(staged / name)]
             if release.tags:
                 args += ["-tags", ",".join(release.tags)]
-            result = _go([*args, package], cwd=work)
+            result = go([*args, package], cwd=work)
             if result.returncode != 0:
                 raise BuildError(f"{release.pin}: go build {package} failed: "
                                  f"{result.stderr.strip()[-2000:]}")
         for relative, name in (release.image_files or {}).items():
             shutil.copyfile(source / relative, staged / name)
-        go_version = _go(["env", "GOVERSION"]).stdout.strip()
-        (staged / _STAMP).write_text(json.dumps(
-            {"module": release.module, "version": release.version, "release": release.release,
-             "revision": revision, "go": go_version, "binaries": sorted(release.binaries)},
-            sort_keys=True, indent=2) + "\n")
-        if target.exists():
-            shutil.rmtree(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(staged, target)
+        install(staged, target, {
+            "module": release.module, "version": release.version, "release": release.release,
+            "revision": revision, "go": go(["env", "GOVERSION"]).stdout.strip(),
+            "binaries": sorted(release.binaries)})
     return target
 
 
 def ensure(releases: tuple[GoRelease, ...] = RELEASES, report: bool = True) -> None:
-    """Build what is missing; with `report`, one line per binary: built or cached, and how long."""
-    with _locked(cache_root()):
+    """Build what is missing; with `report`, a line as each build starts (a cold one takes
+    minutes), and one per binary: built or cached, and how long."""
+    with locked(cache_root()):
         for release in releases:
             started = time.monotonic()
             cached = all(binary_path(name) is not None for name in release.binaries)
             if not cached:
+                if report:
+                    print(f"building {', '.join(release.binaries)} {release.release} "
+                          f"({release.pin}) ...", flush=True)
                 build(release)
             elapsed = time.monotonic() - started
             if report:

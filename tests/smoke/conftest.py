@@ -56,6 +56,7 @@ from tests.smoke.localize import (
 )
 from tests.support.waiting import wait_until
 from toolchain import images, releases
+from toolchain.cache import BuildError
 from toolchain.dockerd import TEST_GATEWAY, TEST_SUBNET, Engine, EngineError, engine
 
 STARTUP_SECONDS: Final = 20.0
@@ -167,7 +168,7 @@ def local_images(docker_engine: Engine) -> Mapping[Service, str]:
     try:
         releases.ensure(report=False)
         images.build_images(docker_engine.client)
-    except (releases.BuildError, images.ImageError, DockerException) as error:
+    except (BuildError, images.ImageError, DockerException) as error:
         pytest.fail(f"the local images could not be built: {error}")
     return {release.service: images.image_tag(release) for release in releases.RELEASES}
 

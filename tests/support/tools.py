@@ -10,7 +10,8 @@ import shutil
 
 import pytest
 
-from toolchain.releases import RELEASE_OF_BINARY, BuildError, built
+from toolchain.cache import BuildError
+from toolchain.releases import RELEASE_OF_BINARY, built
 
 
 def require_tool(name: str) -> str:
