@@ -13,6 +13,8 @@ BASE ?= origin/main
 # Extra flags of `make verify`, e.g. VERIFY_ARGS='--synthetic --json'.
 VERIFY_ARGS ?=
 TUNNEL_ARGS ?=
+# Sources of the Pulumi engine that are not Go modules (`make tools` only; docs/engine.md).
+GATEWAYZ_VENDOR_DIR ?= ../shared/vendor
 
 .PHONY: venv tools images test lint typecheck unit validate-all render diff validate smoke verify \
 	docs bench \
@@ -31,10 +33,12 @@ policy/.venv/.installed: policy/requirements.txt
 	policy/.venv/bin/pip install --quiet --disable-pip-version-check -r policy/requirements.txt
 	touch $@
 
-## tools: build the pinned Prometheus, Alertmanager and redis_exporter from their Go modules
-## into ~/.cache/gatewayz-observability (a no-op when built)
+## tools: build the pinned Prometheus, Alertmanager and redis_exporter from their Go modules,
+## and the Pulumi engine (CLI, Python language host, docker provider) where the machine has none,
+## into ~/.cache/gatewayz-observability (a no-op when built; docs/engine.md)
 tools: venv
 	$(PY) -m toolchain.releases
+	GATEWAYZ_VENDOR_DIR='$(GATEWAYZ_VENDOR_DIR)' $(PY) -m toolchain.pulumi_engine
 
 ## images: local images of those releases (gatewayz-local/<service>:<tag>) on a Docker engine
 images: tools
