@@ -1,5 +1,6 @@
 """Finding the real tools the tests run: the pinned releases' validators and servers that
-`make tools` builds (promtool, amtool, alertmanager, ...), and redis-server from Debian.
+`make tools` builds (promtool, amtool, alertmanager, ...), the Pulumi engine it finds or builds,
+and redis-server from Debian.
 
 A missing tool skips its tests on a workstation, but fails them in CI (CI=true): CI must never
 go green because a validator was not built or installed.
@@ -7,9 +8,12 @@ go green because a validator was not built or installed.
 
 import os
 import shutil
+from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
+from toolchain import pulumi_engine
 from toolchain.cache import BuildError
 from toolchain.releases import RELEASE_OF_BINARY, built
 
@@ -19,13 +23,27 @@ def require_tool(name: str) -> str:
     if name in RELEASE_OF_BINARY:
         try:
             return str(built(name))
-        except BuildError as missing:
-            message = str(missing)
+        except BuildError as error:
+            message = str(error)
     else:
         path = shutil.which(name)
         if path is not None:
             return path
         message = f"{name} is not installed (Debian: see .ci/run for the package)"
+    missing(message)
+
+
+def missing(message: str) -> NoReturn:
+    """Fail under CI=true, skip elsewhere."""
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+def require_engine() -> Path:
+    """The Pulumi engine's directory for PATH (`pulumi_engine.bin_dir()`), or fail (CI) / skip
+    (elsewhere) before `make tools`."""
+    try:
+        return pulumi_engine.bin_dir()
+    except BuildError as error:
+        missing(str(error))
