@@ -16,6 +16,8 @@ from typing import Any, Final
 import pytest
 import yaml
 
+from toolchain import pulumi_engine
+
 ROOT: Final = Path(__file__).resolve().parent.parent
 WORKFLOWS: Final = ROOT / ".github" / "workflows"
 STACKS: Final = {"staging", "production"}
@@ -43,8 +45,10 @@ def steps(document: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], dict[
 
 
 def pulumi_steps(document: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """The pulumi/actions steps that run a command on a stack (without one, it installs the
+    CLI only)."""
     for job_id, job, step in steps(document):
-        if str(step.get("uses", "")).startswith(PULUMI_ACTION):
+        if str(step.get("uses", "")).startswith(PULUMI_ACTION) and "command" in step["with"]:
             yield job_id, job, step
 
 
@@ -160,6 +164,19 @@ def test_every_make_target_a_workflow_calls_exists() -> None:
                                if "=" not in word and not word.startswith("-")}
     assert called, "no workflow calls make"
     assert {(name, target) for name, target in called if target not in targets} == set()
+
+
+def test_the_test_job_installs_the_engine_make_tools_would_otherwise_build() -> None:
+    """No vendored sources on GitHub's runners: the engine tests' CLI and docker plugin come
+    from their downloads, at the versions `make tools` looks for (docs/engine.md)."""
+    test_job = workflow("pr.yml")["jobs"]["test"]
+    (install,) = [step for step in test_job["steps"]
+                  if str(step.get("uses", "")).startswith(PULUMI_ACTION)]
+    assert "command" not in install["with"]
+    assert f"v{install['with']['pulumi-version']}" == pulumi_engine.CLI_VERSION
+    script = "\n".join(str(step.get("run", "")) for step in test_job["steps"])
+    plugin = f"pulumi plugin install resource docker {pulumi_engine.sdk_docker_version()}"
+    assert plugin in script
 
 
 def test_the_test_job_installs_what_ci_run_would() -> None:
