@@ -13,7 +13,8 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator, Mapping
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -88,3 +89,13 @@ def download(pin: str) -> dict[str, Any]:
         raise BuildError(f"{pin}: not fetched from the Go module proxy ({proxy}): {answer}")
     return dict(info)
 
+
+
+def make_tools_main(ensure: Callable[[], object]) -> int:
+    """`make tools`' entry for one kind of build: run it, and fail with one line saying why."""
+    try:
+        ensure()
+    except (BuildError, subprocess.TimeoutExpired, OSError) as error:
+        print(f"FAIL make tools: {error}", file=sys.stderr)
+        return 1
+    return 0

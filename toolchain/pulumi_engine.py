@@ -30,7 +30,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from toolchain.cache import BuildError, cache_root, go, install, locked, stamp
+from toolchain.cache import (
+    BuildError,
+    cache_root,
+    go,
+    install,
+    locked,
+    make_tools_main,
+    stamp,
+)
 from toolchain.cache import download as download_module
 
 ROOT: Final = Path(__file__).resolve().parent.parent
@@ -415,12 +423,7 @@ def ensure(vendor: Path | None = None, report: bool = True) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.parse_args(argv)
-    try:
-        ensure()
-    except (BuildError, subprocess.TimeoutExpired, OSError) as error:
-        print(f"FAIL make tools: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return make_tools_main(ensure)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +23,15 @@ from pathlib import Path
 from typing import Final
 
 from settings import DEFAULT_IMAGES, Service
-from toolchain.cache import BuildError, cache_root, go, install, locked, stamp
+from toolchain.cache import (
+    BuildError,
+    cache_root,
+    go,
+    install,
+    locked,
+    make_tools_main,
+    stamp,
+)
 from toolchain.cache import download as download_module
 
 # Build flags common to the three releases' own builds.
@@ -185,12 +192,7 @@ def ensure(releases: tuple[GoRelease, ...] = RELEASES, report: bool = True) -> N
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.parse_args(argv)
-    try:
-        ensure()
-    except (BuildError, subprocess.TimeoutExpired, OSError) as error:
-        print(f"FAIL make tools: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return make_tools_main(ensure)
 
 
 if __name__ == "__main__":
