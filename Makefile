@@ -16,7 +16,7 @@ TUNNEL_ARGS ?=
 # Sources of the Pulumi engine that are not Go modules (`make tools` only; docs/engine.md).
 GATEWAYZ_VENDOR_DIR ?= ../shared/vendor
 
-.PHONY: venv tools images test lint typecheck unit validate-all render diff validate smoke verify \
+.PHONY: venv tools images test lint typecheck unit validate-all render diff validate smoke engine verify \
 	docs bench \
 	login stack tunnel preview up destroy content-stack content-preview content-up content-destroy
 
@@ -75,6 +75,11 @@ validate: venv
 ## smoke STACK=...: the rendered stack's containers on a real Docker engine (docs/smoke.md)
 smoke: tools
 	$(VENV)/bin/pytest tests/smoke -m smoke --stack $(STACK) -p no:cacheprovider
+
+## engine STACK=...: the real Pulumi CLI and docker provider on the stack, against a file backend
+## in a temporary directory and the smoke's Docker engine (docs/engine.md, The engine tier)
+engine: tools
+	$(VENV)/bin/pytest tests/engine -m engine --stack $(STACK) -p no:cacheprovider
 
 ## verify STACK=... [VERIFY_ARGS=...]: check a deployed stack over HTTP (README, After `pulumi up`)
 verify: venv

@@ -8,6 +8,7 @@ image's user.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -20,11 +21,34 @@ from settings import Binding, Settings
 
 # Seconds Pulumi waits for a container to report healthy before failing the update.
 HEALTH_WAIT_SECONDS: Final = 180
+HEALTH_INTERVAL: Final = "15s"
+HEALTH_TIMEOUT: Final = "5s"
 # Seconds a replaced or deleted container gets to shut down on SIGTERM. Without it the provider
 # removes it by force (SIGKILL: kreuzwerker/terraform-provider-docker
 # `resourceDockerContainerDelete`), and Alertmanager loses the silences and notification log it
 # writes on shutdown, Prometheus the WAL records not yet flushed.
 STOP_GRACE_SECONDS: Final = 30
+
+
+_DURATION_PART: Final = re.compile(r"(\d+)([hms])")
+_UNIT_SECONDS: Final = {"h": 3600, "m": 60, "s": 1}
+
+
+def go_duration(text: str) -> str:
+    """`text` (whole seconds, e.g. `60s`, `1m30s`) as Go's `time.Duration.String()` writes it
+    (`1m0s`, `1m30s`). The provider reads a healthcheck's durations back from the engine in that
+    form, so any other spelling of the same time shows as a change at every preview."""
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(number + unit for number, unit in parts) != text:
+        raise ValueError(f"not a duration in whole h, m and s: {text!r}")
+    seconds = sum(int(number) * _UNIT_SECONDS[unit] for number, unit in parts)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{seconds}s"
+    if minutes:
+        return f"{minutes}m{seconds}s"
+    return f"{seconds}s"
 
 
 @dataclass(frozen=True)
@@ -141,8 +165,9 @@ def service_container(parent: pulumi.Resource, name: str, args: ContainerArgs,
         log_driver="json-file",
         log_opts={"max-size": args.log_max_size, "max-file": str(args.log_max_file)},
         healthcheck=docker.ContainerHealthcheckArgs(
-            tests=list(facts.healthcheck), interval="15s", timeout="5s", retries=5,
-            start_period=facts.start_period),
+            tests=list(facts.healthcheck), interval=go_duration(HEALTH_INTERVAL),
+            timeout=go_duration(HEALTH_TIMEOUT), retries=5,
+            start_period=go_duration(facts.start_period)),
         wait=True,
         wait_timeout=HEALTH_WAIT_SECONDS,
         destroy_grace_seconds=STOP_GRACE_SECONDS,

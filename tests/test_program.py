@@ -88,6 +88,27 @@ def test_every_container_is_run_to_survive_on_its_own(program: ProgramRun) -> No
         assert container.delete_before_replace, name
 
 
+def _go_duration_string(seconds: int) -> str:
+    """Go's `time.Duration.String()` for whole seconds (src/time/time.go), written apart from
+    the program's own helper."""
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60}m{seconds % 60}s"
+
+
+def test_healthcheck_durations_are_written_as_the_provider_reads_them_back(
+        program: ProgramRun) -> None:
+    # The provider reads a container's healthcheck from the engine as Go durations; "60s"
+    # against the engine's "1m0s" was a change at every preview (found by `make engine`).
+    for name, container in containers(program).items():
+        health = container.plain_inputs()["healthcheck"]
+        for key in ("interval", "timeout", "startPeriod"):
+            seconds = duration_seconds(health[key])
+            assert health[key] == _go_duration_string(int(seconds)), (name, key, health[key])
+
+
 def test_images_are_the_pinned_releases(program: ProgramRun) -> None:
     pulled = {image.plain_inputs()["name"] for image in
               program.of_type("docker:index/remoteImage:RemoteImage")}

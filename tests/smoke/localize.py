@@ -43,7 +43,7 @@ ERROR_RATE_ALERT: Final = "BackendHighErrorRate"
 REDIS_DOWN_ALERT: Final = "RedisDown"
 NOTIFICATIONS_FAILING_ALERT: Final = "AlertmanagerNotificationsFailing"
 SMOKE_ALERTS: Final = (ERROR_RATE_ALERT, REDIS_DOWN_ALERT, NOTIFICATIONS_FAILING_ALERT)
-_GO_DURATION: Final = re.compile(r"^(\d+)(ms|s|m|h)$")
+_GO_DURATION: Final = re.compile(r"(\d+)(ms|s|m|h)")
 _NANOSECONDS: Final[Mapping[str, int]] = {"ms": 10**6, "s": 10**9, "m": 60 * 10**9,
                                           "h": 3600 * 10**9}
 
@@ -120,11 +120,11 @@ class ContainerPlan:
 
 
 def nanoseconds(duration: str) -> int:
-    """A Go duration as the provider writes healthcheck ones (`15s`, `5m`) in nanoseconds."""
-    match = _GO_DURATION.match(duration)
-    if match is None:
+    """A Go duration as the provider writes healthcheck ones (`15s`, `1m0s`) in nanoseconds."""
+    parts = _GO_DURATION.findall(duration)
+    if not parts or "".join(number + unit for number, unit in parts) != duration:
         raise ValueError(f"not a simple Go duration: {duration!r}")
-    return int(match[1]) * _NANOSECONDS[match[2]]
+    return sum(int(number) * _NANOSECONDS[unit] for number, unit in parts)
 
 
 def flag_value(command: tuple[str, ...] | list[str], name: str) -> str:
