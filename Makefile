@@ -78,7 +78,7 @@ smoke: tools
 
 ## engine STACK=...: the real Pulumi CLI and docker provider on the stack, against a file backend
 ## in a temporary directory and the smoke's Docker engine (docs/engine.md, The engine tier)
-engine: tools
+engine: tools policy/.venv/.installed
 	$(VENV)/bin/pytest tests/engine -m engine --stack $(STACK) -p no:cacheprovider
 
 ## verify STACK=... [VERIFY_ARGS=...]: check a deployed stack over HTTP (README, After `pulumi up`)

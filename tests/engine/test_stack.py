@@ -1,13 +1,15 @@
-"""The engine tier on one stack, in order: preview, up (every container healthy through the
-provider's own wait), no diff right after, a one-setting change that replaces only Prometheus
-and keeps its series, no secret in plain text in the state, and destroy (refused by the
-protected volumes in production, leaving nothing in staging). docs/engine.md.
+"""The engine tier on one stack, in order: preview, the policy pack run for real (production: a
+violation the program accepts fails the preview with the policy's message), up (every container
+healthy through the provider's own wait), no diff right after, a one-setting change that replaces
+only Prometheus and keeps its series, no secret in plain text in the state, and destroy (refused
+by the protected volumes in production, leaving nothing in staging). docs/engine.md.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any, Final
 
 import httpx
@@ -36,6 +38,30 @@ def _services(stack: str) -> list[Service]:
 
 def test_preview(cli: Cli) -> None:
     cli.run("preview")
+
+
+def test_policy_pack_runs_and_refuses_what_the_program_accepts(
+        cli: Cli, environment: str, policy_pack: Path) -> None:
+    # The stack as it is passes the pack.
+    passed = cli.run("preview", "--policy-pack", str(policy_pack), check=False)
+    assert passed.returncode == 0, f"the policy pack refuses the stack:\n{passed.stdout[-6000:]}"
+    assert "[mandatory]" not in passed.stdout, passed.stdout[-6000:]
+    if cli.stack != "production":
+        return
+    # The program takes protectData=false in any stack; the pack refuses it in production.
+    cli.config_set("protectData", "false")
+    try:
+        refused = cli.run("preview", "--policy-pack", str(policy_pack), check=False)
+    finally:
+        cli.config_set("protectData", "true")
+    text = refused.stdout + refused.stderr
+    assert refused.returncode != 0, text[-6000:]
+    unnamed = [service for service in _services(cli.stack)
+               if SERVICES[service].data_dir is not None and
+               f"volume gatewayz-{environment}-{service}-data in stack production is not "
+               "protected: production data volumes need protect=True" not in text]
+    assert "[mandatory]  stateful-data-on-volumes" in text, text[-6000:]
+    assert not unnamed, f"the pack's refusal does not name {unnamed}:\n{text[-6000:]}"
 
 
 def test_up_turns_every_container_healthy(cli: Cli, environment: str,
