@@ -400,20 +400,19 @@ def running(docker_engine: Engine, network: Network, plans: dict[Service, Contai
                            detail=lambda: logs_tail(containers[Service.PROMETHEUS]))
     except (APIError, NotFound) as error:
         pytest.fail(f"creating the containers failed: {error}")
-    running.watchdog_delivery_seconds = _first_watchdog_delivery(running, plans)
+    running.watchdog_delivery_seconds = _first_watchdog_delivery(running, plans, prometheus)
     running.health.update({
         service: wait_healthy(container, plans[service].wait_timeout_seconds, created[service])
         for service, container in containers.items()})
     return running
 
 
-def _first_watchdog_delivery(running: Running, plans: Mapping[Service, ContainerPlan]) -> float:
+def _first_watchdog_delivery(running: Running, plans: Mapping[Service, ContainerPlan],
+                             prometheus: Prometheus) -> float:
     """Seconds from the Watchdog's first firing in Prometheus (its `activeAt`) to Alertmanager
     holding it. Waits up to twice the resend delay and the healthcheck grace: longer is a stack
     that does not alert at all."""
     prometheus_plan = plans[Service.PROMETHEUS]
-    prometheus = Prometheus(published_url(prometheus_plan,
-                                          SERVICES[Service.PROMETHEUS].http_port))
     manager = Alertmanager(published_url(plans[Service.ALERTMANAGER],
                                          SERVICES[Service.ALERTMANAGER].http_port))
     deadline = 2 * resend_delay_seconds(prometheus_plan) + prometheus_plan.wait_timeout_seconds

@@ -340,14 +340,21 @@ def test_a_healthy_stack_is_quiet_but_for_its_watchdog(prometheus: Prometheus) -
     assert [a["state"] for a in alerts if a["labels"]["alertname"] == WATCHDOG] == ["firing"]
 
 
+def _deployed_evaluation_interval(rendered: Rendered, plans: Mapping[Service, ContainerPlan]
+                                  ) -> tuple[str, float]:
+    """Prometheus' evaluation interval as the stack deploys it (localize shortens the run's), and
+    in seconds."""
+    deployed: str = yaml.safe_load(rendered.files[Service.PROMETHEUS.value][
+        plans[Service.PROMETHEUS].config_path])["global"]["evaluation_interval"]
+    return deployed, nanoseconds(deployed) / 1e9
+
+
 def test_the_first_watchdog_reaches_alertmanager_within_one_evaluation_interval(
         running: Running, plans: dict[Service, ContainerPlan], rendered: Rendered) -> None:
     # Its first send can go nowhere (the notifier has not discovered Alertmanager yet): the
     # stack as deployed sends it again one evaluation interval later, not Prometheus' default
     # resend delay of a minute.
-    deployed = yaml.safe_load(rendered.files[Service.PROMETHEUS.value][
-        plans[Service.PROMETHEUS].config_path])["global"]["evaluation_interval"]
-    interval = nanoseconds(deployed) / 1e9
+    deployed, interval = _deployed_evaluation_interval(rendered, plans)
     assert running.watchdog_delivery_seconds <= interval + DELIVERY_SLACK_SECONDS, (
         f"{WATCHDOG} reached Alertmanager {running.watchdog_delivery_seconds:.1f}s after it "
         f"fired; the deployed evaluation interval is {deployed}, the resend delay "
@@ -578,9 +585,7 @@ def test_a_restarted_alertmanager_holds_the_firing_alerts_again_within_one_inter
     dropped, so the resend delay decides how long it is blind: one evaluation interval of the
     stack as deployed, not Prometheus' default minute."""
     plan, container = plans[Service.ALERTMANAGER], running.containers[Service.ALERTMANAGER]
-    deployed = yaml.safe_load(rendered.files[Service.PROMETHEUS.value][
-        plans[Service.PROMETHEUS].config_path])["global"]["evaluation_interval"]
-    interval = nanoseconds(deployed) / 1e9
+    deployed, interval = _deployed_evaluation_interval(rendered, plans)
     resend = resend_delay_seconds(plans[Service.PROMETHEUS])
     errors = _notification_errors(prometheus)
     container.stop(timeout=plan.stop_grace_seconds)
