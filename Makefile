@@ -5,8 +5,11 @@ SHELL := /bin/bash
 STACK ?= staging
 VENV := .venv
 PY := $(VENV)/bin/python
-# Local file backend by default; override with any `pulumi login` URL.
-PULUMI_BACKEND ?= file://$(HOME)/.pulumi-gatewayz
+# Where the stacks' state lives, given to every pulumi command here through its environment
+# (never `pulumi login`, so the user's own login stays as it is). A local file backend by default;
+# any backend URL works, e.g. s3://<bucket>/gatewayz to share state.
+PULUMI_BACKEND_URL ?= file://$(HOME)/.pulumi-gatewayz
+export PULUMI_BACKEND_URL
 PULUMI := pulumi
 
 BASE ?= origin/main
@@ -18,7 +21,7 @@ GATEWAYZ_VENDOR_DIR ?= ../shared/vendor
 
 .PHONY: venv tools images test lint typecheck unit validate-all render diff validate smoke engine verify \
 	docs bench \
-	login stack tunnel preview up destroy content-stack content-preview content-up content-destroy
+	backend stack tunnel preview up destroy content-stack content-preview content-up content-destroy
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -94,10 +97,13 @@ docs: venv
 bench: venv
 	$(PY) -m review.bench
 
-login:
-	$(PULUMI) login $(PULUMI_BACKEND)
+# A file backend's directory must exist before the CLI opens it.
+backend:
+	@case "$$PULUMI_BACKEND_URL" in file://*) dir="$${PULUMI_BACKEND_URL#file://}"; \
+	  mkdir -p "$${dir/#\~/$$HOME}";; esac
 
-stack: venv login
+## stack STACK=...: select the stack in PULUMI_BACKEND_URL, creating it with passphrase secrets
+stack: venv backend
 	$(PULUMI) stack select $(STACK) --create --secrets-provider passphrase
 
 ## tunnel STACK=... [TUNNEL_ARGS=--all]: forward Grafana (--all: every port `make verify`
@@ -119,7 +125,7 @@ destroy: stack
 # Grafana's datasources, folders and dashboards are a project of their own (content/), one stack
 # per observability stack, reading its outputs (Grafana's admin password). They need the Grafana
 # plugin and a reachable Grafana API; `--refresh` recreates what a new data volume lost.
-content-stack: venv login
+content-stack: venv backend
 	$(PULUMI) -C content stack select $(STACK) --create --secrets-provider passphrase
 
 ## content-preview / content-up / content-destroy STACK=...: the Grafana content, after `make up`

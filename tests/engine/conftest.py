@@ -194,6 +194,46 @@ def remove_leftovers(client: docker.DockerClient, environment: str) -> None:
                 one.remove(force=True)
 
 
+def copy_project(root: Path, stack_name: str, *, with_make: bool = False) -> Path:
+    """What `pulumi up` runs of the repository, copied under `root`, in the repository's
+    virtualenv (Pulumi.yaml: `virtualenv: .venv`); `with_make` adds what `make preview` needs
+    (the Makefile, its requirements stamps, the policy pack with its built .venv)."""
+    project = root / "project"
+    project.mkdir()
+    files: list[str] = [*PROJECT_FILES, f"Pulumi.{stack_name}.yaml"]
+    if with_make:
+        files += ["Makefile", "requirements.txt", "requirements-dev.txt"]
+    for name in files:
+        shutil.copy2(REPO / name, project / name)
+    for package in PROJECT_PACKAGES:
+        shutil.copytree(REPO / package, project / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    (project / ".venv").symlink_to(REPO / ".venv")
+    if with_make:
+        shutil.copytree(REPO / "policy", project / "policy",
+                        ignore=shutil.ignore_patterns(".venv", "__pycache__"))
+        (project / "policy" / ".venv").symlink_to(REPO / "policy" / ".venv")
+    return project
+
+
+def engine_env(root: Path, engine_bin: Path, docker_engine: dockerd.Engine) -> dict[str, str]:
+    """The environment of the run's pulumi commands: the engine on PATH, PULUMI_HOME under
+    `root`, no plugin download, no access token, the test's Docker engine. The backend and the
+    passphrase are the caller's."""
+    env = {**os.environ,
+           "PATH": os.pathsep.join((str(engine_bin), str(REPO / ".venv" / "bin"),
+                                    os.environ.get("PATH", ""))),
+           "PULUMI_HOME": str(root / "home"),
+           "PULUMI_SKIP_UPDATE_CHECK": "true",
+           # Offline: the plugins are the engine's on PATH, never a download.
+           "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+           "DOCKER_HOST": docker_engine.base_url}
+    for inherited in ("PULUMI_ACCESS_TOKEN", "PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE",
+                      "PULUMI_CONFIG_PASSPHRASE_FILE"):
+        env.pop(inherited, None)
+    return env
+
+
 @pytest.fixture(scope="module")
 def cli(stack_name: str, environment: str, engine_bin: Path, docker_engine: dockerd.Engine,
         local_images: Mapping[Service, str],
@@ -201,28 +241,12 @@ def cli(stack_name: str, environment: str, engine_bin: Path, docker_engine: dock
     """The stack created on a copy of the project: the repo's stack file, every secret a
     sentinel, the overrides set. Teardown destroys it and removes what is left."""
     root = tmp_path_factory.mktemp(f"engine-{stack_name}")
-    project = root / "project"
-    project.mkdir()
-    for name in (*PROJECT_FILES, f"Pulumi.{stack_name}.yaml"):
-        shutil.copy2(REPO / name, project / name)
-    for package in PROJECT_PACKAGES:
-        shutil.copytree(REPO / package, project / package,
-                        ignore=shutil.ignore_patterns("__pycache__"))
-    # The program runs in the repository's virtualenv (Pulumi.yaml: `virtualenv: .venv`).
-    (project / ".venv").symlink_to(REPO / ".venv")
+    project = copy_project(root, stack_name)
     backend = root / "state"
     backend.mkdir()
-    env = {**os.environ,
-           "PATH": os.pathsep.join((str(engine_bin), str(REPO / ".venv" / "bin"),
-                                    os.environ.get("PATH", ""))),
+    env = {**engine_env(root, engine_bin, docker_engine),
            "PULUMI_BACKEND_URL": f"file://{backend}",
-           "PULUMI_CONFIG_PASSPHRASE": secrets.token_urlsafe(24),
-           "PULUMI_HOME": str(root / "home"),
-           "PULUMI_SKIP_UPDATE_CHECK": "true",
-           # Offline: the plugins are the engine's on PATH, never a download.
-           "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-           "DOCKER_HOST": docker_engine.base_url}
-    env.pop("PULUMI_ACCESS_TOKEN", None)
+           "PULUMI_CONFIG_PASSPHRASE": secrets.token_urlsafe(24)}
     run = Cli(stack_name, project, backend, env)
     remove_leftovers(docker_engine.client, environment)
     with ExitStack() as cleanup:
