@@ -2,15 +2,34 @@
 # `make smoke` a Docker engine too (it starts its own); `make preview|up` the Pulumi CLI and a
 # Docker daemon (local, or docker:host over ssh).
 SHELL := /bin/bash
-STACK ?= staging
+# `dev`: the local stack `make up` creates and runs (ops/dev.py); staging and production are the
+# real ones (README, Deploy a real stack).
+STACK ?= dev
 VENV := .venv
 PY := $(VENV)/bin/python
 # Where the stacks' state lives, given to every pulumi command here through its environment
-# (never `pulumi login`, so the user's own login stays as it is). A local file backend by default;
-# any backend URL works, e.g. s3://<bucket>/gatewayz to share state.
+# (never `pulumi login`, so the user's own login stays as it is): for dev a file backend in the
+# checkout (.dev/, not in git), for the real stacks one under HOME by default; any backend URL
+# works, e.g. s3://<bucket>/gatewayz to share state.
+ifeq ($(STACK),dev)
+PULUMI_BACKEND_URL ?= file://$(CURDIR)/.dev/state
+# The passphrase `make up` generated, unless one is given.
+ifeq ($(PULUMI_CONFIG_PASSPHRASE)$(PULUMI_CONFIG_PASSPHRASE_FILE),)
+export PULUMI_CONFIG_PASSPHRASE_FILE := $(CURDIR)/.dev/passphrase
+endif
+else
 PULUMI_BACKEND_URL ?= file://$(HOME)/.pulumi-gatewayz
+endif
 export PULUMI_BACKEND_URL
+# The CLI on PATH, else the one `make tools` built (toolchain/pulumi_engine.py, bin_dir()).
+ifeq ($(shell command -v pulumi),)
+export PATH := $(or $(GATEWAYZ_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/gatewayz-observability)/engine/bin:$(PATH)
+endif
 PULUMI := pulumi
+# `make up` of the dev stack: the backend and Redis it watches (ops/dev.py has the defaults,
+# both on this machine); given, they are set in Pulumi.dev.yaml.
+BACKEND_METRICS_URL ?=
+REDIS_ADDRESS ?=
 
 BASE ?= origin/main
 # Extra flags of `make verify`, e.g. VERIFY_ARGS='--synthetic --json'.
@@ -21,7 +40,7 @@ GATEWAYZ_VENDOR_DIR ?= ../shared/vendor
 
 .PHONY: venv tools images test lint typecheck unit validate-all render diff validate smoke engine verify \
 	docs bench \
-	backend stack tunnel preview up destroy content-stack content-preview content-up content-destroy
+	backend stack tunnel preview up down password destroy content-stack content-preview content-up content-destroy
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -77,10 +96,12 @@ validate: venv
 
 ## smoke STACK=...: the rendered stack's containers on a real Docker engine (docs/smoke.md)
 smoke: tools
+	$(if $(filter dev,$(STACK)),$(error make smoke runs a real stack: STACK=staging or STACK=production))
 	$(VENV)/bin/pytest tests/smoke -m smoke --stack $(STACK) -p no:cacheprovider
 
 ## engine STACK=...: the real Pulumi CLI and docker provider on the stack, against a file backend
-## in a temporary directory and the smoke's Docker engine (docs/engine.md, The engine tier)
+## in a temporary directory and the smoke's Docker engine; STACK=dev runs `make up` and
+## `make down` themselves on a copy of the checkout (docs/engine.md, The engine tier)
 engine: tools policy/.venv/.installed
 	$(VENV)/bin/pytest tests/engine -m engine --stack $(STACK) -p no:cacheprovider
 
@@ -116,8 +137,24 @@ tunnel: venv
 preview: stack policy/.venv/.installed
 	$(PULUMI) preview --stack $(STACK) --diff --policy-pack policy
 
+ifeq ($(STACK),dev)
+## up: without STACK, the local dev stack: writes Pulumi.dev.yaml and its secrets once, runs
+## pulumi up, and ends with the URLs to open [BACKEND_METRICS_URL=... REDIS_ADDRESS=...]
+up: venv policy/.venv/.installed
+	$(PY) -m ops.dev up $(if $(BACKEND_METRICS_URL),--backend-metrics-url '$(BACKEND_METRICS_URL)') \
+	  $(if $(filter command line environment,$(origin REDIS_ADDRESS)),--redis-address '$(REDIS_ADDRESS)')
+else
 up: stack policy/.venv/.installed
 	$(PULUMI) up --stack $(STACK) --policy-pack policy
+endif
+
+## down: destroy the dev stack's containers (its state and Pulumi.dev.yaml stay)
+down: venv
+	$(PY) -m ops.dev down
+
+## password [STACK=...]: print the stack's Grafana admin password
+password:
+	@$(PULUMI) stack output grafanaAdminPassword --show-secrets --stack $(STACK)
 
 destroy: stack
 	$(PULUMI) destroy --stack $(STACK)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
+from urllib.parse import urlsplit
 
 
 class Service(StrEnum):
@@ -146,6 +147,20 @@ SERVICES: Final[Mapping[Service, ServiceFacts]] = {
             secrets_dir="/etc/redis_exporter"),
     )
 }
+
+
+# Docker's name for the host a container runs on (Docker Desktop has it; on Docker Engine 20.10+
+# a container gets it with `--add-host host.docker.internal:host-gateway`, docs.docker.com
+# "Add entries to container hosts file"): how a stack reaches a backend or a Redis that runs
+# beside it on the same machine, a local dev stack's default.
+DOCKER_HOST_ALIAS: Final = "host.docker.internal"
+# The address Docker substitutes with the host's gateway IP in an extra host entry.
+HOST_GATEWAY: Final = "host-gateway"
+
+
+def on_docker_host(url: str) -> bool:
+    """Whether `url` names the Docker host itself (DOCKER_HOST_ALIAS)."""
+    return urlsplit(url).hostname == DOCKER_HOST_ALIAS
 
 
 def owner(port: Port) -> ServiceFacts:

@@ -16,7 +16,16 @@ from typing import Final
 import pulumi
 import pulumi_docker as docker
 
-from services import SERVICES, Port, Service, container_port, internal_url, owner
+from services import (
+    DOCKER_HOST_ALIAS,
+    HOST_GATEWAY,
+    SERVICES,
+    Port,
+    Service,
+    container_port,
+    internal_url,
+    owner,
+)
 from settings import Binding, Settings
 
 # Seconds Pulumi waits for a container to report healthy before failing the update.
@@ -91,6 +100,8 @@ class ContainerSpec:
     command: Sequence[str] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     uploads: Sequence[Upload] = ()
+    # Whether it talks to something on the Docker host itself (services.on_docker_host).
+    reaches_docker_host: bool = False
 
 
 @dataclass(frozen=True)
@@ -157,6 +168,8 @@ def service_container(parent: pulumi.Resource, name: str, args: ContainerArgs,
         uploads=uploads or None,
         volumes=volumes or None,
         ports=ports or None,
+        hosts=[docker.ContainerHostArgs(host=DOCKER_HOST_ALIAS, ip=HOST_GATEWAY)]
+        if spec.reaches_docker_host else None,
         networks_advanced=[docker.ContainerNetworksAdvancedArgs(
             name=args.network_name, aliases=[facts.alias])],
         restart="unless-stopped",

@@ -17,7 +17,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from settings import Port
-from settings.stack_file import file_settings, read_config
+from settings.stack_file import file_settings, read_config, stack_argument
 
 # What `make verify` calls on the Docker host; OTLP gRPC is not among them.
 VERIFY_PORTS: Final = (Port.PROMETHEUS, Port.ALERTMANAGER, Port.LOKI, Port.TEMPO_HTTP,
@@ -47,7 +47,7 @@ def ssh_command(stack: str, config: Mapping[str, Any],
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stack", required=True, choices=("staging", "production"))
+    parser.add_argument("--stack", required=True, type=stack_argument)
     parser.add_argument("--print", action="store_true", help="show the ssh command only")
     parser.add_argument("--all", action="store_true",
                         help="forward every port `make verify` calls, not only Grafana's")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Final
 
 from review.render import render
-from settings.stack_file import ROOT
+from settings.stack_file import ROOT, stack_argument
 
 
 def _files(tree: Path) -> dict[str, str]:
@@ -68,7 +68,7 @@ def render_ref(ref: str, module: str, stack: str, out: Path, scratch: Path) -> N
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stack", required=True, choices=("staging", "production"))
+    parser.add_argument("--stack", required=True, type=stack_argument)
     parser.add_argument("--base", required=True, help="git ref to compare with, e.g. origin/main")
     args = parser.parse_args(argv)
     module = render_module(args.base)

@@ -6,6 +6,7 @@ a value means the same to each of them as it does to `pulumi up`.
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,6 +20,21 @@ from settings.parse import parse_settings
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 PREFIX: Final = f"{PROJECT}:"
+
+
+def stack_names() -> list[str]:
+    """The stacks this checkout has a stack file for (`Pulumi.<stack>.yaml`), sorted."""
+    return sorted(path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+                  for path in ROOT.glob("Pulumi.*.yaml"))
+
+
+def stack_argument(stack: str) -> str:
+    """argparse `type=` of a `--stack`: any stack with a stack file, else the ones there are."""
+    if stack not in stack_names():
+        raise argparse.ArgumentTypeError(
+            f"no Pulumi.{stack}.yaml in {ROOT}: the stacks here are "
+            f"{', '.join(stack_names())} (`make up` writes Pulumi.dev.yaml)")
+    return stack
 
 
 def read_config(stack: str) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from ops.verify.context import (
     published_urls,
 )
 from ops.verify.synthetic import check_synthetic
-from settings.stack_file import file_settings
+from settings.stack_file import file_settings, stack_argument
 
 
 def run_checks(ctx: Context, *, synthetic: bool = False) -> list[Result]:
@@ -82,7 +82,7 @@ def resolve_urls(base: Urls, outputs: Mapping[str, Any],
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stack", required=True, choices=("staging", "production"))
+    parser.add_argument("--stack", required=True, type=stack_argument)
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     parser.add_argument("--synthetic", action="store_true",
                         help="push a span and a log line, then find them")
