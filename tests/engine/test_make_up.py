@@ -118,8 +118,9 @@ def test_what_make_up_generated_stays_in_the_checkout_and_secret(
 def test_make_up_again_changes_nothing(checkout: Checkout, brought_up: str) -> None:
     again = checkout.make("up")
     assert "The dev stack is up" in again.stdout, again.stdout[-3000:]
-    assert "created" not in again.stdout.split("Resources:")[-1].split("Duration")[0], (
-        again.stdout[-3000:])
+    summary = again.stdout.split("Resources:")[-1].split("Duration")[0].split("\n")
+    changed = [line.strip() for line in summary if line.strip() and "unchanged" not in line]
+    assert not changed, f"a second `make up` changed resources: {changed}\n{again.stdout[-3000:]}"
 
 
 def test_make_down_leaves_nothing(checkout: Checkout, brought_up: str,
