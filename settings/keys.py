@@ -16,13 +16,15 @@ from settings.model import BackendAuth, Kind, Receiver, RedisAuth
 
 @dataclass(frozen=True)
 class ConfigKey:
-    """One config key. `default=None` makes it required; `""` means unset (optional)."""
+    """One config key. `default=None` makes it required; `""` means unset (optional). An array
+    key's `item` is an example of one item, for the messages that show how to set it."""
 
     name: str
     kind: Kind
     default: str | int | bool | tuple[str, ...] | None
     description: str
     secret: bool = False
+    item: str = ""
 
 
 def _image_key(service: Service, image: str) -> ConfigKey:
@@ -97,7 +99,8 @@ KEYS: Final[tuple[ConfigKey, ...]] = (
               "Bearer token for the backend's metrics endpoint (secret).", secret=True),
     ConfigKey("extraTargets", Kind.ARRAY, (),
               "More scrape targets, each `job=<name> url=<scheme://host/path> env=<label>` "
-              "with optional `interval=<dur>` and `timeout=<dur>`."),
+              "with optional `interval=<dur>` and `timeout=<dur>`.",
+              item="job=worker url=https://worker.example/metrics env=staging"),
     ConfigKey("redisAddress", Kind.STRING, "",
               "Redis the exporter watches (`redis://host:port` or `rediss://host:port`); "
               "unset: no Redis is watched and no exporter runs."),

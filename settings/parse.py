@@ -58,8 +58,10 @@ _E = TypeVar("_E", bound=StrEnum)
 class _Parser:
     """Reads raw string values, recording each problem instead of stopping at the first."""
 
-    def __init__(self, raw: Mapping[str, str]) -> None:
+    def __init__(self, raw: Mapping[str, str], string_lists: frozenset[str] = frozenset()) -> None:
         self.raw = raw
+        # Array keys the stack file holds as a string (JSON text included), not as a list.
+        self.string_lists = string_lists
         self.problems: list[str] = []
 
     def fail(self, key: str, value: object, accepted: str) -> None:
@@ -133,10 +135,46 @@ class _Parser:
             items = json.loads(value)
         except json.JSONDecodeError:
             items = None
-        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
-            self.fail(name, value, "a list of strings")
+        if (name in self.string_lists or not isinstance(items, list)
+                or not all(isinstance(item, str) for item in items)):
+            self.problems.append(string_list_problem(name, value) if name in self.string_lists
+                                 else list_problem(name, value, items))
             return []
         return items
+
+
+def string_list_problem(name: str, value: str) -> str:
+    """The problem of an array key set as one string (plain, or JSON text): the CLI's own
+    refusal at `pulumi preview`, with the `--path` form that sets a list."""
+    try:
+        items = json.loads(value)
+    except json.JSONDecodeError:
+        items = None
+    return list_problem(name, value, items, as_string=True)
+
+
+def list_problem(name: str, value: str, items: object, *, as_string: bool = False) -> str:
+    """Why an array key's value is not a list of strings, and the one CLI form that sets it:
+    `pulumi config set --path '<key>[0]' '<item>'`, then `[1]`, ... (pulumi config set --help).
+    A plain `pulumi config set <key> '<text>'` stores one string, JSON text included, which the
+    CLI takes, then refuses at `pulumi preview` ("must be of type 'array<string>'")."""
+    key = KEYS_BY_NAME[name]
+    example = key.item or "<item>"
+    if isinstance(items, list) and not as_string:
+        # Objects (`--path '<key>[0].job'`) or numbers where each item is one string.
+        what = "items that are not strings: each item is one string, not an object"
+    else:
+        what = ("one string, not a list: `pulumi config set " + name + " '...'` stores a string "
+                "(pulumi preview refuses it: \"must be of type 'array<string>'\")")
+        if isinstance(items, list) and items and isinstance(items[0], str):
+            example = items[0]
+        elif not isinstance(items, list):
+            # A plain string is most likely one item: show it set as the first.
+            example = value
+    return (f"{PROJECT}:{name} = {value!r}: expected a list of strings such as "
+            f"{key.item or '<item>'!r}, got {what}. Set each item by its index, in order: "
+            f"`pulumi config set --path '{name}[0]' {shlex.quote(example)}`, then "
+            f"`--path '{name}[1]' ...` (`pulumi config rm {name}` first clears the list)")
 
 
 def parse_duration(text: str) -> int | None:
@@ -231,13 +269,15 @@ def _check_image(parser: _Parser, name: str, image: str) -> None:
 
 
 def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[str],
-                   plain_secrets: frozenset[str] = frozenset()) -> Settings:
+                   plain_secrets: frozenset[str] = frozenset(),
+                   string_lists: frozenset[str] = frozenset()) -> Settings:
     """Build Settings from raw config strings (keys without the project prefix).
 
     `secrets_set` names the secret keys the stack sets; `plain_secrets` those set without
-    `--secret`, which would leave the value readable in the stack file.
+    `--secret`, which would leave the value readable in the stack file; `string_lists` the array
+    keys a stack file holds as a string, which the CLI refuses even when it reads as JSON.
     """
-    parser = _Parser(raw)
+    parser = _Parser(raw, string_lists)
     for name in sorted(set(raw) - set(KEYS_BY_NAME)):
         parser.problems.append(f"{PROJECT}:{name} is not a known key; known keys are listed in "
                                "Pulumi.yaml and the README")

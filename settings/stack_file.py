@@ -15,7 +15,7 @@ from typing import Any, Final
 import yaml
 
 from settings.keys import KEYS
-from settings.model import PROJECT, Settings
+from settings.model import PROJECT, Kind, Settings
 from settings.parse import parse_settings
 
 ROOT: Final = Path(__file__).resolve().parent.parent
@@ -58,7 +58,13 @@ def file_settings(stack: str, config: Mapping[str, Any] | None = None,
                   secrets_set: frozenset[str] | None = None) -> Settings:
     """The settings a stack file describes (`config`, default: read it). Secrets are not in the
     file's plain values; `secrets_set` names those that count as set (default: all of them)."""
-    values = project_values(read_config(stack) if config is None else config)
+    config = read_config(stack) if config is None else config
+    values = project_values(config)
     secret_names = frozenset(key.name for key in KEYS if key.secret)
     raw = {name: value for name, value in values.items() if name not in secret_names}
-    return parse_settings(stack, raw, secret_names if secrets_set is None else secrets_set)
+    # What `pulumi config set <key> '<text>'` leaves for an array key: a string, which the CLI
+    # refuses at preview whatever it holds.
+    string_lists = frozenset(key.name for key in KEYS if key.kind is Kind.ARRAY
+                             and isinstance(config.get(PREFIX + key.name), str))
+    return parse_settings(stack, raw, secret_names if secrets_set is None else secrets_set,
+                          string_lists=string_lists)
