@@ -16,7 +16,15 @@ from typing import Final
 import pulumi
 import pulumi_docker as docker
 
-from services import SERVICES, Port, Service, container_port, internal_url, owner
+from services import (
+    SERVICES,
+    Port,
+    Service,
+    container_name,
+    container_port,
+    internal_url,
+    owner,
+)
 from settings import Binding, Settings
 
 # Seconds Pulumi waits for a container to report healthy before failing the update.
@@ -119,7 +127,7 @@ def service_container(parent: pulumi.Resource, name: str, args: ContainerArgs,
                       spec: ContainerSpec) -> ServiceResources:
     """Create the image, volume and container of one service as children of `parent`."""
     facts = SERVICES[spec.service]
-    prefix = f"gatewayz-{args.environment}-{spec.service}"
+    prefix = container_name(args.environment, spec.service)
     image = docker.RemoteImage(
         f"{name}-image", name=args.image, keep_locally=True,
         opts=pulumi.ResourceOptions(parent=parent))

@@ -1,5 +1,6 @@
 """Write the config declarations of Pulumi.yaml and the README's config table from settings.KEYS,
-and the README's stack diagram (review/diagram.py) from the services table and the builders.
+the README's stack diagram (review/diagram.py) from the services table and the builders, and
+docs/alerts.md (review/alerts_doc.py) from the runbooks beside the rules.
 
 `python -m review.config_docs` (`make docs`) rewrites them in place; the tests fail when any
 drifts, so defaults and descriptions live only in settings/keys.py, ports in services.py.
@@ -13,7 +14,7 @@ from typing import Any, Final
 
 import yaml
 
-from review import diagram
+from review import alerts_doc, diagram
 from settings import KEYS, ConfigKey, Kind
 from settings.stack_file import ROOT
 
@@ -88,6 +89,7 @@ def main() -> int:
                          (ROOT / "README.md", render_readme),
                          (ROOT / "README.md", diagram.render_readme)):
         path.write_text(render(path.read_text()))
+    alerts_doc.PATH.write_text(alerts_doc.render())
     return 0
 
 
