@@ -104,8 +104,8 @@ def document(settings: Settings) -> dict[str, object]:
                  "Redis dashboard in production) and the backend's host (Railway) for restarts "
                  "or memory limits."),
         resolves=f"When the 5-minute 5xx share is back under {t.error_ratio:.0%} (the critical: "
-                 "also when the hour's average is), it resolves on the next evaluation; Slack "
-                 "gets a resolved message.")
+                 "also when the hour's average is), it resolves on the next evaluation, and "
+                 "whoever it notified gets a resolved message.")
     latency_checks = (
         Panel("Which percentiles moved, and since when:", fastapi.TITLE, "Latency percentiles"),
         Panel("Which endpoints are slow:", backend_metrics.TITLE, "p95 latency by path"),

@@ -13,6 +13,7 @@ from configs.rules.helpers import (
     Value,
     Verify,
     alert,
+    container_log,
     group,
     job_down,
     label,
@@ -60,8 +61,8 @@ def document(settings: Settings) -> dict[str, object]:
                              "(its `err` label):",
                              f"{series('redis_up')} or "
                              f"{series('redis_exporter_last_scrape_error')} == 1"),
-                      Shell("The exporter's log (authentication, DNS, timeout):",
-                            f"docker logs --since 30m {container} 2>&1 | tail -n 50"),
+                      container_log(settings.environment, Service.REDIS_EXPORTER,
+                                    "error|auth|timeout"),
                       Verify("Redis through the exporter:", ("redis_exporter redis_up",)),
                       Panel("Since when:", redis_dashboard.TITLE, "Redis up"),
                       Panel("Whether the backend fails with it:", fastapi.TITLE, "5xx share"),

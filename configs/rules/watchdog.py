@@ -11,8 +11,17 @@ from typing import Final
 
 from configs.dashboards import prometheus as prometheus_dashboard
 from configs.promql import eq, selector
-from configs.rules.helpers import RUNBOOK, Panel, PromQL, Runbook, Shell, Verify, group, rule_file
-from services import Service, container_name
+from configs.rules.helpers import (
+    RUNBOOK,
+    Panel,
+    PromQL,
+    Runbook,
+    Verify,
+    container_log,
+    group,
+    rule_file,
+)
+from services import Service
 from settings import Settings
 
 WATCHDOG: Final = "Watchdog"
@@ -24,15 +33,19 @@ HEARTBEAT: Final = "heartbeat"
 def _runbook(settings: Settings) -> Runbook:
     env = settings.environment
     interval = settings.alerting.heartbeat_interval
-    where = (f"Alertmanager sends it to the `{HEARTBEAT}` receiver every {interval}; the "
-             "heartbeat service pages when those pings stop" if interval else
-             "this stack has no heartbeat (`alertHeartbeat` is false), so it goes to the "
-             "`none` receiver and nobody is told when it stops")
+    if interval:
+        meaning = (f"Nothing is wrong with the Watchdog: it fires all the time, by design, and "
+                   f"Alertmanager sends it to the heartbeat receiver every {interval}. You read "
+                   "this because the heartbeat service paged: it has not heard the Watchdog for "
+                   "its grace period, so something between Prometheus and the heartbeat URL is "
+                   "dead, and no other alert can reach you either.")
+    else:
+        meaning = ("Nothing is wrong with the Watchdog: it fires all the time, by design. This "
+                   "stack has no heartbeat (`alertHeartbeat` is false), so it goes to the "
+                   "`none` receiver and nobody is told when the alerting chain dies: run the "
+                   "checks below when alerts seem suspiciously quiet, or set `alertHeartbeat`.")
     return Runbook(
-        meaning=f"Nothing is wrong: the Watchdog fires all the time, by design; {where}. You "
-                "read this because the heartbeat service paged: it has not heard the Watchdog "
-                "for its grace period, so something between Prometheus and the heartbeat URL "
-                "is dead, and no other alert can reach you either.",
+        meaning=meaning,
         impact="Possibly none yet, but GatewayZ is unwatched: a backend outage would page "
                "nobody until the chain is back.",
         causes=("Prometheus is down, or cannot evaluate its rules.",
@@ -57,9 +70,7 @@ def _runbook(settings: Settings) -> Runbook:
                    "sum by (integration) (rate(" + selector(
                        "alertmanager_notifications_failed_total",
                        eq("job", Service.ALERTMANAGER.job)) + "[15m]))"),
-            Shell("Alertmanager's own account of the heartbeat's sends:",
-                  f"docker logs --since 30m {container_name(env, Service.ALERTMANAGER)} 2>&1 "
-                  f"| grep -i {HEARTBEAT}"),
+            container_log(env, Service.ALERTMANAGER, f"receiver={HEARTBEAT}|error"),
             Panel("Every target's state at a glance:", prometheus_dashboard.TITLE,
                   "Targets up by job"),
         ),
