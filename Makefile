@@ -135,8 +135,9 @@ verify:
 	@$(MAKE) --no-print-directory -s venv >&2
 	@$(PY) -m ops.verify --stack $(STACK) $(VERIFY_ARGS)
 
-# From settings/keys.py, services.py and the builders; says what it rewrote, or that nothing was.
-## docs: regenerate Pulumi.yaml's config, the README's table and diagram
+# From settings/keys.py, services.py, the builders and the runbooks beside the rules
+# (docs/alerts.md); says what it rewrote, or that nothing was.
+## docs: regenerate Pulumi.yaml's config, the README's table and diagram, docs/alerts.md
 docs: venv
 	@$(PY) -m review.config_docs
 

@@ -184,6 +184,11 @@ def internal_url(service: Service, listener: Listener = Listener.HTTP) -> str:
     return f"http://{internal_address(service, listener)}"
 
 
+def container_name(environment: str, service: Service) -> str:
+    """The Docker container of a service in one environment (what `docker logs` takes)."""
+    return f"gatewayz-{environment}-{service}"
+
+
 def config_path(service: Service) -> str:
     path = SERVICES[service].config_path
     assert path is not None, f"{service} has no config file"
@@ -209,6 +214,7 @@ __all__ = [
     "Service",
     "ServiceFacts",
     "config_path",
+    "container_name",
     "container_port",
     "data_dir",
     "internal_address",

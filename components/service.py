@@ -22,6 +22,7 @@ from services import (
     SERVICES,
     Port,
     Service,
+    container_name,
     container_port,
     internal_url,
     owner,
@@ -130,7 +131,7 @@ def service_container(parent: pulumi.Resource, name: str, args: ContainerArgs,
                       spec: ContainerSpec) -> ServiceResources:
     """Create the image, volume and container of one service as children of `parent`."""
     facts = SERVICES[spec.service]
-    prefix = f"gatewayz-{args.environment}-{spec.service}"
+    prefix = container_name(args.environment, spec.service)
     image = docker.RemoteImage(
         f"{name}-image", name=args.image, keep_locally=True,
         opts=pulumi.ResourceOptions(parent=parent))

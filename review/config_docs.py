@@ -1,5 +1,6 @@
 """Write the config declarations of Pulumi.yaml and the README's config table from settings.KEYS,
-and the README's stack diagram (review/diagram.py) from the services table and the builders.
+the README's stack diagram (review/diagram.py) from the services table and the builders, and
+docs/alerts.md (review/alerts_doc.py) from the runbooks beside the rules.
 
 `python -m review.config_docs` (`make docs`) rewrites them in place and says which files it
 rewrote, or that all were up to date; the tests fail when any drifts, so defaults and
@@ -15,7 +16,7 @@ from typing import Any, Final
 
 import yaml
 
-from review import diagram
+from review import alerts_doc, diagram
 from settings import KEYS, ConfigKey, Kind
 from settings.stack_file import ROOT
 
@@ -90,6 +91,8 @@ GENERATED: Final[tuple[tuple[str, str, Callable[[str], str]], ...]] = (
     ("Pulumi.yaml", "the config: block", render_pulumi_yaml),
     ("README.md", "the config table", render_readme),
     ("README.md", "the stack diagram", diagram.render_readme),
+    # Whole: every line of it comes from the runbooks beside the rules.
+    ("docs/alerts.md", "the alert runbooks", lambda _current: alerts_doc.render()),
 )
 
 

@@ -155,6 +155,10 @@ KEYS: Final[tuple[ConfigKey, ...]] = (
     ConfigKey("alertHeartbeatRepeatInterval", Kind.STRING, "5m",
               "How often the `Watchdog` pings `alertHeartbeatUrl` (1m to 1h); give the "
               "heartbeat service this period and a grace of a few periods."),
+    ConfigKey("alertRunbookBaseUrl", Kind.STRING, "docs/alerts.md",
+              "Where each alert's `runbook_url` points, plus `#<alert name in lower case>`: the "
+              "default is the runbooks' path in this repository; set the URL your team reads "
+              "it at, e.g. `https://github.com/<org>/<repo>/blob/main/docs/alerts.md` (no `#`)."),
     ConfigKey("alertErrorRatioPercent", Kind.INTEGER, 5,
               "Backend 5xx share of requests that raises an alert, in percent."),
     ConfigKey("alertLatencyP95Ms", Kind.INTEGER, 2000,

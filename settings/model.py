@@ -167,6 +167,8 @@ class Alerting:
     # How often the Watchdog pings the dead man's switch; None: the stack has none, and the
     # Watchdog reaches no one.
     heartbeat_interval: Duration | None
+    # Where docs/alerts.md is read; each alert's runbook_url is this plus `#<its anchor>`.
+    runbook_base: str
 
     def uses(self, receiver: Receiver) -> bool:
         return receiver in self.receivers.values()

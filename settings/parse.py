@@ -46,6 +46,7 @@ _ENV_RE: Final = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _JOB_RE: Final = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _HOST_RE: Final = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
 _IPV4_RE: Final = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$")
+_RUNBOOK_BASE_RE: Final = re.compile(r"^(?:https?://[^\s/?#]+(?:/[^\s?#]*)?|[\w.-][\w./-]*\.md)$")
 _IMAGE_RE: Final = re.compile(
     r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
     r"(?:@sha256:[a-f0-9]{64})?$"
@@ -387,12 +388,23 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
         log_max_size=log_max_size,
         log_max_file=parser.integer("logMaxFile", 1, 100),
         protect_data=parser.boolean("protectData"),
-        alerting=Alerting(receivers, parser.text("alertSlackChannel"), thresholds, heartbeat),
+        alerting=Alerting(receivers, parser.text("alertSlackChannel"), thresholds, heartbeat,
+                          _parse_runbook_base(parser)),
     )
     _check_unique_jobs(parser, settings)
     if parser.problems:
         raise SettingsError(stack, parser.problems)
     return settings
+
+
+def _parse_runbook_base(parser: _Parser) -> str:
+    """An http(s) URL, or a relative path to a Markdown file; the alert's anchor is appended."""
+    base = parser.text("alertRunbookBaseUrl")
+    if not _RUNBOOK_BASE_RE.match(base):
+        parser.fail("alertRunbookBaseUrl", base,
+                    "an http(s) URL of docs/alerts.md as your team reads it, or a relative "
+                    "path ending in .md, without `#`, `?` or spaces")
+    return base
 
 
 def _parse_heartbeat(parser: _Parser) -> Duration | None:
