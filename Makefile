@@ -20,7 +20,7 @@ TUNNEL_ARGS ?=
 GATEWAYZ_VENDOR_DIR ?= ../shared/vendor
 
 .PHONY: venv tools images test lint typecheck unit validate-all render diff validate smoke engine verify \
-	docs bench \
+	docs bench bench-engine \
 	backend stack tunnel preview up destroy content-stack content-preview content-up content-destroy
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -96,6 +96,15 @@ docs: venv
 ## bench: resource count and program evaluation time per stack, under mocks
 bench: venv
 	$(PY) -m review.bench
+
+# Rounds of `make bench-engine` (the figures are their medians).
+ROUNDS ?= 3
+## bench-engine STACK=... [ROUNDS=3]: our `pulumi up` against `docker compose up --wait` on the
+## same engine, images and containers, side by side; builds docker compose from its Go module
+## first (docs/benchmark.md). Creates containers: not part of `make test` or CI
+bench-engine: tools
+	$(PY) -m toolchain.compose
+	$(PY) -m review.bench_engine --stack $(STACK) --rounds $(ROUNDS)
 
 # A file backend's directory must exist before the CLI opens it.
 backend:
