@@ -47,7 +47,7 @@ from review.mock_runtime import ProgramRun, run_program, stack_config, stack_set
 from services import Service
 from toolchain import compose as compose_build
 from toolchain import dockerd, engine_run, images, pulumi_engine
-from toolchain.cache import BuildError
+from toolchain.cache import BuildError, reported_version
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 # A value no stack file holds (the engine tier's change too).
@@ -655,7 +655,7 @@ def bench(stack: str, rounds: int, out: Path) -> int:
             "stack": stack, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "machine": {**machine(), "docker": client.version().get("Version", "unknown")},
             "pulumi": cli_version(cli),
-            "compose": compose_build.reported_version(binary),
+            "compose": reported_version(binary),
             "services": services, "ours": ours.side.rounds, "compose_rounds": theirs.side.rounds,
             "overhead": extra, "report": lines}, indent=2, sort_keys=True) + "\n")
         print(f"wrote {out}")

@@ -28,7 +28,6 @@ COMPOSE_FILE: Final = "compose.yaml"
 FILES_DIR: Final = "files"
 FILES_LABEL: Final = "org.gatewayz.files-sha256"
 NETWORK: Final = "docker:index/network:Network"
-REMOTE_IMAGE: Final = "docker:index/remoteImage:RemoteImage"
 # The docker provider's upload owner when none is given (toolchain/patches/: unset is root).
 ROOT_ID: Final = 0
 
@@ -62,11 +61,6 @@ def _literal(text: str) -> str:
 
 def _seconds(value: float) -> str:
     return f"{int(value)}s"
-
-
-def _image(run: ProgramRun, container: Registration) -> str:
-    (image,) = [r for r in run.of_type(REMOTE_IMAGE) if r.parent == container.parent]
-    return str(image.plain_inputs()["name"])
 
 
 def _host_files(service: str, uploads: list[Mapping[str, Any]]) -> list[HostFile]:
@@ -107,7 +101,7 @@ def _service(run: ProgramRun, service: str, container: Registration,
     health = inputs["healthcheck"]
     body: dict[str, Any] = {
         "container_name": str(inputs["name"]),
-        "image": _image(run, container),
+        "image": run.image_of(container),
     }
     if inputs.get("command"):
         body["command"] = [_literal(str(arg)) for arg in inputs["command"]]

@@ -12,14 +12,22 @@ no-op once built. Not part of `make tools`: only the benchmark runs it, and CI d
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Final
 
-from toolchain.cache import BuildError, cache_root, go, install, locked, make_tools_main, stamp
+from toolchain.cache import (
+    BuildError,
+    cache_root,
+    go,
+    install,
+    locked,
+    make_tools_main,
+    reported_version,
+    stamp,
+)
 from toolchain.cache import download as download_module
 
 MODULE: Final = "github.com/docker/compose/v5"
@@ -36,16 +44,6 @@ REPORTED: Final = f"Docker Compose version {COMPOSE_VERSION}"
 
 def compose_dir() -> Path:
     return cache_root() / "go" / PIN.replace("/", "_")
-
-
-def reported_version(binary: Path) -> str:
-    """The binary's own `version` line, or "" when it does not run."""
-    try:
-        result = subprocess.run([str(binary), "version"], capture_output=True, text=True,
-                                timeout=60, check=False)
-    except OSError:
-        return ""
-    return result.stdout.strip()
 
 
 def binary_path() -> Path | None:

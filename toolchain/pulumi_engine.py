@@ -37,6 +37,7 @@ from toolchain.cache import (
     install,
     locked,
     make_tools_main,
+    reported_version,
     stamp,
 )
 from toolchain.cache import download as download_module
@@ -300,16 +301,6 @@ def build(tool: Tool, vendor: Path) -> dict[str, Path]:
     return built
 
 
-def _reported_version(binary: Path) -> str:
-    try:
-        result = subprocess.run([str(binary), "version"], capture_output=True, text=True,
-                                timeout=60, check=False,
-                                env={**os.environ, "PULUMI_SKIP_UPDATE_CHECK": "true"})
-    except OSError:
-        return ""
-    return result.stdout.strip()
-
-
 def found_cli() -> dict[str, Path] | None:
     """`pulumi` on PATH at CLI_VERSION and the language host its release ships beside it; our
     own bin_dir() on PATH does not count."""
@@ -317,7 +308,8 @@ def found_cli() -> dict[str, Path] | None:
     if on_path is None:
         return None
     cli = Path(on_path).resolve()
-    if cli.is_relative_to(engine_root().resolve()) or _reported_version(cli) != CLI_VERSION:
+    if cli.is_relative_to(engine_root().resolve()) or reported_version(
+            cli, {"PULUMI_SKIP_UPDATE_CHECK": "true"}) != CLI_VERSION:
         return None
     found = {CLI: cli}
     for name in (LANGUAGE_HOST, LANGUAGE_EXEC):
