@@ -21,8 +21,8 @@ from typing import Final
 import pytest
 
 from services import SERVICES
-from tests.engine.conftest import COMMAND_SECONDS, copy_project, engine_env, leftovers
 from toolchain import dockerd, images
+from toolchain.engine_run import COMMAND_SECONDS, copy_project, engine_env, leftovers
 
 pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("timed")]
 

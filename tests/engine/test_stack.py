@@ -16,9 +16,10 @@ import httpx
 import pytest
 
 from services import SERVICES, Service
-from tests.engine.conftest import SECRET_VALUES, Cli, leftovers
+from tests.engine.conftest import Cli
 from tests.support.waiting import wait_until
 from toolchain import dockerd
+from toolchain.engine_run import SECRET_VALUES, leftovers
 
 pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("timed")]
 
