@@ -109,8 +109,9 @@ engine: tools policy/.venv/.installed
 verify: venv
 	$(PY) -m ops.verify --stack $(STACK) $(VERIFY_ARGS)
 
-## docs: regenerate Pulumi.yaml's config block, the README config table (settings/keys.py) and
-## the README's stack diagram (services.py and the builders)
+## docs: regenerate Pulumi.yaml's config block, the README config table (settings/keys.py),
+## the README's stack diagram, docs/stacks.md (each stack's diagram and alert routing) and
+## docs/dashboards/ (each dashboard's layout as an SVG)
 docs: venv
 	$(PY) -m review.config_docs
 

@@ -1,24 +1,31 @@
 """Write the config declarations of Pulumi.yaml and the README's config table from settings.KEYS,
-and the README's stack diagram (review/diagram.py) from the services table and the builders.
+the README's stack diagram (review/diagram.py) from the services table and the builders, and the
+generated pages of docs/: each stack's diagrams (docs/stacks.md, review/stacks_page.py) and each
+dashboard's layout (docs/dashboards/, review/dashboard_pictures.py).
 
-`python -m review.config_docs` (`make docs`) rewrites them in place; the tests fail when any
-drifts, so defaults and descriptions live only in settings/keys.py, ports in services.py.
+`python -m review.config_docs` (`make docs`) rewrites them in place, and says which files it
+changed; the tests fail when any drifts, so defaults and descriptions live only in
+settings/keys.py, ports in services.py, layouts in the dashboard builders.
 """
 
 from __future__ import annotations
 
 import re
 import sys
+from pathlib import Path
 from typing import Any, Final
 
 import yaml
 
-from review import diagram
+from configs.dashboards import dashboards
+from review import dashboard_pictures, diagram, stacks_page
 from settings import KEYS, ConfigKey, Kind
-from settings.stack_file import ROOT
+from settings.stack_file import ROOT, file_settings
 
 README_BEGIN: Final = "<!-- config-table:begin -->"
 README_END: Final = "<!-- config-table:end -->"
+STACKS_PAGE: Final = Path("docs/stacks.md")
+DASHBOARDS_DIR: Final = Path("docs/dashboards")
 
 
 def declaration(key: ConfigKey) -> dict[str, Any]:
@@ -83,11 +90,47 @@ def render_readme(current: str) -> str:
     return pattern.sub(f"{README_BEGIN}\n{readme_table()}\n{README_END}", current)
 
 
+def generated_docs() -> dict[Path, str]:
+    """Every file of docs/ that `make docs` writes whole, by path from the repository root."""
+    by_stack = {stack: dashboards(file_settings(stack)) for stack in stacks_page.STACKS}
+    pictures = {DASHBOARDS_DIR / name: text
+                for name, text in dashboard_pictures.files(by_stack).items()}
+    return {STACKS_PAGE: stacks_page.page(), **pictures}
+
+
+def stale_docs(root: Path = ROOT) -> list[Path]:
+    """Files in docs/dashboards/ that no dashboard makes any more (one removed or renamed)."""
+    wanted = set(generated_docs())
+    folder = root / DASHBOARDS_DIR
+    found = sorted(folder.iterdir()) if folder.is_dir() else []
+    return [path.relative_to(root) for path in found if path.relative_to(root) not in wanted]
+
+
+def _write(path: Path, text: str) -> bool:
+    if path.exists() and path.read_text() == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return True
+
+
 def main() -> int:
-    for path, render in ((ROOT / "Pulumi.yaml", render_pulumi_yaml),
-                         (ROOT / "README.md", render_readme),
-                         (ROOT / "README.md", diagram.render_readme)):
-        path.write_text(render(path.read_text()))
+    changed = []
+    for name, render in (("Pulumi.yaml", render_pulumi_yaml), ("README.md", render_readme),
+                         ("README.md", diagram.render_readme)):
+        path = ROOT / name
+        if _write(path, render(path.read_text())):
+            changed.append(name)
+    for relative, text in generated_docs().items():
+        if _write(ROOT / relative, text):
+            changed.append(str(relative))
+    for relative in stale_docs():
+        (ROOT / relative).unlink()
+        print(f"removed {relative}")
+    for name in dict.fromkeys(changed):
+        print(f"wrote {name}")
+    if not changed:
+        print("docs: up to date, nothing written")
     return 0
 
 
