@@ -15,6 +15,8 @@ from review import diagram, routing_diagram
 from settings import Duration, Receiver, Settings, Severity
 from settings.stack_file import file_settings
 
+# The stacks whose files are committed: a local `make up` dev stack's file is out of git, so
+# drawing it would make these pages depend on the checkout.
 STACKS: Final = ("staging", "production")
 RECEIVER_WORDS: Final[Mapping[Receiver, str]] = {
     Receiver.NONE: "dropped (`none`)",
