@@ -135,9 +135,9 @@ verify:
 	@$(MAKE) --no-print-directory -s venv >&2
 	@$(PY) -m ops.verify --stack $(STACK) $(VERIFY_ARGS)
 
-# From settings/keys.py, services.py, the builders and the runbooks beside the rules
-# (docs/alerts.md); says what it rewrote, or that nothing was.
-## docs: regenerate Pulumi.yaml's config, the README's table and diagram, docs/alerts.md
+# From settings/keys.py, services.py, the builders and the runbooks beside the rules; says
+# what it rewrote, or that nothing was.
+## docs: regenerate Pulumi.yaml's config, the README's table and diagram, docs/alerts.md, docs/stacks.md, docs/dashboards/
 docs: venv
 	@$(PY) -m review.config_docs
 
