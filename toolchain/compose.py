@@ -14,12 +14,12 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Final
 
 from toolchain.cache import (
     BuildError,
+    Progress,
     cache_root,
     go,
     install,
@@ -82,19 +82,18 @@ def build() -> Path:
 
 
 def ensure(report: bool = True) -> Path:
-    """The cached binary, built first when missing (about 2 min cold on 2 cores)."""
-    with locked(cache_root()):
-        started = time.monotonic()
+    """The cached binary, built first when missing (about 2 min cold on 2 cores), reported as
+    `make tools` reports its builds."""
+    progress = Progress(1, report=report)
+    what = f"{BINARY} {COMPOSE_VERSION} ({PIN})"
+    with locked(cache_root(), progress.say):
         path = binary_path()
-        state = "cached"
-        if path is None:
-            if report:
-                print(f"building {BINARY} {COMPOSE_VERSION} ({PIN}) ...", flush=True)
+        if path is not None:
+            progress.cached(what, path)
+            return path
+        with progress.building(what, "from the Go module proxy, then go build") as went:
             path = build()
-            state = "built"
-        if report:
-            print(f"{state:6} {BINARY} {COMPOSE_VERSION} ({PIN}) in "
-                  f"{time.monotonic() - started:.1f}s -> {path}")
+            went(path)
     return path
 
 
