@@ -168,21 +168,23 @@ def choose_images(client: docker.DockerClient) -> dict[Service, ImageChoice]:
     if local:
         say("building the local images instead (make images; the first build compiles the "
             "pinned releases with Go, minutes) ...")
-        try:
-            releases.ensure()
-            images.build_images(client)
-        except (BuildError, images.ImageError, DockerException) as error:
-            raise DevError(f"the local images could not be built: {error}") from None
-        built = {release.service: images.image_tag(release) for release in releases.RELEASES}
-        standins = images.standin_images()
+        built = build_local(client)
         for service in local:
-            if service in BUILDABLE:
-                chosen[service] = ImageChoice(built[service], "built here from its release")
-            else:
-                chosen[service] = ImageChoice(
-                    standins[service], "STAND-IN: not the real service (AGPL: it cannot be "
-                    "built here, and no registry answered)")
+            chosen[service] = ImageChoice(
+                built[service], "built here from its release" if service in BUILDABLE
+                else "STAND-IN: not the real service (AGPL: it cannot be built here, and no "
+                "registry answered)")
     return chosen
+
+
+def build_local(client: docker.DockerClient) -> dict[Service, str]:
+    """`make images` on `client`: the releases built first where missing; their images."""
+    try:
+        releases.ensure()
+        images.build_images(client)
+    except (BuildError, images.ImageError, DockerException) as error:
+        raise DevError(f"the local images could not be built: {error}") from None
+    return images.local_images()
 
 
 def _stack_document() -> dict[str, object]:
@@ -308,11 +310,7 @@ def _chosen_from_file(client: docker.DockerClient) -> dict[Service, ImageChoice]
         chosen[service] = ImageChoice(image, "STAND-IN: not the real service" if standin
                                       else "as Pulumi.dev.yaml names it")
     if not all(_present(client, choice.image) for choice in chosen.values()):
-        try:
-            releases.ensure()
-            images.build_images(client)
-        except (BuildError, images.ImageError, DockerException) as error:
-            raise DevError(f"the local images could not be built: {error}") from None
+        build_local(client)
     return chosen
 
 

@@ -595,7 +595,7 @@ def report(stack: str, ours: Side, theirs: Side, extra: Mapping[str, Any]) -> li
 def bench(stack: str, rounds: int, out: Path) -> int:
     engine_bin = pulumi_engine.bin_dir()
     binary = compose_build.ensure()
-    local = engine_run.stack_images()
+    local = images.local_images()
     retention = str(stack_settings(stack).retention.metrics_time)
     with ExitStack() as cleanup:
         engine = cleanup.enter_context(dockerd.engine())

@@ -13,20 +13,18 @@ import yaml
 from ops.dev import DEFAULT_BACKEND_METRICS_URL, DEFAULT_REDIS_ADDRESS, ImageChoice, stack_file
 from review import render
 from review.mock_runtime import FAKE_SECRETS, ProgramRun, run_program
-from services import DOCKER_HOST_ALIAS, HOST_GATEWAY, SERVICES, Service
+from services import DOCKER_HOST_ALIAS, HOST_GATEWAY, Service
 from settings import stack_file as stack_files
 from settings.keys import DEFAULT_IMAGES
 from settings.stack_file import config_text, file_settings, stack_argument
-from toolchain import images, releases
+from toolchain import images
 
 SALT = {"encryptionsalt": "v1:c2FsdA==:v1:bm9uY2U=:Y2lwaGVy"}
 
 
 def _offline_images() -> dict[Service, ImageChoice]:
     """What `make up` chooses where no registry answers: local builds, and stand-ins."""
-    built = {release.service: images.image_tag(release) for release in releases.RELEASES}
-    return {service: ImageChoice(built.get(service) or images.standin_images()[service], "")
-            for service in SERVICES}
+    return {service: ImageChoice(image, "") for service, image in images.local_images().items()}
 
 
 def _dev_run(backend: str, redis: str) -> ProgramRun:

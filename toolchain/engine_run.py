@@ -28,7 +28,7 @@ from docker.errors import NotFound
 
 from services import Port, Service
 from settings.keys import KEYS, camel
-from toolchain import dockerd, images, releases
+from toolchain import dockerd
 from toolchain.cache import cache_root
 
 REPO: Final = Path(__file__).resolve().parents[1]
@@ -60,13 +60,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def stack_images() -> dict[Service, str]:
-    """The image of each service a run uses (`make images`): the pinned releases' local builds
-    and the labelled stand-ins."""
-    return {**{release.service: images.image_tag(release) for release in releases.RELEASES},
-            **images.standin_images()}
 
 
 def overrides(stack_name: str, environment: str,

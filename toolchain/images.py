@@ -257,6 +257,12 @@ def standin_images() -> Mapping[Service, str]:
     return {service: standin_tag(service) for service in STANDINS}
 
 
+def local_images() -> dict[Service, str]:
+    """The image of each service that `build_images` makes: the pinned releases' local builds,
+    and the labelled stand-ins of the others."""
+    return {**{release.service: image_tag(release) for release in RELEASES}, **standin_images()}
+
+
 def _health_answer(standin: StandIn) -> tuple[str, str]:
     """Content type and body of the health endpoint."""
     if standin.service is Service.GRAFANA:

@@ -28,7 +28,6 @@ from toolchain.engine_run import (
     REPO,
     overrides,
     remove_leftovers,
-    stack_images,
 )
 
 # Services that run from a labelled stand-in image (AGPL: nothing of them is built here).
@@ -80,7 +79,7 @@ def local_images(docker_engine: dockerd.Engine) -> Mapping[Service, str]:
         images.build_images(docker_engine.client)
     except (BuildError, images.ImageError, DockerException) as error:
         pytest.fail(f"the local images could not be built: {error}")
-    return stack_images()
+    return images.local_images()
 
 
 @pytest.fixture(scope="session")
