@@ -1,1 +1,2 @@
-"""What an operator runs against a deployed stack: the ssh tunnel and `make verify`."""
+"""What an operator runs to bring up and check a stack: the local dev stack (`make up`), the ssh
+tunnel and `make verify`."""
