@@ -42,7 +42,9 @@ def file_settings(stack: str, config: Mapping[str, Any] | None = None,
                   secrets_set: frozenset[str] | None = None) -> Settings:
     """The settings a stack file describes (`config`, default: read it). Secrets are not in the
     file's plain values; `secrets_set` names those that count as set (default: all of them)."""
-    values = project_values(read_config(stack) if config is None else config)
+    config = read_config(stack) if config is None else config
+    values = project_values(config)
     secret_names = frozenset(key.name for key in KEYS if key.secret)
     raw = {name: value for name, value in values.items() if name not in secret_names}
-    return parse_settings(stack, raw, secret_names if secrets_set is None else secrets_set)
+    return parse_settings(stack, raw, secret_names if secrets_set is None else secrets_set,
+                          foreign_keys=[key for key in config if not key.startswith(PREFIX)])

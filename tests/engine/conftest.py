@@ -2,9 +2,13 @@
 file backend, a passphrase and PULUMI_HOME in a temporary directory, and the Docker engine
 `toolchain.dockerd.engine()` gives. One stack per run (`make engine STACK=...`, docs/engine.md).
 
+The stack is `engine-<stack>`, a copy of `Pulumi.<stack>.yaml` under that name: every Docker
+name derives from the stack's name (`gatewayz-engine-<stack>...`), so a run never meets a
+deployed stack or the smoke test, and `environment` stays the real stack's label.
+
 Every fixture's teardown runs also when a step fails: the stack is unprotected, destroyed and
 removed, and whatever of it is left on the engine (containers, networks, volumes named
-`gatewayz-<environment>...`) is removed.
+`gatewayz-engine-<stack>...`) is removed.
 """
 
 from __future__ import annotations
@@ -48,8 +52,9 @@ TIMINGS: dict[str, float] = {}
 def sentinel(key: str) -> str:
     """A secret's value in this run: findable in the state, reaching nothing."""
     if key.endswith("Url"):
-        # Secret URLs are validated as URLs; the container's own loopback answers nothing.
-        return f"http://127.0.0.1:9/{SENTINEL}{key}"
+        # Secret URLs are validated as URLs (Slack's https); the container's own loopback
+        # answers nothing.
+        return f"https://127.0.0.1:9/{SENTINEL}{key}"
     return f"{SENTINEL}{key}"
 
 
@@ -65,9 +70,11 @@ def free_port() -> int:
 
 @dataclass
 class Cli:
-    """The Pulumi CLI on one stack of the project copy, with the run's own environment."""
+    """The Pulumi CLI on one stack of the project copy (`stack`, a copy of the repository's
+    stack `source`), with the run's own environment."""
 
     stack: str
+    source: str
     project: Path
     backend: Path
     env: Mapping[str, str]
@@ -106,10 +113,16 @@ def stack_name(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def environment(stack_name: str) -> str:
-    """The run's `environment`: every container, volume and network name derives from it
-    (`gatewayz-<environment>...`), so a run never meets a deployed stack or the smoke test."""
+def engine_stack(stack_name: str) -> str:
+    """The run's stack: a copy of `stack_name`'s stack file under its own name, which every
+    container, volume and network name derives from."""
     return f"engine-{stack_name}"
+
+
+@pytest.fixture(scope="session")
+def name_prefix(engine_stack: str) -> str:
+    """What every Docker name of the run starts with (settings.Settings.name_prefix)."""
+    return f"gatewayz-{engine_stack}"
 
 
 @pytest.fixture(scope="session")
@@ -149,11 +162,11 @@ def policy_pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return pack
 
 
-def overrides(stack_name: str, environment: str,
-              local_images: Mapping[Service, str]) -> dict[str, str]:
+def overrides(stack_name: str, local_images: Mapping[Service, str]) -> dict[str, str]:
     """What the run changes in the stack's settings, each through `pulumi config set` so the
-    program's own validation applies: names, images, loopback ports, nothing outside."""
-    changed = {"environment": environment,
+    program's own validation applies: images, loopback ports, nothing outside. `environment`
+    is the real stack's, so the copy labels its series (and counts as production) as it does."""
+    changed = {"environment": stack_name,
                # Nothing listens there; the scrape fails inside the stack's network.
                "backendMetricsUrl": f"https://127.0.0.1:{free_port()}/metrics"}
     for service, image in local_images.items():
@@ -166,9 +179,8 @@ def overrides(stack_name: str, environment: str,
     return changed
 
 
-def _of_stack(client: docker.DockerClient, environment: str) -> list[tuple[str, Any]]:
-    """The stack's containers, networks and volumes on the engine (names `gatewayz-<env>...`)."""
-    prefix = f"gatewayz-{environment}"
+def _of_stack(client: docker.DockerClient, prefix: str) -> list[tuple[str, Any]]:
+    """The stack's containers, networks and volumes on the engine (names `<prefix>...`)."""
     found: list[tuple[str, Any]] = []
     for kind, objects in (("container", client.containers.list(all=True)),
                           ("network", client.networks.list()),
@@ -177,14 +189,14 @@ def _of_stack(client: docker.DockerClient, environment: str) -> list[tuple[str, 
     return found
 
 
-def leftovers(client: docker.DockerClient, environment: str) -> list[str]:
+def leftovers(client: docker.DockerClient, prefix: str) -> list[str]:
     """What of the stack is on the engine, as `<kind> <name>`."""
-    return [f"{kind} {one.name}" for kind, one in _of_stack(client, environment)]
+    return [f"{kind} {one.name}" for kind, one in _of_stack(client, prefix)]
 
 
-def remove_leftovers(client: docker.DockerClient, environment: str) -> None:
+def remove_leftovers(client: docker.DockerClient, prefix: str) -> None:
     # Containers first: a network or volume in use cannot go.
-    for kind, one in _of_stack(client, environment):
+    for kind, one in _of_stack(client, prefix):
         with suppress(NotFound):
             if kind == "container":
                 one.remove(force=True, v=True)
@@ -194,17 +206,21 @@ def remove_leftovers(client: docker.DockerClient, environment: str) -> None:
                 one.remove(force=True)
 
 
-def copy_project(root: Path, stack_name: str, *, with_make: bool = False) -> Path:
+def copy_project(root: Path, stack_name: str, *, as_stack: str | None = None,
+                 with_make: bool = False) -> Path:
     """What `pulumi up` runs of the repository, copied under `root`, in the repository's
-    virtualenv (Pulumi.yaml: `virtualenv: .venv`); `with_make` adds what `make preview` needs
-    (the Makefile, its requirements stamps, the policy pack with its built .venv)."""
+    virtualenv (Pulumi.yaml: `virtualenv: .venv`), the stack file of `stack_name` as that of
+    `as_stack` (default: the same name); `with_make` adds what `make preview` needs (the
+    Makefile, its requirements stamps, the policy pack with its built .venv)."""
     project = root / "project"
     project.mkdir()
-    files: list[str] = [*PROJECT_FILES, f"Pulumi.{stack_name}.yaml"]
+    files: list[str] = list(PROJECT_FILES)
     if with_make:
         files += ["Makefile", "requirements.txt", "requirements-dev.txt"]
     for name in files:
         shutil.copy2(REPO / name, project / name)
+    shutil.copy2(REPO / f"Pulumi.{stack_name}.yaml",
+                 project / f"Pulumi.{as_stack or stack_name}.yaml")
     for package in PROJECT_PACKAGES:
         shutil.copytree(REPO / package, project / package,
                         ignore=shutil.ignore_patterns("__pycache__"))
@@ -235,27 +251,27 @@ def engine_env(root: Path, engine_bin: Path, docker_engine: dockerd.Engine) -> d
 
 
 @pytest.fixture(scope="module")
-def cli(stack_name: str, environment: str, engine_bin: Path, docker_engine: dockerd.Engine,
-        local_images: Mapping[Service, str],
+def cli(stack_name: str, engine_stack: str, name_prefix: str, engine_bin: Path,
+        docker_engine: dockerd.Engine, local_images: Mapping[Service, str],
         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
-    """The stack created on a copy of the project: the repo's stack file, every secret a
-    sentinel, the overrides set. Teardown destroys it and removes what is left."""
-    root = tmp_path_factory.mktemp(f"engine-{stack_name}")
-    project = copy_project(root, stack_name)
+    """The stack created on a copy of the project: the repo's stack file as `engine-<stack>`'s,
+    every secret a sentinel, the overrides set. Teardown destroys it and removes what is left."""
+    root = tmp_path_factory.mktemp(engine_stack)
+    project = copy_project(root, stack_name, as_stack=engine_stack)
     backend = root / "state"
     backend.mkdir()
     env = {**engine_env(root, engine_bin, docker_engine),
            "PULUMI_BACKEND_URL": f"file://{backend}",
            "PULUMI_CONFIG_PASSPHRASE": secrets.token_urlsafe(24)}
-    run = Cli(stack_name, project, backend, env)
-    remove_leftovers(docker_engine.client, environment)
+    run = Cli(engine_stack, stack_name, project, backend, env)
+    remove_leftovers(docker_engine.client, name_prefix)
     with ExitStack() as cleanup:
-        cleanup.callback(remove_leftovers, docker_engine.client, environment)
+        cleanup.callback(remove_leftovers, docker_engine.client, name_prefix)
         cleanup.callback(_destroy, run)
         run.run("stack", "init", "--secrets-provider", "passphrase")
         for key, value in SECRET_VALUES.items():
             run.config_set(key, value, secret=True)
-        for key, value in overrides(stack_name, environment, local_images).items():
+        for key, value in overrides(stack_name, local_images).items():
             run.config_set(key, value)
         yield run
 
@@ -282,7 +298,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if not stack or not any(ran.values()):
         return
     write = terminalreporter.write_line
-    write(f"ran the containers' stack ({NAMESPACE}, stack {stack}) with the Pulumi CLI, the "
+    write(f"ran the containers' stack ({NAMESPACE}, stack engine-{stack}, a copy of {stack}'s "
+          "stack file) with the Pulumi CLI, the "
           "Python language host and the docker provider of `make tools`, a file backend and a "
           "passphrase in a temporary directory")
     run_here = [s for s in SERVICES if s is not Service.REDIS_EXPORTER or stack == "production"]
