@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
+from urllib.parse import urlsplit
 
 
 class Service(StrEnum):
@@ -148,6 +149,20 @@ SERVICES: Final[Mapping[Service, ServiceFacts]] = {
 }
 
 
+# Docker's name for the host a container runs on (Docker Desktop has it; on Docker Engine 20.10+
+# a container gets it with `--add-host host.docker.internal:host-gateway`, docs.docker.com
+# "Add entries to container hosts file"): how a stack reaches a backend or a Redis that runs
+# beside it on the same machine, a local dev stack's default.
+DOCKER_HOST_ALIAS: Final = "host.docker.internal"
+# The address Docker substitutes with the host's gateway IP in an extra host entry.
+HOST_GATEWAY: Final = "host-gateway"
+
+
+def on_docker_host(url: str) -> bool:
+    """Whether `url` names the Docker host itself (DOCKER_HOST_ALIAS)."""
+    return urlsplit(url).hostname == DOCKER_HOST_ALIAS
+
+
 def owner(port: Port) -> ServiceFacts:
     """The service a host port forwards to."""
     (facts,) = (facts for facts in SERVICES.values() if port in facts.published)
@@ -167,6 +182,17 @@ def internal_address(service: Service, listener: Listener = Listener.HTTP) -> st
 
 def internal_url(service: Service, listener: Listener = Listener.HTTP) -> str:
     return f"http://{internal_address(service, listener)}"
+
+
+def docker_prefix(stack: str) -> str:
+    """What every Docker name of a stack starts with: from its name, unique per backend, so two
+    stacks on one Docker host never share a network, container or volume."""
+    return f"gatewayz-{stack}"
+
+
+def container_name(stack: str, service: Service) -> str:
+    """The Docker container of a service in one stack (what `docker logs` takes)."""
+    return f"{docker_prefix(stack)}-{service}"
 
 
 def config_path(service: Service) -> str:
@@ -194,8 +220,10 @@ __all__ = [
     "Service",
     "ServiceFacts",
     "config_path",
+    "container_name",
     "container_port",
     "data_dir",
+    "docker_prefix",
     "internal_address",
     "internal_url",
     "owner",

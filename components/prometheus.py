@@ -5,7 +5,12 @@ from dataclasses import dataclass
 import pulumi
 
 from components.service import ContainerArgs, ContainerSpec, Upload, port_url, service_container
-from configs.prometheus import credentials_file, prometheus_command, prometheus_config
+from configs.prometheus import (
+    credentials_file,
+    prometheus_command,
+    prometheus_config,
+    scrapes_docker_host,
+)
 from configs.render import to_yaml
 from configs.rules import RULES_DIR, rule_files
 from services import Port, Service, config_path
@@ -41,6 +46,7 @@ class Prometheus(pulumi.ComponentResource):
             service=Service.PROMETHEUS,
             command=prometheus_command(settings),
             uploads=uploads,
+            reaches_docker_host=scrapes_docker_host(settings),
         )).container
         self.url = pulumi.Output.from_input(port_url(args.container.bindings, Port.PROMETHEUS))
         self.register_outputs({"url": self.url})

@@ -6,7 +6,7 @@ import pulumi
 
 from components.service import ContainerArgs, ContainerSpec, Upload, service_container
 from configs.redis_exporter import PASSWORD_FILE, password_file, redis_exporter_env
-from services import Service, internal_url
+from services import Service, internal_url, on_docker_host
 from settings import Redis, RedisAuth
 
 
@@ -36,6 +36,7 @@ class RedisExporter(pulumi.ComponentResource):
             service=Service.REDIS_EXPORTER,
             env=redis_exporter_env(redis),
             uploads=uploads,
+            reaches_docker_host=on_docker_host(redis.address),
         )).container
         # Scraped over the stack network only: nothing to publish.
         self.url = pulumi.Output.from_input(internal_url(Service.REDIS_EXPORTER))

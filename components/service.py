@@ -16,7 +16,17 @@ from typing import Final
 import pulumi
 import pulumi_docker as docker
 
-from services import SERVICES, Port, Service, container_port, internal_url, owner
+from services import (
+    DOCKER_HOST_ALIAS,
+    HOST_GATEWAY,
+    SERVICES,
+    Port,
+    Service,
+    container_name,
+    container_port,
+    internal_url,
+    owner,
+)
 from settings import Binding, Settings
 
 # Seconds Pulumi waits for a container to report healthy before failing the update.
@@ -58,8 +68,8 @@ class ContainerArgs:
     protection)."""
 
     environment: str
-    # `gatewayz-<stack>`: the container is `<prefix>-<service>`, its volume `...-data`.
-    name_prefix: str
+    # Every Docker name derives from it: `gatewayz-<stack>-<service>` (services.container_name).
+    stack: str
     network_name: pulumi.Input[str]
     image: str
     memory_mb: int
@@ -72,7 +82,7 @@ class ContainerArgs:
     def of(cls, settings: Settings, service: Service,
            network_name: pulumi.Input[str]) -> ContainerArgs:
         return cls(
-            environment=settings.environment, name_prefix=settings.name_prefix,
+            environment=settings.environment, stack=settings.stack,
             network_name=network_name,
             image=settings.images[service], memory_mb=settings.memory_mb[service],
             bindings={port: settings.bindings[port] for port in SERVICES[service].published},
@@ -95,6 +105,8 @@ class ContainerSpec:
     command: Sequence[str] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     uploads: Sequence[Upload] = ()
+    # Whether it talks to something on the Docker host itself (services.on_docker_host).
+    reaches_docker_host: bool = False
 
 
 @dataclass(frozen=True)
@@ -123,7 +135,7 @@ def service_container(parent: pulumi.Resource, name: str, args: ContainerArgs,
                       spec: ContainerSpec) -> ServiceResources:
     """Create the image, volume and container of one service as children of `parent`."""
     facts = SERVICES[spec.service]
-    prefix = f"{args.name_prefix}-{spec.service}"
+    prefix = container_name(args.stack, spec.service)
     image = docker.RemoteImage(
         f"{name}-image", name=args.image, keep_locally=True,
         opts=pulumi.ResourceOptions(parent=parent))
@@ -161,6 +173,8 @@ def service_container(parent: pulumi.Resource, name: str, args: ContainerArgs,
         uploads=uploads or None,
         volumes=volumes or None,
         ports=ports or None,
+        hosts=[docker.ContainerHostArgs(host=DOCKER_HOST_ALIAS, ip=HOST_GATEWAY)]
+        if spec.reaches_docker_host else None,
         networks_advanced=[docker.ContainerNetworksAdvancedArgs(
             name=args.network_name, aliases=[facts.alias])],
         restart="unless-stopped",

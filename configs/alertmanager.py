@@ -22,7 +22,7 @@ SECRET_FILES: Final[Mapping[Receiver, str]] = {
     Receiver.WEBHOOK: f"{SECRETS_DIR}/webhook_url",
 }
 # The dead man's switch: not a `Receiver` a severity may choose, so it never gets their alerts.
-HEARTBEAT: Final = "heartbeat"
+HEARTBEAT: Final = watchdog.HEARTBEAT
 HEARTBEAT_URL_FILE: Final = f"{SECRETS_DIR}/heartbeat_url"
 # Ticks at which the Watchdog's group is looked at. A repeat is sent at the first tick after
 # `repeat_interval` has passed since the last one was logged (alertmanager@v0.34.0
@@ -42,9 +42,13 @@ _SLACK_TITLE: Final = (
     '[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}]'
     " {{ .CommonLabels.severity | toUpper }} {{ .CommonLabels.alertname }}"
     " ({{ .CommonLabels.env }})")
+# Each alert's runbook on a line of its own (Slack links a URL it finds in the text; the default
+# base is a path in this repository, shown as it is), so the person paged knows what to do next.
 _SLACK_TEXT: Final = (
     "{{ range .Alerts }}*{{ .Annotations.summary }}*\n{{ .Annotations.description }}\n"
-    "env: {{ .Labels.env }}, severity: {{ .Labels.severity }}\n{{ end }}")
+    "env: {{ .Labels.env }}, severity: {{ .Labels.severity }}\n"
+    "{{ if .Annotations.runbook_url }}runbook: {{ .Annotations.runbook_url }}\n{{ end }}"
+    "{{ end }}")
 _SLACK_COLOR: Final = (
     '{{ if eq .Status "firing" }}{{ if eq .CommonLabels.severity "critical" }}danger'
     "{{ else }}warning{{ end }}{{ else }}good{{ end }}")

@@ -7,7 +7,15 @@ each stack service. Every target carries `env` as a target label, so even `up` h
 from collections.abc import Iterable
 from typing import Final
 
-from services import SERVICES, Service, config_path, data_dir, internal_address, secrets_dir
+from services import (
+    SERVICES,
+    Service,
+    config_path,
+    data_dir,
+    internal_address,
+    on_docker_host,
+    secrets_dir,
+)
 from settings import BackendAuth, Duration, ScrapeTarget, Settings
 
 CONFIG_PATH: Final = config_path(Service.PROMETHEUS)
@@ -24,6 +32,11 @@ SELF_SCRAPED: Final = (Service.PROMETHEUS, Service.LOKI, Service.TEMPO, Service.
 def credentials_file(target: ScrapeTarget) -> str:
     """Where the bearer token of a job is uploaded; the YAML names only this path."""
     return f"{SECRETS_DIR}/{target.job}.token"
+
+
+def scrapes_docker_host(settings: Settings) -> bool:
+    """Whether a job scrapes the Docker host itself (a backend running beside a dev stack)."""
+    return any(on_docker_host(target.url) for target in settings.external_targets)
 
 
 def scraped_services(settings: Settings) -> tuple[Service, ...]:

@@ -1,19 +1,22 @@
 """Write the config declarations of Pulumi.yaml and the README's config table from settings.KEYS,
-and the README's stack diagram (review/diagram.py) from the services table and the builders.
+the README's stack diagram (review/diagram.py) from the services table and the builders, and
+docs/alerts.md (review/alerts_doc.py) from the runbooks beside the rules.
 
-`python -m review.config_docs` (`make docs`) rewrites them in place; the tests fail when any
-drifts, so defaults and descriptions live only in settings/keys.py, ports in services.py.
+`python -m review.config_docs` (`make docs`) rewrites them in place and says which files it
+rewrote, or that all were up to date; the tests fail when any drifts, so defaults and
+descriptions live only in settings/keys.py, ports in services.py.
 """
 
 from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from typing import Any, Final
 
 import yaml
 
-from review import diagram
+from review import alerts_doc, diagram
 from settings import KEYS, ConfigKey, Kind
 from settings.stack_file import ROOT
 
@@ -83,11 +86,36 @@ def render_readme(current: str) -> str:
     return pattern.sub(f"{README_BEGIN}\n{readme_table()}\n{README_END}", current)
 
 
+# Each generated file and what in it is generated, in the order they are written.
+GENERATED: Final[tuple[tuple[str, str, Callable[[str], str]], ...]] = (
+    ("Pulumi.yaml", "the config: block", render_pulumi_yaml),
+    ("README.md", "the config table", render_readme),
+    ("README.md", "the stack diagram", diagram.render_readme),
+    # Whole: every line of it comes from the runbooks beside the rules.
+    ("docs/alerts.md", "the alert runbooks", lambda _current: alerts_doc.render()),
+)
+
+
+def regenerate() -> dict[str, list[str]]:
+    """Rewrite every generated part in place; the parts that changed, by file."""
+    rewritten: dict[str, list[str]] = {}
+    for name, part, render in GENERATED:
+        path = ROOT / name
+        current = path.read_text()
+        updated = render(current)
+        if updated != current:
+            path.write_text(updated)
+            rewritten.setdefault(name, []).append(part)
+    return rewritten
+
+
 def main() -> int:
-    for path, render in ((ROOT / "Pulumi.yaml", render_pulumi_yaml),
-                         (ROOT / "README.md", render_readme),
-                         (ROOT / "README.md", diagram.render_readme)):
-        path.write_text(render(path.read_text()))
+    rewritten = regenerate()
+    if not rewritten:
+        names = sorted({name for name, _, _ in GENERATED})
+        print(f"make docs: all up to date ({', '.join(names)}), nothing rewritten")
+    for name, parts in rewritten.items():
+        print(f"make docs: rewrote {name} ({', '.join(parts)})")
     return 0
 
 

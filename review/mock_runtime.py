@@ -24,7 +24,8 @@ from pulumi.runtime.settings import set_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from settings import KEYS, PROJECT, Settings
+from settings import KEYS, PROJECT, Kind, Settings, SettingsError
+from settings.parse import string_list_problem
 from settings.stack_file import ROOT, config_text, file_settings, read_config
 
 # The engine's marker for a secret value inside serialized properties.
@@ -177,6 +178,11 @@ def stack_config(stack: str, secrets: Mapping[str, str] = FAKE_SECRETS,
             values.pop(full, None)
         else:
             values[full] = value
+    # As `pulumi preview` does before the program runs: an array key holding a string is refused.
+    refused = [string_list_problem(key.name, values[f"{PROJECT}:{key.name}"]) for key in KEYS
+               if key.kind is Kind.ARRAY and isinstance(values.get(f"{PROJECT}:{key.name}"), str)]
+    if refused:
+        raise SettingsError(stack, refused)
     config = {key: config_text(value) for key, value in values.items()}
     secret_keys = [f"{PROJECT}:{name}" for name in secrets if f"{PROJECT}:{name}" in config]
     return config, secret_keys

@@ -32,6 +32,7 @@ from review.mock_runtime import (
     run_program,
     stack_config,
 )
+from settings.stack_file import stack_argument
 
 MASK: Final = "[secret]"
 # Inputs shown in files of their own; the resource listing points there instead.
@@ -161,7 +162,7 @@ def render(stack: str, out: Path, overrides: Mapping[str, Any] | None = None) ->
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stack", required=True, choices=("staging", "production"))
+    parser.add_argument("--stack", required=True, type=stack_argument)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     run = render(args.stack, args.out)

@@ -27,7 +27,7 @@ import yaml
 from configs.dashboards.queries import plain, promql_queries, variable_values
 from review.keyref import load_key_reference, unknown_keys
 from services import Service, config_path
-from settings.stack_file import ROOT
+from settings.stack_file import ROOT, stack_argument
 from toolchain.cache import BuildError
 from toolchain.releases import built
 
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     from review.render import render  # noqa: PLC0415 - only the CLI renders
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stack", required=True, choices=("staging", "production"))
+    parser.add_argument("--stack", required=True, type=stack_argument)
     parser.add_argument("--tree", type=Path, help="default: build/<stack>")
     args = parser.parse_args(argv)
     tree = args.tree or ROOT / "build" / args.stack

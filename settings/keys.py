@@ -79,7 +79,8 @@ class Strength:
 
 @dataclass(frozen=True)
 class ConfigKey:
-    """One config key. `default=None` makes it required; `""` means unset (optional).
+    """One config key. `default=None` makes it required; `""` means unset (optional). An array
+    key's `item` is an example of one item, for the messages that show how to set it.
 
     The rule its value meets, where it has one beyond its kind: `bounds` (integers, durations,
     sizes), `schemes` (a URL's), `strength` (a password's), `exposure` (the boolean key that
@@ -92,6 +93,7 @@ class ConfigKey:
     default: str | int | bool | tuple[str, ...] | None
     description: str
     secret: bool = False
+    item: str = ""
     bounds: Bounds | None = None
     schemes: tuple[str, ...] = ()
     strength: Strength | None = None
@@ -278,7 +280,8 @@ KEYS: Final[tuple[ConfigKey, ...]] = (
               "More scrape targets, each `job=<name> url=<scheme://host/path> env=<label>` "
               "with optional `interval=<dur>` and `timeout=<dur>` (bounded as "
               "`backendScrapeInterval` and `backendScrapeTimeout`); none may scrape what the "
-              "stack scrapes already (the backend, or a service of the stack)."),
+              "stack scrapes already (the backend, or a service of the stack).",
+              item="job=worker url=https://worker.example/metrics env=staging"),
     ConfigKey("redisAddress", Kind.STRING, "",
               "Redis the exporter watches (`redis://host:port` or `rediss://host:port`); "
               "unset: no Redis is watched and no exporter runs.",
@@ -350,6 +353,10 @@ KEYS: Final[tuple[ConfigKey, ...]] = (
               "How often the `Watchdog` pings `alertHeartbeatUrl`; give the heartbeat service "
               "this period and a grace of a few periods (longer than 1h, and a dead alerting "
               "chain goes unnoticed for hours).", bounds=Bounds(60, 3600, Unit.SECONDS)),
+    ConfigKey("alertRunbookBaseUrl", Kind.STRING, "docs/alerts.md",
+              "Where each alert's `runbook_url` points, plus `#<alert name in lower case>`: the "
+              "default is the runbooks' path in this repository; set the URL your team reads "
+              "it at, e.g. `https://github.com/<org>/<repo>/blob/main/docs/alerts.md` (no `#`)."),
     ConfigKey("alertErrorRatioPercent", Kind.INTEGER, 5,
               "Backend 5xx share of requests that raises an alert, in percent.",
               bounds=Bounds(1, 100)),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Final
 
-from services import Port, Service
+from services import Port, Service, docker_prefix
 
 if TYPE_CHECKING:
     import pulumi
@@ -179,6 +179,8 @@ class Alerting:
     # How often the Watchdog pings the dead man's switch; None: the stack has none, and the
     # Watchdog reaches no one.
     heartbeat_interval: Duration | None
+    # Where docs/alerts.md is read; each alert's runbook_url is this plus `#<its anchor>`.
+    runbook_base: str
 
     def uses(self, receiver: Receiver) -> bool:
         return receiver in self.receivers.values()
@@ -210,7 +212,7 @@ class Settings:
 
         From the stack's name, which is unique per backend, so two stacks on one Docker host never
         share a name, whatever their `environment` (only the `env` label) says."""
-        return f"gatewayz-{self.stack}"
+        return docker_prefix(self.stack)
 
     @property
     def production(self) -> bool:

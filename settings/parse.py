@@ -18,7 +18,7 @@ from enum import StrEnum
 from itertools import combinations
 from typing import Final, TypeVar
 
-from services import SERVICES, Port, Service, container_port, owner
+from services import SERVICES, Port, Service, container_name, container_port, owner
 from settings.keys import (
     KEYS_BY_NAME,
     LOCAL_REPOSITORY,
@@ -76,6 +76,10 @@ _GRAFANA_USER_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 # value: a YAML block scalar ends in a newline, and `$(cat file)` or Prometheus'
 # credentials_file drop it, so a service would read another value than the one set.
 _CLEAN_RE: Final = re.compile(r"[^\x00-\x1f\x7f]*")
+# The runbooks' base: an http(s) URL, or a relative path to a Markdown file.
+_RUNBOOK_BASE_RE: Final = re.compile(
+    r"https?://[A-Za-z0-9.-]+(?::[0-9]+)?(?:/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?"
+    r"|[A-Za-z0-9_.-][A-Za-z0-9_./-]*\.md")
 # Docker's reference grammar (distribution/reference), split into its parts.
 _IMAGE_RE: Final = re.compile(
     r"(?P<repository>(?:[a-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -113,7 +117,9 @@ class Url:
 class _Parser:
     """Reads raw string values, recording each problem instead of stopping at the first."""
 
-    def __init__(self, raw: Mapping[str, str]) -> None:
+    def __init__(self, raw: Mapping[str, str], string_lists: frozenset[str] = frozenset()) -> None:
+        # Array keys the stack file holds as a string (JSON text included), not as a list.
+        self.string_lists = string_lists
         self.problems: list[str] = []
         self.raw: dict[str, str] = {}
         for name, value in raw.items():
@@ -229,8 +235,10 @@ class _Parser:
             items = json.loads(value)
         except json.JSONDecodeError:
             items = None
-        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
-            self.fail(name, value, "a list of strings")
+        if (name in self.string_lists or not isinstance(items, list)
+                or not all(isinstance(item, str) for item in items)):
+            self.problems.append(string_list_problem(name, value) if name in self.string_lists
+                                 else list_problem(name, value, items))
             return []
         for item in items:
             if not clean(item):
@@ -241,6 +249,40 @@ class _Parser:
 def clean(value: str) -> bool:
     """No surrounding whitespace, no control character (a newline, a tab) anywhere."""
     return value == value.strip() and _CLEAN_RE.fullmatch(value) is not None
+
+
+def string_list_problem(name: str, value: str) -> str:
+    """The problem of an array key set as one string (plain, or JSON text): the CLI's own
+    refusal at `pulumi preview`, with the `--path` form that sets a list."""
+    try:
+        items = json.loads(value)
+    except json.JSONDecodeError:
+        items = None
+    return list_problem(name, value, items, as_string=True)
+
+
+def list_problem(name: str, value: str, items: object, *, as_string: bool = False) -> str:
+    """Why an array key's value is not a list of strings, and the one CLI form that sets it:
+    `pulumi config set --path '<key>[0]' '<item>'`, then `[1]`, ... (pulumi config set --help).
+    A plain `pulumi config set <key> '<text>'` stores one string, JSON text included, which the
+    CLI takes, then refuses at `pulumi preview` ("must be of type 'array<string>'")."""
+    key = KEYS_BY_NAME[name]
+    example = key.item or "<item>"
+    if isinstance(items, list) and not as_string:
+        # Objects (`--path '<key>[0].job'`) or numbers where each item is one string.
+        what = "items that are not strings: each item is one string, not an object"
+    else:
+        what = ("one string, not a list: `pulumi config set " + name + " '...'` stores a string "
+                "(pulumi preview refuses it: \"must be of type 'array<string>'\")")
+        if isinstance(items, list) and items and isinstance(items[0], str):
+            example = items[0]
+        elif not isinstance(items, list):
+            # A plain string is most likely one item: show it set as the first.
+            example = value
+    return (f"{PROJECT}:{name} = {value!r}: expected a list of strings such as "
+            f"{key.item or '<item>'!r}, got {what}. Set each item by its index, in order: "
+            f"`pulumi config set --path '{name}[0]' {shlex.quote(example)}`, then "
+            f"`--path '{name}[1]' ...` (`pulumi config rm {name}` first clears the list)")
 
 
 def parse_duration(text: str) -> int | None:
@@ -454,18 +496,20 @@ def _check_password(parser: _Parser, name: str, password: str) -> None:
 
 
 def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[str],
-                   plain_secrets: frozenset[str] = frozenset(), *,
+                   plain_secrets: frozenset[str] = frozenset(),
+                   string_lists: frozenset[str] = frozenset(), *,
                    secret_values: Mapping[str, str] | None = None,
                    foreign_keys: Iterable[str] = ()) -> Settings:
     """Build Settings from raw config strings (keys without the project prefix).
 
     `secrets_set` names the secret keys the stack sets; `plain_secrets` those set without
-    `--secret`, which would leave the value readable in the stack file; `secret_values` their
-    values where known (the program has them, a stack file does not), checked but never shown;
-    `foreign_keys` the stack's config keys of other namespaces (`docker:host`), refused where
-    the namespace is ours misspelt.
+    `--secret`, which would leave the value readable in the stack file; `string_lists` the array
+    keys a stack file holds as a string, which the CLI refuses even when it reads as JSON;
+    `secret_values` the secrets' values where known (the program has them, a stack file does
+    not), checked but never shown; `foreign_keys` the stack's config keys of other namespaces
+    (`docker:host`), refused where the namespace is ours misspelt.
     """
-    parser = _Parser(raw)
+    parser = _Parser(raw, string_lists)
     _check_keys(parser, stack, foreign_keys, plain_secrets)
     _check_secret_values(parser, secret_values or {})
 
@@ -553,7 +597,8 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
         log_max_size=log_max_size,
         log_max_file=parser.integer("logMaxFile"),
         protect_data=parser.boolean("protectData"),
-        alerting=Alerting(receivers, parser.text("alertSlackChannel"), thresholds, heartbeat),
+        alerting=Alerting(receivers, parser.text("alertSlackChannel"), thresholds, heartbeat,
+                          _parse_runbook_base(parser)),
     )
     if settings.production and not settings.protect_data:
         parser.fail("protectData", parser.raw.get("protectData", "unset (false)"),
@@ -629,6 +674,16 @@ def _parse_grafana(parser: _Parser, bind: Binding | None) -> GrafanaApi:
     return GrafanaApi(url, admin_user or "admin")
 
 
+def _parse_runbook_base(parser: _Parser) -> str:
+    """An http(s) URL, or a relative path to a Markdown file; the alert's anchor is appended."""
+    base = parser.text("alertRunbookBaseUrl")
+    if not _RUNBOOK_BASE_RE.fullmatch(base):
+        parser.fail("alertRunbookBaseUrl", base,
+                    "an http(s) URL of docs/alerts.md as your team reads it, or a relative "
+                    "path ending in .md, without `#`, `?` or spaces")
+    return base
+
+
 def _parse_heartbeat(parser: _Parser) -> Duration | None:
     """The Watchdog's repeat interval where the stack has a dead man's switch, else None."""
     enabled = parser.boolean("alertHeartbeat")
@@ -660,7 +715,7 @@ def _stack_service(settings: Settings, target: ScrapeTarget) -> Service | None:
     host, _, port_text = target.address.partition(":")
     port = int(port_text) if port_text else {"http": 80, "https": 443}[target.scheme]
     for service, facts in SERVICES.items():
-        if host in (facts.alias, f"{settings.name_prefix}-{service}"):
+        if host in (facts.alias, container_name(settings.stack, service)):
             return service
     if host == "localhost" or host.startswith(_LOOPBACK):
         # Inside Prometheus' container, loopback is Prometheus.

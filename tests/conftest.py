@@ -41,4 +41,6 @@ def content(stack: str) -> ProgramRun:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     # Here, not in tests/smoke/conftest.py: pytest reads options only from the first conftests.
-    parser.addoption("--stack", choices=STACKS, help="the stack the smoke test runs (make smoke)")
+    parser.addoption("--stack", choices=(*STACKS, "dev"),
+                     help="the stack the smoke test (make smoke) or the engine tier (make engine; "
+                          "dev: `make up` itself) runs")

@@ -5,9 +5,11 @@ warning of the same name, checked on the rule structure and on a running Alertma
 
 from __future__ import annotations
 
+import http.server
 import json
 import socket
 import subprocess
+import threading
 import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -178,6 +180,65 @@ def test_notifications_group_by_alert_env_and_severity(settings: Settings) -> No
     route = _config(settings)["route"]
     assert route["group_by"] == list(GROUP_BY)
     assert {"alertname", "env", "severity"} <= set(route["group_by"])
+
+
+class _Slack(http.server.BaseHTTPRequestHandler):
+    """Slack's incoming webhook, as far as Alertmanager needs it: 200 "ok" to every post."""
+
+    received: list[dict[str, Any]]
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def test_the_slack_message_carries_the_runbook_link(tmp_path: Path) -> None:
+    # Staging sends criticals to Slack: a rendered BackendDown, as Prometheus would send it,
+    # through the pinned Alertmanager to a stand-in Slack.
+    settings = rule_cases.stack_settings("staging")
+    received: list[dict[str, Any]] = []
+    handler = type("Slack", (_Slack,), {"received": received})
+    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    config = _config(settings)
+    config["route"]["group_wait"] = "0s"
+    url_file = tmp_path / "slack_api_url"
+    url_file.write_text(f"http://127.0.0.1:{server.server_port}/hook", encoding="utf-8")
+    for receiver in config["receivers"]:
+        for slack in receiver.get("slack_configs", []):
+            slack["api_url_file"] = str(url_file)
+    [rule] = [rule for doc in rule_files(settings).values()
+              for group in yaml.safe_load(render(doc))["groups"] for rule in group["rules"]
+              if rule.get("alert") == "BackendDown"]
+    runbook = rule["annotations"]["runbook_url"]
+    labels = {"alertname": "BackendDown", "env": settings.environment, "job": "gatewayz_staging",
+              **rule["labels"]}
+    url = f"http://127.0.0.1:{_free_port()}"
+    process = subprocess.Popen(
+        [require_tool("alertmanager"), f"--config.file={_write(config, tmp_path)}",
+         f"--storage.path={tmp_path / 'data'}", f"--web.listen-address={url[7:]}",
+         "--cluster.listen-address=", "--log.level=warn"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(f"Alertmanager to answer {url}/-/ready", READY_SECONDS,
+                   lambda: _http(f"{url}/-/ready"))
+        _http(f"{url}/api/v2/alerts", [{"labels": labels,
+                                        "annotations": {"summary": "s", "description": "d",
+                                                        "runbook_url": runbook}}])
+        [message] = wait_until("the Slack message", SETTLE_SECONDS, lambda: list(received))
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        server.shutdown()
+    [attachment] = message["attachments"]
+    assert f"runbook: {runbook}\n" in attachment["text"]
+    assert runbook == f"{settings.alerting.runbook_base}#backenddown"
 
 
 # --- the Watchdog ----------------------------------------------------------------------------

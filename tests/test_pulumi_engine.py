@@ -73,7 +73,11 @@ def test_what_the_machine_has_is_used_and_nothing_built(
         LANGUAGE_EXEC: cli.parent / LANGUAGE_EXEC, DOCKER: plugin}
     out = capsys.readouterr().out
     assert "building" not in out
-    assert out.count("(not built)") == len(EXECUTABLES)
+    # One line per piece: the CLI, the language host with its exec script, the docker plugin.
+    found = [line for line in out.splitlines() if "already there: " in line]
+    assert len(found) == 3, out
+    assert all(line.endswith("(not built)") for line in found)
+    assert out.splitlines()[-2].startswith("Pulumi engine: nothing built, 3 already there")
     # Said, not tried: the providers that cannot be built here.
     assert "not built: pulumi-resource-grafana: " in out
     assert "not built: pulumi-resource-random: " in out
@@ -164,4 +168,7 @@ def test_a_warm_cache_builds_nothing(capsys: pytest.CaptureFixture[str]) -> None
     pulumi_engine.ensure(vendor=NOWHERE)
     out = capsys.readouterr().out
     assert "building" not in out
-    assert "built " not in out
+    # One line per piece, each saying it is there already, and where.
+    pieces = [line for line in out.splitlines() if line.startswith("[")]
+    assert len(pieces) == 3, out
+    assert all("already built: " in line or "already there: " in line for line in pieces), out

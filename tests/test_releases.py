@@ -87,6 +87,11 @@ def test_a_warm_cache_builds_nothing(capsys: pytest.CaptureFixture[str]) -> None
     for binary in releases.RELEASE_OF_BINARY:
         require_tool(binary)
     releases.ensure()
-    lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == len(releases.RELEASE_OF_BINARY)
-    assert all(line.startswith("cached ") for line in lines), lines
+    *items, summary = capsys.readouterr().out.splitlines()
+    # One line per release, saying it is built already and where.
+    assert len(items) == len(releases.RELEASES)
+    for number, (line, release) in enumerate(zip(items, releases.RELEASES, strict=True), 1):
+        assert line == (f"[{number}/{len(releases.RELEASES)}] already built: "
+                        f"{releases.describe(release)}, cached in {releases.release_dir(release)}")
+    assert summary.startswith(f"pinned releases: nothing built, {len(releases.RELEASES)} "
+                              "already there")

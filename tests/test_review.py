@@ -16,7 +16,9 @@ import yaml
 
 from configs.render import to_yaml
 from ops.tunnel import VERIFY_PORTS, ssh_command
-from review.diff import diff_trees
+from review import config_docs
+from review import diff as review_diff
+from review.diff import changed_files, diff_trees
 from review.mock_runtime import FAKE_SECRET_PREFIX
 from review.render import MASK, render
 from review.validate import validate
@@ -84,6 +86,43 @@ def test_diff_is_empty_for_identical_trees_and_names_the_changed_file(
         "--- a/files/loki/etc/loki/config.yaml", "+++ b/files/loki/etc/loki/config.yaml"]
     assert [line.strip() for line in lines if line.startswith(("-  ", "+  "))] == [
         f"-  retention_period: {before}", "+  retention_period: 999h"]
+
+
+def test_diff_says_when_there_is_no_difference(capsys: pytest.CaptureFixture[str]) -> None:
+    # HEAD renders what the working tree renders unless the tree changed what lands on the host.
+    tree_changed = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain"],
+                                  capture_output=True, text=True, check=True).stdout
+    assert review_diff.main(["--stack", "staging", "--base", "HEAD"]) == 0
+    out, err = capsys.readouterr()
+    if out:
+        pytest.skip(f"the working tree renders differently from HEAD ({tree_changed.split()})")
+    assert err.strip() == "staging: no difference: the working tree renders exactly what HEAD " \
+                          "renders"
+
+
+def test_diff_names_the_files_that_differ(trees: dict[str, Path], tmp_path: Path) -> None:
+    changed = _broken_copy(trees["staging"], tmp_path)
+    (changed / "files/loki/etc/loki/config.yaml").write_text("changed: true\n")
+    names = changed_files(trees["staging"], changed)
+    assert names == ["files/loki/etc/loki/config.yaml"]
+    assert review_diff.summary("staging", "origin/main", names) == (
+        "staging: 1 rendered file(s) differ from origin/main: files/loki/etc/loki/config.yaml")
+
+
+def test_docs_says_it_rewrote_nothing_or_what(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "docs").mkdir()
+    for name in ("Pulumi.yaml", "README.md", "docs/alerts.md"):
+        shutil.copyfile(ROOT / name, tmp_path / name)
+    monkeypatch.setattr(config_docs, "ROOT", tmp_path)
+    assert config_docs.main() == 0
+    assert capsys.readouterr().out == (
+        "make docs: all up to date (Pulumi.yaml, README.md, docs/alerts.md), nothing rewritten\n")
+    readme = tmp_path / "README.md"
+    readme.write_text(readme.read_text().replace("| `logsRetention` |", "| `logsRetentionX` |"))
+    assert config_docs.main() == 0
+    assert capsys.readouterr().out == "make docs: rewrote README.md (the config table)\n"
+    assert (tmp_path / "README.md").read_text() == (ROOT / "README.md").read_text()
 
 
 @pytest.mark.parametrize("stack", ["staging", "production"])

@@ -141,8 +141,9 @@ def test_every_alert_has_severity_annotations_and_for(settings: Settings) -> Non
             continue  # not a problem to describe; test_the_watchdog_always_fires_alone
         assert set(rule["labels"]) == {"severity"}, name
         assert rule["labels"]["severity"] in {s.value for s in Severity}, name
-        assert set(rule["annotations"]) == {"summary", "description"}, name
-        for text in rule["annotations"].values():
+        assert set(rule["annotations"]) == {"summary", "description", "runbook_url"}, name
+        for key in ("summary", "description"):
+            text = rule["annotations"][key]
             assert _VALUE.search(text), (name, text)
             assert "{{ $labels.env }}" in text, (name, text)
         assert (parse_duration(rule["for"]) or 0) >= 60, name

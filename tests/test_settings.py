@@ -19,13 +19,14 @@ from settings import (
     KEYS,
     KEYS_BY_NAME,
     Duration,
+    Kind,
     SettingsError,
     parse_duration,
     parse_settings,
 )
 from settings.keys import RATE_WINDOW, UPSTREAM_REPOSITORIES, camel
 from settings.model import PRODUCTION
-from settings.stack_file import ROOT
+from settings.stack_file import ROOT, file_settings, read_config
 from toolchain import images, releases
 
 
@@ -129,6 +130,72 @@ def test_extra_targets_get_their_own_job_and_env_label() -> None:
     assert (worker.job, worker.scheme, worker.address, worker.metrics_path, worker.env,
             str(worker.interval), str(worker.timeout)) == (
         "worker", "https", "worker.example:8443", "/internal/metrics", "staging-eu", "30s", "10s")
+
+
+ONE_TARGET = "job=worker url=https://w.example/metrics env=staging"
+
+
+def test_the_program_refuses_extra_targets_as_one_string_showing_the_path_form() -> None:
+    # What the program is handed for `pulumi config set extraTargets 'job=...'`, were the CLI
+    # not to refuse it first: one plain string.
+    config, secret_keys = stack_config("staging")
+    config["gatewayz-observability:extraTargets"] = ONE_TARGET
+    with pytest.raises(SettingsError) as caught:
+        run_program("staging", config, secret_keys)
+    (problem,) = [p for p in caught.value.problems if ":extraTargets" in p]
+    assert "expected a list of strings" in problem
+    # The form that works, with the user's own item as the first one.
+    assert f"pulumi config set --path 'extraTargets[0]' '{ONE_TARGET}'" in problem
+    assert "--path 'extraTargets[1]'" in problem
+
+
+@pytest.mark.parametrize("value", [
+    # JSON text in a string: the CLI refuses it at preview too ("must be of type
+    # 'array<string>'"), so the stack file's reader does.
+    json.dumps([ONE_TARGET]),
+    ONE_TARGET,
+])
+def test_a_stack_file_holding_extra_targets_as_a_string_is_refused_with_the_path_form(
+        value: str) -> None:
+    config = {**read_config("staging"), "gatewayz-observability:extraTargets": value}
+    with pytest.raises(SettingsError) as caught:
+        file_settings("staging", config)
+    (problem,) = caught.value.problems
+    assert f"pulumi config set --path 'extraTargets[0]' '{ONE_TARGET}'" in problem
+    assert "must be of type 'array<string>'" in problem
+    # `make render` and the tests' runs refuse it as the CLI does, before the program.
+    with pytest.raises(SettingsError) as refused:
+        stack_config("staging", overrides={"extraTargets": value})
+    assert refused.value.problems == [problem]
+
+
+def test_extra_targets_items_set_as_objects_show_the_path_form() -> None:
+    # `pulumi config set --path 'extraTargets[0].job' worker` makes the item an object.
+    config = {**read_config("staging"), "gatewayz-observability:extraTargets": [
+        {"job": "worker"}]}
+    with pytest.raises(SettingsError) as caught:
+        file_settings("staging", config)
+    (problem,) = caught.value.problems
+    assert "not an object" in problem
+    assert "pulumi config set --path 'extraTargets[0]' 'job=" in problem
+
+
+def test_a_stack_file_list_of_extra_targets_is_taken() -> None:
+    config = {**read_config("staging"), "gatewayz-observability:extraTargets": [ONE_TARGET]}
+    (worker,) = file_settings("staging", config).extra_targets
+    assert worker.job == "worker"
+
+
+def test_every_list_setting_has_an_item_example_for_its_messages() -> None:
+    assert all(key.item for key in KEYS if key.kind is Kind.ARRAY)
+
+
+def test_readme_shows_the_path_form_for_every_list_setting() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for key in KEYS:
+        if key.kind is Kind.ARRAY:
+            assert re.search(rf"pulumi config set (--stack \S+ )?--path '{key.name}\[0\]' ",
+                             readme), key.name
 
 
 def test_one_endpoint_cannot_be_scraped_by_two_jobs() -> None:

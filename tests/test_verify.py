@@ -5,12 +5,14 @@ Loki, Tempo and Grafana answer as their HTTP API docs at the pinned releases des
 fixture cites its doc); Prometheus, Alertmanager and redis_exporter answer in the shape of their
 real APIs (live runs against the real binaries come with the container smoke test). A healthy
 stack passes every check; each kind of breakage fails the check meant to catch it; with nothing
-listening every check fails fast, naming the address, without a traceback.
+listening the CLI says so in one line per address and one hint, fast and without a traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -42,6 +44,7 @@ from ops.verify import (
     Context,
     Result,
     Urls,
+    cli,
     duration_seconds,
     expected_for,
     open_context,
@@ -49,6 +52,7 @@ from ops.verify import (
     resolve_urls,
     run_checks,
 )
+from ops.verify.context import excerpt
 from review.mock_runtime import stack_settings
 from settings import Duration, Settings
 from settings.stack_file import ROOT
@@ -630,14 +634,6 @@ def test_synthetic_trace_not_found_fails_within_the_wait(serve: Callable[..., St
 
 
 @pytest.fixture
-def closed_port() -> Iterator[int]:
-    """A loopback port bound but never listening: connections to it are refused."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        yield int(sock.getsockname()[1])
-
-
-@pytest.fixture
 def silent() -> Iterator[socket.socket]:
     """A loopback socket that takes connections into its backlog and never answers."""
     with socket.socket() as sock:
@@ -658,22 +654,93 @@ def _connections(sock: socket.socket) -> int:
         count += 1
 
 
-def _flags(port: int) -> list[str]:
-    return [argument for name in (*OUTPUTS, "tempo_otlp_http")
-            for argument in (f"--{name.replace('_', '-')}-url", f"http://{HOST}:{port}")]
+@pytest.fixture
+def closed_ports() -> Iterator[dict[str, int]]:
+    """One refused loopback port per address make verify calls, by the flag's service name."""
+    names = (*OUTPUTS, "tempo_otlp_http")
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in names]
+        for sock in sockets:
+            sock.bind((HOST, 0))
+        yield {name: int(sock.getsockname()[1]) for name, sock in zip(names, sockets, strict=True)}
 
 
-def test_nothing_listening_fails_every_check_naming_the_address(closed_port: int) -> None:
-    done = subprocess.run([sys.executable, "-m", "ops.verify", "--stack", "production",
-                           "--synthetic", *_flags(closed_port)], cwd=ROOT, capture_output=True,
+def _service_flags(urls: Mapping[str, str]) -> list[str]:
+    return [argument for name, url in urls.items()
+            for argument in (f"--{name.replace('_', '-')}-url", url)]
+
+
+@pytest.fixture
+def no_pulumi(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's URLs from flags alone, whatever pulumi this machine has."""
+    monkeypatch.setattr(cli, "stack_outputs", lambda stack: "the pulumi CLI is not on PATH")
+
+
+@pytest.mark.usefixtures("no_pulumi")
+def test_nothing_listening_is_one_line_per_address_and_one_hint(
+        closed_ports: dict[str, int], capsys: pytest.CaptureFixture[str]) -> None:
+    urls = {name: f"http://{HOST}:{port}" for name, port in closed_ports.items()}
+    started = time.monotonic()
+    code = cli.main(["--stack", "production", "--synthetic", *_service_flags(urls)])
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert code == 1
+    assert time.monotonic() - started < 30
+    # No check could look, so none is reported as a FAIL of its own.
+    assert not [line for line in lines if line.startswith(("PASS", "FAIL"))], out
+    unreachable = [line for line in lines if line.startswith("UNREACHABLE ")]
+    assert len(unreachable) == len(urls), out
+    for name, url in urls.items():
+        (line,) = [line for line in unreachable if line.startswith(f"UNREACHABLE {url} ")]
+        assert cli.SERVICE_NAMES[name] in line
+        assert "connection refused" in line
+    hints = [line for line in lines if line.startswith("hint: ")]
+    assert len(hints) == 1, out
+    assert "`make up STACK=production`" in hints[0]
+    assert "`make tunnel STACK=production TUNNEL_ARGS=--all`" in hints[0]
+    assert re.fullmatch(r"production: 0 passed, 0 failed, \d+ not run: 6 addresses did not "
+                        r"answer", lines[-1]), lines[-1]
+
+
+def test_nothing_listening_reports_without_a_traceback(closed_ports: dict[str, int]) -> None:
+    urls = {name: f"http://{HOST}:{port}" for name, port in closed_ports.items()}
+    done = subprocess.run([sys.executable, "-m", "ops.verify", "--stack", "staging",
+                           "--synthetic", *_service_flags(urls)], cwd=ROOT, capture_output=True,
                           text=True, timeout=60, check=False)
     assert done.returncode == 1
     assert "Traceback" not in done.stdout + done.stderr
-    lines = [line for line in done.stdout.splitlines() if line.startswith(("PASS", "FAIL"))]
-    assert lines
-    assert all(line.startswith("FAIL") for line in lines)
-    # Those that sent nothing follow one that did, so each line names an address.
-    assert all(f"{HOST}:{closed_port}" in line or line.endswith("was pushed") for line in lines)
+    assert done.stdout.count("UNREACHABLE ") == len(urls)
+
+
+@pytest.mark.usefixtures("no_pulumi")
+def test_one_service_down_is_its_line_and_the_others_are_checked(
+        serve: Callable[..., Stub], closed_ports: dict[str, int],
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    settings = stack_settings("staging")
+    fixtures = healthy(serve, settings)
+    urls = {**{name: getattr(fixtures.urls(), name) for name in (*OUTPUTS, "tempo_otlp_http")},
+            "alertmanager": f"http://{HOST}:{closed_ports['alertmanager']}"}
+    monkeypatch.setenv("GRAFANA_ADMIN_PASSWORD", "fixture-password")
+    code = cli.main(["--stack", "staging", *_service_flags(urls)])
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 1
+    (unreachable,) = [line for line in lines if line.startswith("UNREACHABLE ")]
+    assert urls["alertmanager"] in unreachable
+    assert "Alertmanager" in unreachable
+    # Prometheus' own checks ran and passed; what needs Alertmanager did not run.
+    assert "PASS prometheus ready" in "\n".join(lines)
+    assert not [line for line in lines if line.startswith("FAIL")], lines
+    (hint,) = [line for line in lines if line.startswith("hint: ")]
+    assert "other services answered" in hint
+
+
+def test_the_hint_for_an_ssh_docker_host_starts_with_the_tunnel() -> None:
+    remote = cli.hint("production", "ssh://deploy@obs.example.com", anything_answered=False)
+    assert "ssh://deploy@obs.example.com" in remote
+    assert remote.index("make tunnel STACK=production TUNNEL_ARGS=--all") < remote.index(
+        "make up STACK=production")
+    local = cli.hint("staging", "", anything_answered=False)
+    assert local.index("make up STACK=staging") < local.index("make tunnel STACK=staging")
 
 
 def test_a_silent_service_costs_one_timeout_not_one_per_check(silent: socket.socket) -> None:
@@ -681,10 +748,11 @@ def test_a_silent_service_costs_one_timeout_not_one_per_check(silent: socket.soc
     urls = Urls(*(f"http://{HOST}:{silent.getsockname()[1]}",) * 6)
     results = verify(settings, urls, timeout=0.3)
     assert not any(result.ok for result in results.values())
-    assert "ReadTimeout" in results["prometheus ready"].value
+    assert "no answer within 0.3s (ReadTimeout)" in results["prometheus ready"].value
     assert "not sent" in results["prometheus rules"].value
-    # Five services each wait for one timeout; the other checks are not sent.
-    assert _connections(silent) == 5
+    assert {result.unreachable for result in results.values()} == {urls.prometheus}
+    # Every service at one silent address: one timeout in all, the other checks not sent.
+    assert _connections(silent) == 1
 
 
 def test_every_request_uses_the_short_timeout(staging: Settings) -> None:
@@ -694,14 +762,26 @@ def test_every_request_uses_the_short_timeout(staging: Settings) -> None:
     assert TIMEOUT_SECONDS <= 2
 
 
-def test_json_output_is_machine_readable(closed_port: int) -> None:
+def test_json_output_is_machine_readable(closed_ports: dict[str, int]) -> None:
+    urls = {name: f"http://{HOST}:{port}" for name, port in closed_ports.items()}
     done = subprocess.run([sys.executable, "-m", "ops.verify", "--stack", "staging", "--json",
-                           *_flags(closed_port)], cwd=ROOT, capture_output=True, text=True,
+                           *_service_flags(urls)], cwd=ROOT, capture_output=True, text=True,
                           timeout=60, check=False)
     report = json.loads(done.stdout)
     assert done.returncode == 1
     assert report["ok"] is False
-    assert {"name", "ok", "value"} == set(report["results"][0])
+    assert {"name", "ok", "value", "unreachable"} == set(report["results"][0])
+    # --synthetic is off: its OTLP receiver is not called.
+    assert [address["url"] for address in report["unreachable"]] == [
+        urls[name] for name in OUTPUTS]
+    assert all(address["checks"] > 0 for address in report["unreachable"])
+    assert "make up STACK=staging" in report["hint"]
+
+
+def test_a_cut_response_says_it_was_cut() -> None:
+    text = excerpt("x" * 250)
+    assert text.endswith("... (body shortened, 50 more characters)")
+    assert excerpt("short body") == "short body"
 
 
 # --- pieces --------------------------------------------------------------------------------

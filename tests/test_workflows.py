@@ -71,7 +71,9 @@ def scripts(document: dict[str, Any]) -> Iterator[str]:
 
 
 def _shell_lines(script: str) -> list[str]:
-    return script.replace("\\\n", " ").splitlines()
+    """The script's command lines: continuations joined, comment lines left out."""
+    return [line for line in script.replace("\\\n", " ").splitlines()
+            if not line.lstrip().startswith("#")]
 
 
 def test_there_are_pr_and_deploy_workflows() -> None:

@@ -1,5 +1,6 @@
 """What the builds of toolchain/ share: the cache outside the repository they build into, one
-build at a time per lock, the stamp that marks a finished build, and the `go` they build with.
+build at a time per lock, the stamp that marks a finished build, the `go` they build with, and
+the lines `make tools` and `make images` print about each piece (`Progress`).
 
 A build writes into a scratch directory and moves it into place whole, its stamp last written,
 so a directory with a stamp is always a finished build and an interrupted one is never used.
@@ -14,12 +15,16 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
 STAMP: Final = "build.json"
 BUILD_TIMEOUT_SECONDS: Final = 3600
+# How often a build still under way says so: a cold CLI build is minutes of one `go build`.
+HEARTBEAT_SECONDS: Final = 60.0
 
 
 class BuildError(RuntimeError):
@@ -36,11 +41,17 @@ def cache_root() -> Path:
 
 
 @contextlib.contextmanager
-def locked(directory: Path) -> Iterator[None]:
-    """One build at a time per directory: the tests and `make tools` may race on a cold cache."""
+def locked(directory: Path, say: Callable[[str], None] | None = None) -> Iterator[None]:
+    """One build at a time per directory: the tests and `make tools` may race on a cold cache.
+    `say` hears why nothing happens while another process holds the lock."""
     directory.mkdir(parents=True, exist_ok=True)
     with (directory / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if say is not None:
+                say(f"waiting for another build to finish (it holds {directory / '.lock'}) ...")
+            fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
 
@@ -89,6 +100,96 @@ def download(pin: str) -> dict[str, Any]:
         raise BuildError(f"{pin}: not fetched from the Go module proxy ({proxy}): {answer}")
     return dict(info)
 
+
+def last_of(output: str, limit: int = 2000) -> str:
+    """The end of a tool's output (where `go build` and `docker build` say what failed), saying
+    how much of its start was left out rather than cutting it silently."""
+    output = output.strip()
+    if len(output) <= limit:
+        return output
+    return f"[first {len(output) - limit} characters left out] ...{output[-limit:]}"
+
+
+def took(seconds: float) -> str:
+    """`0.4s`, `42.0s`, `3m07s`: an elapsed time as the progress lines print it."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes}m{rest:02d}s"
+
+
+class Progress:
+    """The lines `make tools` and `make images` print, one piece at a time: `building <what>`
+    as a build starts, `still building` every `heartbeat` seconds while it runs, `built <what>
+    in <time>` (or `FAILED`) when it ends; `already built` for a piece found in the cache.
+    `[n/total]` numbers the pieces when the total is known. Quiet with `report=False`."""
+
+    def __init__(self, total: int | None = None, *, report: bool = True,
+                 heartbeat: float = HEARTBEAT_SECONDS,
+                 write: Callable[[str], None] | None = None) -> None:
+        self.total, self.report, self.heartbeat = total, report, heartbeat
+        self.write = write or (lambda line: print(line, flush=True))
+        self.count = 0
+        self.built = 0
+        self.started = time.monotonic()
+
+    def say(self, line: str) -> None:
+        if self.report:
+            self.write(line)
+
+    def _number(self) -> str:
+        self.count += 1
+        return f"[{self.count}/{self.total}] " if self.total else ""
+
+    def cached(self, what: str, where: Path | str) -> None:
+        """One line: `what` needs no build, and where it is."""
+        self.say(f"{self._number()}already built: {what}, cached in {where}")
+
+    def found(self, what: str, where: Path | str) -> None:
+        """One line: `what` is taken from the machine as it is, not built."""
+        self.say(f"{self._number()}already there: {what} at {where} (not built)")
+
+    @contextlib.contextmanager
+    def building(self, what: str, note: str = "") -> Iterator[Callable[[Path | str], None]]:
+        """Around one build: says it starts, that it still runs, and how it ended. The block
+        calls what it is given with where the build went, for the last line."""
+        number = self._number()
+        began = time.monotonic()
+        self.say(f"{number}building {what}{f': {note}' if note else ''} ...")
+        where: list[Path | str] = []
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(self.heartbeat):
+                self.say(f"{number}still building {what}: {took(time.monotonic() - began)} "
+                         "so far")
+
+        ticker = threading.Thread(target=beat, daemon=True)
+
+        def quiet() -> None:
+            stop.set()
+            if ticker.is_alive():
+                ticker.join()
+
+        if self.report:
+            ticker.start()
+        try:
+            yield where.append
+        except BaseException:
+            quiet()
+            self.say(f"{number}FAILED {what} after {took(time.monotonic() - began)}")
+            raise
+        quiet()
+        self.built += 1
+        self.say(f"{number}built {what} in {took(time.monotonic() - began)}"
+                 + (f" -> {where[-1]}" if where else ""))
+
+    def summary(self, what: str) -> str:
+        """The last line: how many pieces were built, and the time it all took."""
+        elapsed = took(time.monotonic() - self.started)
+        if not self.built:
+            return f"{what}: nothing built, {self.count} already there ({elapsed})"
+        return f"{what}: built {self.built} of {self.count} in {elapsed}"
 
 
 def make_tools_main(ensure: Callable[[], object]) -> int:

@@ -1,8 +1,9 @@
-"""A Docker engine for `make images` and the smoke test: the one at `DOCKER_HOST` or the default
-socket when it answers, else a dockerd of our own (own socket, exec root and pid file; data root
-in the build cache, so built images survive between runs; `--iptables=false` and no default
-bridge, so containers reach this host and each other, nothing else). It stops only what it
-started.
+"""Start or stop the Docker engine `make images` and the smoke test use, if none answers.
+
+The engine is the one at `DOCKER_HOST` or the default socket when it answers, else a dockerd of
+our own (own socket, exec root and pid file; data root in the build cache, so built images
+survive between runs; `--iptables=false` and no default bridge, so containers reach this host and
+each other, nothing else). It stops only what it started.
 
 `python -m toolchain.dockerd start` / `stop` do the same for `.ci/run`, which evals what `start`
 prints (DOCKER_HOST, and whether it started the daemon).

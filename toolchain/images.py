@@ -1,5 +1,4 @@
-"""Local images of the pinned Prometheus, Alertmanager and redis_exporter releases, and
-stand-ins for Loki, Tempo and Grafana.
+"""Local images of the pinned releases, and stand-ins for Loki, Tempo and Grafana.
 
 `make images` (`python -m toolchain.images`) builds, through the Docker SDK, from the binaries
 `make tools` built:
@@ -39,7 +38,7 @@ from docker.errors import DockerException, ImageNotFound
 from services import SERVICES, Service, config_path
 from settings import DEFAULT_IMAGES
 from settings.keys import LOCAL_REPOSITORY, STANDIN_SUFFIX
-from toolchain.cache import BuildError
+from toolchain.cache import BuildError, Progress, last_of
 from toolchain.dockerd import EngineError, engine
 from toolchain.releases import RELEASE_OF_BINARY, RELEASES, GoRelease, ensure, release_dir
 
@@ -169,22 +168,29 @@ def _context(dockerfile: str, files: Mapping[str, Path | str]) -> tuple[io.Bytes
 
 
 def _build(client: docker.DockerClient, tag: str, dockerfile: str,
-           files: Mapping[str, Path | str], buildargs: Mapping[str, str] | None = None
-           ) -> LocalImage:
+           files: Mapping[str, Path | str], buildargs: Mapping[str, str] | None = None,
+           *, progress: Progress | None = None) -> LocalImage:
+    progress = progress or Progress(report=False)
     started = time.monotonic()
     context, recipe = _context(dockerfile, files)
     try:
-        if client.images.get(tag).labels.get(RECIPE_LABEL) == recipe:
+        found = client.images.get(tag)
+        if found.labels.get(RECIPE_LABEL) == recipe:
+            progress.cached(tag, f"the Docker engine as {found.short_id} (its recipe unchanged)")
             return LocalImage(tag, built=False, seconds=time.monotonic() - started)
     except ImageNotFound:
         pass
-    try:
-        client.images.build(fileobj=context, custom_context=True, tag=tag, rm=True,
-                            forcerm=True, pull=False, buildargs=dict(buildargs or {}),
-                            labels={RECIPE_LABEL: recipe})
-    except DockerBuildError as error:
-        log = "".join(str(line.get("stream", line.get("error", ""))) for line in error.build_log)
-        raise ImageError(f"{tag}: docker build failed: {error.msg}\n{log[-2000:]}") from error
+    with progress.building(tag, "docker build") as went:
+        try:
+            client.images.build(fileobj=context, custom_context=True, tag=tag, rm=True,
+                                forcerm=True, pull=False, buildargs=dict(buildargs or {}),
+                                labels={RECIPE_LABEL: recipe})
+        except DockerBuildError as error:
+            log = "".join(str(line.get("stream", line.get("error", "")))
+                          for line in error.build_log)
+            raise ImageError(f"{tag}: docker build failed: {error.msg}\n{last_of(log)}") \
+                from error
+        went(f"image {client.images.get(tag).short_id}")
     return LocalImage(tag, built=True, seconds=time.monotonic() - started)
 
 
@@ -353,32 +359,36 @@ ENTRYPOINT [ "{standin.entrypoint}" ]
 """
 
 
-def _build_standins(client: docker.DockerClient, base: LocalImage) -> list[LocalImage]:
+def _build_standins(client: docker.DockerClient, base: LocalImage,
+                    progress: Progress | None = None) -> list[LocalImage]:
     base_id = client.images.get(base.tag).id
     return [_build(client, standin_tag(service), f"# base {base_id}\n{_standin_dockerfile(s)}",
                    {"entrypoint": _entrypoint_script(s), "serve": _serve_script(s)},
-                   {"BASE": base.tag})
+                   {"BASE": base.tag}, progress=progress)
             for service, s in STANDINS.items()]
 
 
-def _base(client: docker.DockerClient) -> LocalImage:
+def _base(client: docker.DockerClient, progress: Progress | None = None) -> LocalImage:
     return _build(client, f"{REPOSITORY}/busybox:{busybox_version()}", BASE_DOCKERFILE, {
         "busybox": BUSYBOX, "passwd": _PASSWD, "group": _GROUP,
-        "ca-certificates.crt": CA_CERTIFICATES})
+        "ca-certificates.crt": CA_CERTIFICATES}, progress=progress)
 
 
-def build_images(client: docker.DockerClient) -> list[LocalImage]:
+def build_images(client: docker.DockerClient, report: bool = False) -> list[LocalImage]:
     """The base, then one image per built release, then the stand-ins; each only if its recipe
-    changed."""
-    base = _base(client)
+    changed. With `report`, a line per image as `make tools` prints per build."""
+    progress = Progress(1 + len(RELEASES) + len(STANDINS), report=report)
+    base = _base(client, progress)
     # The base's id goes into each recipe, so a rebuilt base rebuilds the services.
     base_id = client.images.get(base.tag).id
     images = [base]
     for release in RELEASES:
         dockerfile = f"# base {base_id}\n{DOCKERFILES[release.service]}"
         images.append(_build(client, image_tag(release), dockerfile,
-                             _service_files(release), {"BASE": base.tag}))
-    return [*images, *_build_standins(client, base)]
+                             _service_files(release), {"BASE": base.tag}, progress=progress))
+    images += _build_standins(client, base, progress)
+    progress.say(progress.summary("local images"))
+    return images
 
 
 def build_standins(client: docker.DockerClient) -> list[LocalImage]:
@@ -393,9 +403,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ensure(report=False)
         with engine() as docker_engine:
-            for image in build_images(docker_engine.client):
-                state = "built" if image.built else "cached"
-                print(f"{state:6} {image.tag} in {image.seconds:.1f}s")
+            print(f"Docker engine: {docker_engine.base_url}"
+                  + (" (started for this run)" if docker_engine.started else ""), flush=True)
+            build_images(docker_engine.client, report=True)
     except (BuildError, EngineError, ImageError, DockerException, OSError) as error:
         print(f"FAIL make images: {error}", file=sys.stderr)
         return 1

@@ -1,5 +1,7 @@
-"""The Pulumi engine for the engine test tier: the CLI, the Python language host and the Docker
-provider, from what the machine has or else built offline from the vendored sources.
+"""The Pulumi engine the engine tier runs: taken from this machine, or built offline.
+
+The CLI, the Python language host and the Docker provider, from what the machine has or else
+built from the Go module proxy and the vendored sources.
 
 `make tools` (`python -m toolchain.pulumi_engine`) takes `pulumi` v3.276.0 from PATH (with the
 language host its release ships beside it) and the docker plugin the SDK asks for from
@@ -24,7 +26,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,9 +33,11 @@ from typing import Any, Final
 
 from toolchain.cache import (
     BuildError,
+    Progress,
     cache_root,
     go,
     install,
+    last_of,
     locked,
     make_tools_main,
     stamp,
@@ -180,7 +183,7 @@ def _go(args: list[str], what: str, cwd: Path | None = None,
         env: Mapping[str, str] | None = None) -> str:
     result = go(args, cwd, env)
     if result.returncode != 0:
-        output = (result.stderr.strip() or result.stdout.strip())[-2000:]
+        output = last_of(result.stderr.strip() or result.stdout)
         raise BuildError(f"{what}: go {' '.join(args[:2])} failed: {output}")
     return result.stdout
 
@@ -377,46 +380,50 @@ def _link(tools: Mapping[str, tuple[Path, str, str]]) -> Path:
 
 
 def ensure(vendor: Path | None = None, report: bool = True) -> Path:
-    """Find or build each piece, link them into bin_dir() and return it. With `report`, a line
-    as each build starts and one per piece: found, cached or built (and how long)."""
-    say: Callable[[str], None] = (lambda line: print(line, flush=True)) if report else (
-        lambda line: None)
+    """Find or build each piece, link them into bin_dir() and return it. With `report`, one
+    line per piece: found on the machine, already built (and where), or `building` as its build
+    starts and `built` with how long it took; then what is not built, and a summary."""
+    progress = Progress(3, report=report)
     chosen: dict[str, tuple[Path, str, str]] = {}
 
     def obtain(tool: Tool) -> None:
-        started = time.monotonic()
         paths = _built(tool)
-        took = ""
+        what = f"{tool.name} {tool.version}"
         if paths is None:
-            say(f"building {tool.name} {tool.version} ({tool.source}; {tool.cold}) ...")
-            paths = build(tool, vendor if vendor is not None else vendor_dir())
-            took = f" in {time.monotonic() - started:.1f}s"
+            with progress.building(what, f"{tool.source}; {tool.cold}") as went:
+                paths = build(tool, vendor if vendor is not None else vendor_dir())
+                went(tool_dir(tool))
+        else:
+            progress.cached(what, tool_dir(tool))
         for name, path in paths.items():
             origin = (f"copied from {PULUMI_SDK}@{CLI_VERSION} python/cmd/{name}"
                       if name == LANGUAGE_EXEC else f"built from {tool.source}")
             chosen[name] = (path, tool.version, origin)
-        state = "built" if took else "cached"
-        say(f"{state:6} {tool.name} {tool.version}{took} -> {tool_dir(tool)}")
 
-    with locked(engine_root()):
+    with locked(engine_root(), progress.say):
         cli = found_cli() or {}
         for name, path in cli.items():
             chosen[name] = (path, CLI_VERSION, "found on PATH")
-            say(f"found  {name} {CLI_VERSION} on PATH: {path} (not built)")
-        if CLI not in chosen:
+        if CLI in cli:
+            progress.found(f"{CLI} {CLI_VERSION} on PATH", cli[CLI])
+        else:
             obtain(CLI_TOOL)
-        if LANGUAGE_HOST not in chosen or LANGUAGE_EXEC not in chosen:
+        if LANGUAGE_HOST in cli and LANGUAGE_EXEC in cli:
+            progress.found(f"{LANGUAGE_HOST} {CLI_VERSION} and {LANGUAGE_EXEC} beside the CLI",
+                           cli[LANGUAGE_HOST].parent)
+        else:
             obtain(LANGUAGE_TOOL)
         docker = found_docker()
         if docker is not None:
             chosen[DOCKER] = (docker, sdk_docker_version(), "found installed")
-            say(f"found  {DOCKER} {sdk_docker_version()} installed: {docker} (not built)")
+            progress.found(f"{DOCKER} {sdk_docker_version()} installed", docker)
         else:
             obtain(DOCKER_TOOL)
         directory = _link({name: chosen[name] for name in EXECUTABLES})
     for name, why in NOT_BUILT.items():
-        say(f"not built: {name}: {why}")
-    say(f"engine PATH={directory}")
+        progress.say(f"not built: {name}: {why}")
+    progress.say(progress.summary("Pulumi engine"))
+    progress.say(f"engine PATH={directory}")
     return directory
 
 

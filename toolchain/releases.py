@@ -16,7 +16,6 @@ import json
 import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +24,11 @@ from typing import Final
 from settings import DEFAULT_IMAGES, Service
 from toolchain.cache import (
     BuildError,
+    Progress,
     cache_root,
     go,
     install,
+    last_of,
     locked,
     make_tools_main,
     stamp,
@@ -159,7 +160,7 @@ def build(release: GoRelease) -> Path:
             result = go([*args, package], cwd=work)
             if result.returncode != 0:
                 raise BuildError(f"{release.pin}: go build {package} failed: "
-                                 f"{result.stderr.strip()[-2000:]}")
+                                 f"{last_of(result.stderr)}")
         for relative, name in (release.image_files or {}).items():
             shutil.copyfile(source / relative, staged / name)
         install(staged, target, {
@@ -169,24 +170,25 @@ def build(release: GoRelease) -> Path:
     return target
 
 
+def describe(release: GoRelease) -> str:
+    """`prometheus, promtool 3.14.0 (github.com/prometheus/prometheus@v0.314.0)`."""
+    return f"{', '.join(release.binaries)} {release.release} ({release.pin})"
+
+
 def ensure(releases: tuple[GoRelease, ...] = RELEASES, report: bool = True) -> None:
-    """Build what is missing; with `report`, a line as each build starts (a cold one takes
-    minutes), and one per binary: built or cached, and how long."""
-    with locked(cache_root()):
+    """Build what is missing. With `report`, one line per release: already built (and where),
+    or `building` as its build starts (a cold one takes minutes) and `built` with how long it
+    took; then a summary."""
+    progress = Progress(len(releases), report=report)
+    with locked(cache_root(), progress.say):
         for release in releases:
-            started = time.monotonic()
-            cached = all(binary_path(name) is not None for name in release.binaries)
-            if not cached:
-                if report:
-                    print(f"building {', '.join(release.binaries)} {release.release} "
-                          f"({release.pin}) ...", flush=True)
-                build(release)
-            elapsed = time.monotonic() - started
-            if report:
-                for name in release.binaries:
-                    state = "cached" if cached else "built"
-                    print(f"{state:6} {name} {release.release} ({release.pin}) in {elapsed:.1f}s"
-                          f" -> {binary_path(name)}")
+            if all(binary_path(name) is not None for name in release.binaries):
+                progress.cached(describe(release), release_dir(release))
+                continue
+            note = "from the Go module proxy, then go build"
+            with progress.building(describe(release), note) as went:
+                went(build(release))
+    progress.say(progress.summary("pinned releases"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,14 +1,19 @@
 """Prometheus rule files: recording rules, the backend, Redis, stack and alerting-pipeline alerts,
-and the Watchdog, by file name.
+and the Watchdog, by file name; and each alert's runbook, written beside its rule.
 
-`rule_files()` builds them from the settings; the Prometheus component writes each as YAML
-(configs.render) under `RULES_DIR`.
+`rule_files()` builds them from the settings, each alert linked to its runbook by a `runbook_url`
+annotation; the Prometheus component writes each as YAML (configs.render) under `RULES_DIR`.
+`runbooks()` gives the same runbooks to docs/alerts.md (review/alerts_doc.py).
 """
 
+from __future__ import annotations
+
 import posixpath
-from typing import Final
+from dataclasses import dataclass
+from typing import Any, Final
 
 from configs.rules import backend, pipeline, recording, redis, stack, watchdog
+from configs.rules.helpers import RUNBOOK, Runbook, runbook_url
 from services import Service, config_path
 from settings import Settings
 
@@ -16,8 +21,22 @@ from settings import Settings
 RULES_DIR: Final = f"{posixpath.dirname(config_path(Service.PROMETHEUS))}/rules"
 
 
-def rule_files(settings: Settings) -> dict[str, dict[str, object]]:
-    """Rule documents (`{"groups": [...]}`) by file name, recording rules first.
+@dataclass(frozen=True)
+class AlertRunbook:
+    """One alert rule as a stack renders it, with its runbook."""
+
+    alert: str
+    severity: str
+    file: str
+    group: str
+    expr: str
+    # The rule's `for`; the Watchdog has none.
+    duration: str | None
+    runbook: Runbook
+
+
+def _documents(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Rule documents by file name, recording rules first, alerts still carrying `RUNBOOK`.
 
     Redis alerts only where a Redis is watched: without an exporter, RedisExporterDown would
     fire for its missing target forever.
@@ -31,4 +50,30 @@ def rule_files(settings: Settings) -> dict[str, dict[str, object]]:
     return files
 
 
-__all__ = ["RULES_DIR", "rule_files"]
+def _alert_rules(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [(group["name"], rule) for group in document["groups"] for rule in group["rules"]
+            if "alert" in rule]
+
+
+def rule_files(settings: Settings) -> dict[str, dict[str, object]]:
+    """Rule documents (`{"groups": [...]}`) by file name, as Prometheus reads them: each alert's
+    runbook replaced by its `runbook_url` under the stack's `alertRunbookBaseUrl`."""
+    files = _documents(settings)
+    for document in files.values():
+        for _, rule in _alert_rules(document):
+            if not isinstance(rule.pop(RUNBOOK, None), Runbook):
+                raise ValueError(f"alert {rule['alert']} has no runbook")
+            rule["annotations"]["runbook_url"] = runbook_url(settings.alerting.runbook_base,
+                                                             rule["alert"])
+    return dict(files)
+
+
+def runbooks(settings: Settings) -> list[AlertRunbook]:
+    """Every alert rule of the stack with its runbook, in rule-file order."""
+    return [AlertRunbook(rule["alert"], rule["labels"]["severity"], file, group, rule["expr"],
+                         rule.get("for"), rule[RUNBOOK])
+            for file, document in _documents(settings).items()
+            for group, rule in _alert_rules(document)]
+
+
+__all__ = ["RULES_DIR", "AlertRunbook", "rule_files", "runbooks"]

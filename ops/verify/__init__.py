@@ -1,4 +1,4 @@
-"""`make verify`: the seed's post-deployment checklist against a deployed stack, over HTTP.
+"""`make verify`: check over HTTP that a deployed stack's services run as its settings say.
 
 context (what a check is given and returns, the HTTP helpers), checks (one function per service),
 synthetic (`--synthetic`: a span and a log line pushed and found), cli (`python -m ops.verify`).

@@ -271,8 +271,10 @@ def check_grafana(ctx: Context) -> list[Result]:
             except ValueError:
                 body = {"message": excerpt(response.text)}
             ok = response.is_success and body.get("status") == "OK"
+            # Grafana's own message, whole: it says why the datasource failed.
+            message = " ".join(str(body.get("message", "")).split())
             return ok, f"{kind}: HTTP {response.status_code} {body.get('status', '')} " \
-                       f"{excerpt(str(body.get('message', '')))}".rstrip()
+                       f"{message}".rstrip()
         results.append(check(f"grafana datasource {uid}", datasource))
 
     for uid in ctx.expected.dashboards:

@@ -55,11 +55,14 @@ OUTPUTS: Final[Mapping[str, str]] = {
 
 
 class Result(NamedTuple):
-    """One check: its name, whether it passed, and what it saw (or why it could not look)."""
+    """One check: its name, whether it passed, and what it saw (or why it could not look).
+    `unreachable` is the base URL that did not answer when that is why it failed: the check
+    could not look at all."""
 
     name: str
     ok: bool
     value: str
+    unreachable: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,11 @@ class Context:
     client: httpx.Client
     grafana_auth: tuple[str, str] | None = field(default=None, repr=False)
     synthetic_wait_seconds: float = SYNTHETIC_WAIT_SECONDS
+    # Base URL -> why it did not answer, filled as the checks run: every later request to it
+    # fails at once, whichever check makes it.
+    unreachable: dict[str, str] = field(default_factory=dict)
+    # Base URLs that answered at least once (any HTTP status).
+    answered: set[str] = field(default_factory=set)
 
 
 def expected_for(settings: Settings) -> Expected:
@@ -152,27 +160,56 @@ def open_context(urls: Urls, expected: Expected, *, grafana_auth: tuple[str, str
 
 
 class CheckError(Exception):
-    """What a check saw instead of what it wanted; the message names the URL."""
+    """What a check saw instead of what it wanted; the message names the URL. `unreachable` is
+    the base URL that did not answer, when that is what went wrong."""
+
+    def __init__(self, message: str, unreachable: str | None = None) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
+
+
+def no_answer(error: httpx.TransportError, timeout: httpx.Timeout) -> str:
+    """Why a request got no answer, in words: refused, unknown host, timed out."""
+    name = type(error).__name__
+    text = str(error) or "no answer"
+    if isinstance(error, httpx.ConnectTimeout):
+        return f"no connection within {timeout.connect:g}s ({name})"
+    if isinstance(error, httpx.TimeoutException):
+        return f"connected, but no answer within {timeout.read:g}s ({name})"
+    if isinstance(error, httpx.ConnectError):
+        lowered = text.lower()
+        if "refused" in lowered:
+            return f"connection refused: nothing listens there ({name})"
+        if any(words in lowered for words in ("name or service not known", "nodename nor",
+                                              "name resolution", "no address associated")):
+            return f"host name not found ({name}: {text})"
+    return f"{name}: {text}"
 
 
 class Endpoint:
     """One service's base URL. After the first request it cannot deliver (refused, timed out),
-    every later request fails at once with the same message, so a down service costs one
-    timeout, not one per check."""
+    every later request to that address fails at once with the same reason, so a down service
+    costs one timeout, not one per check."""
 
     def __init__(self, ctx: Context, base: str, auth: tuple[str, str] | None = None) -> None:
         self.ctx, self.base, self.auth = ctx, base.rstrip("/"), auth
-        self.down: str | None = None
+
+    @property
+    def down(self) -> str | None:
+        return self.ctx.unreachable.get(self.base)
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         url = f"{self.base}{path}"
         if self.down is not None:
-            raise CheckError(f"{url}: not sent, {self.base} did not answer ({self.down})")
+            raise CheckError(f"{url}: not sent, {self.base} did not answer ({self.down})",
+                             unreachable=self.base)
         try:
-            return self.ctx.client.request(method, url, auth=self.auth, **kwargs)
+            response = self.ctx.client.request(method, url, auth=self.auth, **kwargs)
         except httpx.TransportError as error:
-            self.down = f"{type(error).__name__}: {error or 'no answer'}"
-            raise CheckError(f"{url}: {self.down}") from error
+            self.ctx.unreachable[self.base] = no_answer(error, self.ctx.client.timeout)
+            raise CheckError(f"{url}: {self.down}", unreachable=self.base) from error
+        self.ctx.answered.add(self.base)
+        return response
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.request("GET", path, **kwargs)
@@ -195,8 +232,12 @@ class Endpoint:
 
 
 def excerpt(text: str, limit: int = 200) -> str:
+    """A response body on one line: whole up to `limit` characters, else its start and how much
+    was left out (an HTML error page can be kilobytes)."""
     text = " ".join(text.split())
-    return text if len(text) <= limit else f"{text[:limit]}..."
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... (body shortened, {len(text) - limit} more characters)"
 
 
 def check(name: str, probe: Callable[[], tuple[bool, str]]) -> Result:
@@ -205,7 +246,7 @@ def check(name: str, probe: Callable[[], tuple[bool, str]]) -> Result:
     try:
         ok, value = probe()
     except CheckError as error:
-        return Result(name, False, str(error))
+        return Result(name, False, str(error), error.unreachable)
     except (AttributeError, LookupError, TypeError, ValueError, yaml.YAMLError) as error:
         return Result(name, False, f"unexpected answer: {type(error).__name__}: {error}")
     return Result(name, ok, value)

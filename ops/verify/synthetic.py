@@ -3,23 +3,20 @@ Prometheus."""
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.trace import SpanKind, format_trace_id
 
 from ops.verify.context import (
     POLL_SECONDS,
     SPAN_METRIC,
     SYNTHETIC_SERVICE,
-    TIMEOUT_SECONDS,
+    CheckError,
     Context,
     Endpoint,
     Result,
@@ -31,44 +28,29 @@ from ops.verify.context import (
 # --- --synthetic ---------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _captured(logger_name: str) -> Iterator[list[str]]:
-    """The OTLP exporter reports why an export failed only in its log: keep those messages for
-    the result instead of letting them reach stderr."""
-    messages: list[str] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            messages.append(record.getMessage())
-
-    logger = logging.getLogger(logger_name)
-    handler, propagate = Keep(), logger.propagate
-    logger.addHandler(handler)
-    logger.propagate = False
-    try:
-        yield messages
-    finally:
-        logger.removeHandler(handler)
-        logger.propagate = propagate
-
-
-def push_span(otlp_http_url: str, environment: str, timeout: float) -> tuple[str | None, str]:
-    """One SERVER span of service SYNTHETIC_SERVICE over OTLP/HTTP; (its trace id in hex, or
-    None, and what happened)."""
+def encoded_span(environment: str) -> tuple[str, bytes]:
+    """One ended SERVER span of service SYNTHETIC_SERVICE: its trace id in hex, and an OTLP
+    ExportTraceServiceRequest holding it, in protobuf, as OTLP/HTTP carries it."""
     provider = TracerProvider(resource=Resource.create(
         {"service.name": SYNTHETIC_SERVICE, "deployment.environment.name": environment}))
     span = provider.get_tracer(SYNTHETIC_SERVICE).start_span("verify", kind=SpanKind.SERVER)
     span.end()
-    endpoint = f"{otlp_http_url.rstrip('/')}/v1/traces"
-    exporter = OTLPSpanExporter(endpoint=endpoint, timeout=timeout)
-    with _captured("opentelemetry") as messages:
-        outcome = exporter.export([span])  # type: ignore[list-item]  # an ended SDK span
-    exporter.shutdown()  # type: ignore[no-untyped-call]  # untyped in the SDK at 1.45.2
     provider.shutdown()
-    trace_id = format_trace_id(span.get_span_context().trace_id)
-    if outcome is not SpanExportResult.SUCCESS:
-        return None, f"{endpoint}: {excerpt('; '.join(messages), 300) or outcome.name}"
-    return trace_id, f"{endpoint}: trace {trace_id}"
+    body = encode_spans([span]).SerializePartialToString()  # type: ignore[list-item]
+    return format_trace_id(span.get_span_context().trace_id), body
+
+
+def push_span(otlp: Endpoint, environment: str) -> tuple[str | None, str]:
+    """POST one span to `<otlp>/v1/traces` (OTLP/HTTP, protobuf): its trace id in hex, or None,
+    and what happened. Sent through the Endpoint, so an OTLP receiver that does not answer is
+    reported like any other address."""
+    trace_id, body = encoded_span(environment)
+    response = otlp.request("POST", "/v1/traces", content=body,
+                            headers={"Content-Type": "application/x-protobuf"})
+    if not response.is_success:
+        return None, f"{response.request.url}: HTTP {response.status_code} " \
+                     f"{excerpt(response.text)}".rstrip()
+    return trace_id, f"{response.request.url}: trace {trace_id}"
 
 
 def _until(deadline: float, probe: Callable[[], str | None]) -> str | None:
@@ -86,9 +68,13 @@ def check_synthetic(ctx: Context) -> list[Result]:
     loki, tempo = Endpoint(ctx, ctx.urls.loki), Endpoint(ctx, ctx.urls.tempo)
     prometheus = Endpoint(ctx, ctx.urls.prometheus)
     env = ctx.expected.environment
-    timeout = ctx.client.timeout.connect or TIMEOUT_SECONDS
-    trace_id, pushed = push_span(ctx.urls.tempo_otlp_http, env, timeout)
-    results = [Result("synthetic span pushed", trace_id is not None, pushed)]
+    trace_id: str | None = None
+
+    def push() -> tuple[bool, str]:
+        nonlocal trace_id
+        trace_id, pushed = push_span(Endpoint(ctx, ctx.urls.tempo_otlp_http), env)
+        return trace_id is not None, pushed
+    results = [pushed_span := check("synthetic span pushed", push)]
     # Without a trace id (the span did not go out), the line still carries a fresh one.
     line_id = trace_id or secrets.token_hex(16)
     # The line as the backend writes it, `trace_id=<hex>` (configs/datasources.py).
@@ -104,9 +90,13 @@ def check_synthetic(ctx: Context) -> list[Result]:
     results.append(pushed_line := check("synthetic log line pushed", push_line))
     deadline = time.monotonic() + ctx.synthetic_wait_seconds
 
+    def no_span() -> tuple[bool, str]:
+        """A check that needs the span, when none went out: unreachable if its push was."""
+        raise CheckError("no span was pushed", unreachable=pushed_span.unreachable)
+
     def trace() -> tuple[bool, str]:
         if trace_id is None:
-            return False, "no span was pushed"
+            return no_span()
 
         def found() -> str | None:
             response = tempo.get(f"/api/v2/traces/{trace_id}")
@@ -122,7 +112,7 @@ def check_synthetic(ctx: Context) -> list[Result]:
 
     def logged() -> tuple[bool, str]:
         if not pushed_line.ok:
-            return False, "no line was pushed"
+            raise CheckError("no line was pushed", unreachable=pushed_line.unreachable)
         query = f'{{service_name="{SYNTHETIC_SERVICE}"}} |= "trace_id={line_id}"'
 
         def found() -> str | None:
@@ -137,7 +127,7 @@ def check_synthetic(ctx: Context) -> list[Result]:
 
     def series() -> tuple[bool, str]:
         if trace_id is None:
-            return False, "no span was pushed"
+            return no_span()
         # Span metrics name the service `service` (Tempo's intrinsic dimension).
         expr = f'{SPAN_METRIC}{{service="{SYNTHETIC_SERVICE}", env="{env}"}}'
         seen = _until(deadline, lambda: f"{len(hits)} series of {expr}"

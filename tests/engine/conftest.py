@@ -30,11 +30,11 @@ import docker
 import pytest
 from docker.errors import DockerException, NotFound
 
-from services import SERVICES, Port, Service
+from services import SERVICES, Port, Service, docker_prefix
 from settings.keys import KEYS, camel
 from tests.support.tools import missing, require_engine
 from toolchain import dockerd, images, releases
-from toolchain.cache import BuildError
+from toolchain.cache import BuildError, cache_root
 
 REPO: Final = Path(__file__).resolve().parents[2]
 # What `pulumi up` runs of the repository: the program and the packages it imports.
@@ -122,7 +122,7 @@ def engine_stack(stack_name: str) -> str:
 @pytest.fixture(scope="session")
 def name_prefix(engine_stack: str) -> str:
     """What every Docker name of the run starts with (settings.Settings.name_prefix)."""
-    return f"gatewayz-{engine_stack}"
+    return docker_prefix(engine_stack)
 
 
 @pytest.fixture(scope="session")
@@ -206,22 +206,26 @@ def remove_leftovers(client: docker.DockerClient, prefix: str) -> None:
                 one.remove(force=True)
 
 
-def copy_project(root: Path, stack_name: str, *, as_stack: str | None = None,
+def copy_project(root: Path, stack_name: str | None, *, as_stack: str | None = None,
                  with_make: bool = False) -> Path:
     """What `pulumi up` runs of the repository, copied under `root`, in the repository's
-    virtualenv (Pulumi.yaml: `virtualenv: .venv`), the stack file of `stack_name` as that of
-    `as_stack` (default: the same name); `with_make` adds what `make preview` needs (the
-    Makefile, its requirements stamps, the policy pack with its built .venv)."""
+    virtualenv (Pulumi.yaml: `virtualenv: .venv`), with the stack file of `stack_name` (None:
+    none) as that of `as_stack` (default: the same name); `with_make` adds what `make
+    preview|up` needs (the Makefile, its requirements stamps, ops/ and toolchain/, content/,
+    the policy pack with its built .venv)."""
     project = root / "project"
     project.mkdir()
-    files: list[str] = list(PROJECT_FILES)
+    files = list(PROJECT_FILES)
+    packages = list(PROJECT_PACKAGES)
     if with_make:
         files += ["Makefile", "requirements.txt", "requirements-dev.txt"]
+        packages += ["ops", "toolchain", "content"]
     for name in files:
         shutil.copy2(REPO / name, project / name)
-    shutil.copy2(REPO / f"Pulumi.{stack_name}.yaml",
-                 project / f"Pulumi.{as_stack or stack_name}.yaml")
-    for package in PROJECT_PACKAGES:
+    if stack_name is not None:
+        shutil.copy2(REPO / f"Pulumi.{stack_name}.yaml",
+                     project / f"Pulumi.{as_stack or stack_name}.yaml")
+    for package in packages:
         shutil.copytree(REPO / package, project / package,
                         ignore=shutil.ignore_patterns("__pycache__"))
     (project / ".venv").symlink_to(REPO / ".venv")
@@ -240,6 +244,8 @@ def engine_env(root: Path, engine_bin: Path, docker_engine: dockerd.Engine) -> d
            "PATH": os.pathsep.join((str(engine_bin), str(REPO / ".venv" / "bin"),
                                     os.environ.get("PATH", ""))),
            "PULUMI_HOME": str(root / "home"),
+           # The releases and images `make tools|images` built, also where HOME is changed.
+           "GATEWAYZ_CACHE": str(cache_root()),
            "PULUMI_SKIP_UPDATE_CHECK": "true",
            # Offline: the plugins are the engine's on PATH, never a download.
            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
@@ -289,6 +295,21 @@ def timed(request: pytest.FixtureRequest) -> Iterator[None]:
     TIMINGS[request.node.name] = time.monotonic() - start
 
 
+# The module that runs `make up` on the local dev stack (`make engine STACK=dev`); the other
+# modules run a real stack from its stack file.
+DEV_MODULE: Final = "test_make_up.py"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`--stack dev` runs the dev stack's module alone; a real stack every other module."""
+    dev = config.getoption("--stack") == "dev"
+    engine = [item for item in items if item.path.parent == Path(__file__).parent]
+    off = [item for item in engine if (item.path.name == DEV_MODULE) != dev]
+    if off:
+        config.hook.pytest_deselected(items=off)
+        items[:] = [item for item in items if item not in off]
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     stack = config.getoption("--stack")
     stats = terminalreporter.stats
@@ -298,11 +319,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if not stack or not any(ran.values()):
         return
     write = terminalreporter.write_line
-    write(f"ran the containers' stack ({NAMESPACE}, stack engine-{stack}, a copy of {stack}'s "
-          "stack file) with the Pulumi CLI, the "
+    ran_as = "dev" if stack == "dev" else f"engine-{stack}, a copy of {stack}'s stack file"
+    write(f"ran the containers' stack ({NAMESPACE}, stack {ran_as}) with the Pulumi CLI, the "
           "Python language host and the docker provider of `make tools`, a file backend and a "
           "passphrase in a temporary directory")
-    run_here = [s for s in SERVICES if s is not Service.REDIS_EXPORTER or stack == "production"]
+    # Staging alone watches no Redis.
+    run_here = [s for s in SERVICES if s is not Service.REDIS_EXPORTER or stack != "staging"]
     write("ran from local builds of the pinned releases: "
           f"{', '.join(s.value for s in run_here if s not in STANDINS)}")
     write("ran as labelled stand-ins (org.gatewayz.standin=true), not the real services: "

@@ -16,7 +16,7 @@ from typing import Any, Final
 import httpx
 import pytest
 
-from services import SERVICES, Service
+from services import SERVICES, Service, container_name
 from tests.engine.conftest import SECRET_VALUES, Cli, leftovers
 from tests.support.waiting import wait_until
 from toolchain import dockerd
@@ -67,13 +67,12 @@ def test_policy_pack_runs_and_the_program_refuses_unprotected_production_data(
     assert "[mandatory]" not in text, text[-6000:]
 
 
-def test_up_turns_every_container_healthy(cli: Cli, name_prefix: str,
-                                          docker_engine: dockerd.Engine) -> None:
+def test_up_turns_every_container_healthy(cli: Cli, docker_engine: dockerd.Engine) -> None:
     cli.run("up", "--yes", "--skip-preview")
     # The provider waited for each (wait=true); the engine says so too.
     health = {}
     for service in _services(cli.source):
-        name = f"{name_prefix}-{service}"
+        name = container_name(cli.stack, service)
         container = docker_engine.client.containers.get(name)
         health[name] = container.attrs["State"].get("Health", {}).get("Status")
     assert all(status == "healthy" for status in health.values()), health
