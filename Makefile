@@ -39,7 +39,7 @@ TUNNEL_ARGS ?=
 GATEWAYZ_VENDOR_DIR ?= ../shared/vendor
 
 .PHONY: help venv tools images test lint typecheck unit validate-all render diff validate smoke engine \
-	verify docs bench \
+	verify docs bench bench-engine \
 	backend stack tunnel tunnel-stop preview up down password destroy content-stack content-preview content-up \
 	content-destroy
 
@@ -135,15 +135,25 @@ verify:
 	@$(MAKE) --no-print-directory -s venv >&2
 	@$(PY) -m ops.verify --stack $(STACK) $(VERIFY_ARGS)
 
-# From settings/keys.py, services.py, the builders and the runbooks beside the rules
-# (docs/alerts.md); says what it rewrote, or that nothing was.
-## docs: regenerate Pulumi.yaml's config, the README's table and diagram, docs/alerts.md
+# From settings/keys.py, services.py, the builders and the runbooks beside the rules; says
+# what it rewrote, or that nothing was.
+## docs: regenerate Pulumi.yaml's config, the README's table and diagram, docs/alerts.md, docs/stacks.md, docs/dashboards/
 docs: venv
 	@$(PY) -m review.config_docs
 
 ## bench: resources and program time per stack, under mocks
 bench: venv
 	$(PY) -m review.bench
+
+# Rounds of `make bench-engine` (the figures are their medians).
+ROUNDS ?= 3
+# Our `pulumi up` against `docker compose up --wait` on the same engine, images and containers,
+# side by side; builds docker compose from its Go module first. Creates containers: not part of
+# `make test` or CI.
+## bench-engine STACK=... [ROUNDS=3]: pulumi up against docker compose, side by side (docs/benchmark.md)
+bench-engine: tools
+	$(PY) -m toolchain.compose
+	$(PY) -m review.bench_engine --stack $(STACK) --rounds $(ROUNDS)
 
 # A file backend's directory must exist before the CLI opens it.
 backend:

@@ -1,10 +1,13 @@
 """Write the config declarations of Pulumi.yaml and the README's config table from settings.KEYS,
-the README's stack diagram (review/diagram.py) from the services table and the builders, and
-docs/alerts.md (review/alerts_doc.py) from the runbooks beside the rules.
+the README's stack diagram (review/diagram.py) from the services table and the builders,
+docs/alerts.md (review/alerts_doc.py) from the runbooks beside the rules, and the generated
+pages of docs/: each stack's diagrams (docs/stacks.md, review/stacks_page.py) and each
+dashboard's layout (docs/dashboards/, review/dashboard_pictures.py).
 
 `python -m review.config_docs` (`make docs`) rewrites them in place and says which files it
 rewrote, or that all were up to date; the tests fail when any drifts, so defaults and
-descriptions live only in settings/keys.py, ports in services.py.
+descriptions live only in settings/keys.py, ports in services.py, layouts in the dashboard
+builders.
 """
 
 from __future__ import annotations
@@ -12,16 +15,20 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Final
 
 import yaml
 
-from review import alerts_doc, diagram
+from configs.dashboards import dashboards
+from review import alerts_doc, dashboard_pictures, diagram, stacks_page
 from settings import KEYS, ConfigKey, Kind
-from settings.stack_file import ROOT
+from settings.stack_file import ROOT, file_settings
 
 README_BEGIN: Final = "<!-- config-table:begin -->"
 README_END: Final = "<!-- config-table:end -->"
+STACKS_PAGE: Final = Path("docs/stacks.md")
+DASHBOARDS_DIR: Final = Path("docs/dashboards")
 
 
 def declaration(key: ConfigKey) -> dict[str, Any]:
@@ -109,10 +116,41 @@ def regenerate() -> dict[str, list[str]]:
     return rewritten
 
 
+def generated_docs() -> dict[Path, str]:
+    """Every file of docs/ that `make docs` writes whole, by path from the repository root."""
+    by_stack = {stack: dashboards(file_settings(stack)) for stack in stacks_page.STACKS}
+    pictures = {DASHBOARDS_DIR / name: text
+                for name, text in dashboard_pictures.files(by_stack).items()}
+    return {STACKS_PAGE: stacks_page.page(), **pictures}
+
+
+def stale_docs(root: Path = ROOT) -> list[Path]:
+    """Files in docs/dashboards/ that no dashboard makes any more (one removed or renamed)."""
+    wanted = set(generated_docs())
+    folder = root / DASHBOARDS_DIR
+    found = sorted(folder.iterdir()) if folder.is_dir() else []
+    return [path.relative_to(root) for path in found if path.relative_to(root) not in wanted]
+
+
+def _write(path: Path, text: str) -> bool:
+    if path.exists() and path.read_text() == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return True
+
+
 def main() -> int:
     rewritten = regenerate()
+    for relative, text in generated_docs().items():
+        if _write(ROOT / relative, text):
+            rewritten.setdefault(str(relative), []).append("whole")
+    for relative in stale_docs():
+        (ROOT / relative).unlink()
+        print(f"make docs: removed {relative} (no dashboard makes it any more)")
     if not rewritten:
-        names = sorted({name for name, _, _ in GENERATED})
+        names = [*sorted({name for name, _, _ in GENERATED}), str(STACKS_PAGE),
+                 f"{DASHBOARDS_DIR}/"]
         print(f"make docs: all up to date ({', '.join(names)}), nothing rewritten")
     for name, parts in rewritten.items():
         print(f"make docs: rewrote {name} ({', '.join(parts)})")

@@ -33,6 +33,7 @@ SECRET_SIG: Final = "4dabf18193072939515e22adb298388d"
 SECRET_SIG_VALUE: Final = "1b47061264138c4ac30d75fd1eb44270"
 FAKE_SECRET_PREFIX: Final = "FAKE-TEST-SECRET"
 CONTAINER: Final = "docker:index/container:Container"
+REMOTE_IMAGE: Final = "docker:index/remoteImage:RemoteImage"
 STACK_REFERENCE: Final = "pulumi:pulumi:StackReference"
 CONTENT_PROJECT: Final = "gatewayz-grafana-content"
 # What a file backend calls the one organization it has.
@@ -98,6 +99,11 @@ class ProgramRun:
             found[network["aliases"][0]] = container
         return found
 
+    def image_of(self, container: Registration) -> str:
+        """The image name a container runs: its service's RemoteImage, its sibling."""
+        (image,) = [r for r in self.of_type(REMOTE_IMAGE) if r.parent == container.parent]
+        return str(image.plain_inputs()["name"])
+
     def named(self, name: str) -> Registration:
         matches = [r for r in self.resources if r.name == name]
         assert len(matches) == 1, f"{len(matches)} resources named {name!r}"
@@ -132,7 +138,7 @@ class _Mocks(pulumi.runtime.Mocks):
             state["outputs"] = {name: value for name, (value, _) in self.referenced.items()}
             state["secretOutputNames"] = sorted(
                 name for name, (_, secret) in self.referenced.items() if secret)
-        if args.typ == "docker:index/remoteImage:RemoteImage":
+        if args.typ == REMOTE_IMAGE:
             state["imageId"] = f"sha256:{hashlib.sha256(args.inputs['name'].encode()).hexdigest()}"
             state["repoDigest"] = f"{args.inputs['name']}@{state['imageId']}"
         elif args.typ == "random:index/randomPassword:RandomPassword":

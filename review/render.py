@@ -60,15 +60,13 @@ def _dump(path: Path, document: Any) -> None:
 
 def _container_view(run: ProgramRun, container: Registration) -> dict[str, Any]:
     inputs = mask_secrets(container.inputs)
-    (image,) = [r for r in run.of_type("docker:index/remoteImage:RemoteImage")
-                if r.parent == container.parent]
     envs = inputs.pop("envs", [])
     inputs.pop("uploads", None)
     uploads = [{key: value for key, value in upload.items() if key != "content"}
                for upload in container.plain_inputs().get("uploads", [])]
     return {
         **inputs,
-        "image": image.plain_inputs()["name"],
+        "image": run.image_of(container),
         "env": dict(sorted(entry.split("=", 1) for entry in envs)) if envs != MASK else MASK,
         "uploads": sorted(uploads, key=lambda upload: str(upload["file"])),
     }

@@ -111,13 +111,14 @@ def test_diff_names_the_files_that_differ(trees: dict[str, Path], tmp_path: Path
 
 def test_docs_says_it_rewrote_nothing_or_what(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / "docs").mkdir()
-    for name in ("Pulumi.yaml", "README.md", "docs/alerts.md"):
+    shutil.copytree(ROOT / "docs", tmp_path / "docs")
+    for name in ("Pulumi.yaml", "README.md"):
         shutil.copyfile(ROOT / name, tmp_path / name)
     monkeypatch.setattr(config_docs, "ROOT", tmp_path)
     assert config_docs.main() == 0
     assert capsys.readouterr().out == (
-        "make docs: all up to date (Pulumi.yaml, README.md, docs/alerts.md), nothing rewritten\n")
+        "make docs: all up to date (Pulumi.yaml, README.md, docs/alerts.md, docs/stacks.md, "
+        "docs/dashboards/), nothing rewritten\n")
     readme = tmp_path / "README.md"
     readme.write_text(readme.read_text().replace("| `logsRetention` |", "| `logsRetentionX` |"))
     assert config_docs.main() == 0

@@ -192,6 +192,17 @@ class Progress:
         return f"{what}: built {self.built} of {self.count} in {elapsed}"
 
 
+def reported_version(binary: Path, env: Mapping[str, str] | None = None) -> str:
+    """What `binary version` prints, stripped (how a build is checked), or "" when it does not
+    run."""
+    try:
+        result = subprocess.run([str(binary), "version"], capture_output=True, text=True,
+                                timeout=60, check=False, env={**os.environ, **(env or {})})
+    except OSError:
+        return ""
+    return result.stdout.strip()
+
+
 def make_tools_main(ensure: Callable[[], object]) -> int:
     """`make tools`' entry for one kind of build: run it, and fail with one line saying why."""
     try:

@@ -40,6 +40,7 @@ from toolchain.cache import (
     last_of,
     locked,
     make_tools_main,
+    reported_version,
     stamp,
 )
 from toolchain.cache import download as download_module
@@ -303,16 +304,6 @@ def build(tool: Tool, vendor: Path) -> dict[str, Path]:
     return built
 
 
-def _reported_version(binary: Path) -> str:
-    try:
-        result = subprocess.run([str(binary), "version"], capture_output=True, text=True,
-                                timeout=60, check=False,
-                                env={**os.environ, "PULUMI_SKIP_UPDATE_CHECK": "true"})
-    except OSError:
-        return ""
-    return result.stdout.strip()
-
-
 def found_cli() -> dict[str, Path] | None:
     """`pulumi` on PATH at CLI_VERSION and the language host its release ships beside it; our
     own bin_dir() on PATH does not count."""
@@ -320,7 +311,8 @@ def found_cli() -> dict[str, Path] | None:
     if on_path is None:
         return None
     cli = Path(on_path).resolve()
-    if cli.is_relative_to(engine_root().resolve()) or _reported_version(cli) != CLI_VERSION:
+    if cli.is_relative_to(engine_root().resolve()) or reported_version(
+            cli, {"PULUMI_SKIP_UPDATE_CHECK": "true"}) != CLI_VERSION:
         return None
     found = {CLI: cli}
     for name in (LANGUAGE_HOST, LANGUAGE_EXEC):

@@ -13,95 +13,39 @@ removed, and whatever of it is left on the engine (containers, networks, volumes
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
 import shutil
-import socket
-import subprocess
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, suppress
-from dataclasses import dataclass, field
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
-import docker
 import pytest
-from docker.errors import DockerException, NotFound
+from docker.errors import DockerException
 
-from services import SERVICES, Port, Service, docker_prefix
-from settings.keys import KEYS, camel
+from services import SERVICES, Service
 from tests.support.tools import missing, require_engine
-from toolchain import dockerd, images, releases
-from toolchain.cache import BuildError, cache_root
+from toolchain import dockerd, engine_run, images
+from toolchain.cache import BuildError
+from toolchain.engine_run import (
+    NAMESPACE,
+    REPO,
+    overrides,
+    remove_leftovers,
+    stack_images,
+)
 
-REPO: Final = Path(__file__).resolve().parents[2]
-# What `pulumi up` runs of the repository: the program and the packages it imports.
-PROJECT_FILES: Final = ("Pulumi.yaml", "__main__.py", "services.py")
-PROJECT_PACKAGES: Final = ("components", "configs", "settings")
-NAMESPACE: Final = "gatewayz-observability"
-SENTINEL: Final = "ENGINE-SENTINEL-"
 # Services that run from a labelled stand-in image (AGPL: nothing of them is built here).
 STANDINS: Final = (Service.LOKI, Service.TEMPO, Service.GRAFANA)
-COMMAND_SECONDS: Final = 900
 # Step timings and results, for the terminal summary.
 TIMINGS: dict[str, float] = {}
 
 
-def sentinel(key: str) -> str:
-    """A secret's value in this run: findable in the state, reaching nothing."""
-    if key.endswith("Url"):
-        # Secret URLs are validated as URLs (Slack's https); the container's own loopback
-        # answers nothing.
-        return f"https://127.0.0.1:9/{SENTINEL}{key}"
-    return f"{SENTINEL}{key}"
+class Cli(engine_run.Cli):
+    """The shared CLI runner, a command that must succeed failing the test."""
 
-
-SECRET_VALUES: Final[Mapping[str, str]] = {key.name: sentinel(key.name)
-                                           for key in KEYS if key.secret}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@dataclass
-class Cli:
-    """The Pulumi CLI on one stack of the project copy (`stack`, a copy of the repository's
-    stack `source`), with the run's own environment."""
-
-    stack: str
-    source: str
-    project: Path
-    backend: Path
-    env: Mapping[str, str]
-    log: list[str] = field(default_factory=list)
-
-    def run(self, *args: str, check: bool = True,
-            timeout: float = COMMAND_SECONDS) -> subprocess.CompletedProcess[str]:
-        # The stack's flags before any `--`, after which everything is a value.
-        split = args.index("--") if "--" in args else len(args)
-        command = ["pulumi", *args[:split], "--stack", self.stack, "--non-interactive",
-                   *args[split:]]
-        result = subprocess.run(command, cwd=self.project, env=dict(self.env),
-                                capture_output=True, text=True, timeout=timeout, check=False)
-        self.log.append(f"$ {' '.join(command)} -> {result.returncode}")
-        if check and result.returncode != 0:
-            pytest.fail(f"`{' '.join(command)}` exited {result.returncode}:\n"
-                        f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
-        return result
-
-    def config_set(self, key: str, value: str, *, secret: bool = False) -> None:
-        flags = ["--secret"] if secret else []
-        # The value after `--`, so a sentinel is never read as a flag.
-        self.run("config", "set", *flags, f"{NAMESPACE}:{key}", "--", value)
-
-    def outputs(self, *, show_secrets: bool = False) -> dict[str, Any]:
-        flags = ["--show-secrets"] if show_secrets else []
-        return dict(json.loads(self.run("stack", "output", "--json", *flags).stdout))
+    def fail(self, message: str) -> NoReturn:
+        pytest.fail(message)
 
 
 @pytest.fixture(scope="session")
@@ -117,12 +61,6 @@ def engine_stack(stack_name: str) -> str:
     """The run's stack: a copy of `stack_name`'s stack file under its own name, which every
     container, volume and network name derives from."""
     return f"engine-{stack_name}"
-
-
-@pytest.fixture(scope="session")
-def name_prefix(engine_stack: str) -> str:
-    """What every Docker name of the run starts with (settings.Settings.name_prefix)."""
-    return docker_prefix(engine_stack)
 
 
 @pytest.fixture(scope="session")
@@ -146,8 +84,7 @@ def local_images(docker_engine: dockerd.Engine) -> Mapping[Service, str]:
         images.build_images(docker_engine.client)
     except (BuildError, images.ImageError, DockerException) as error:
         pytest.fail(f"the local images could not be built: {error}")
-    return {**{release.service: images.image_tag(release) for release in releases.RELEASES},
-            **images.standin_images()}
+    return stack_images()
 
 
 @pytest.fixture(scope="session")
@@ -162,130 +99,21 @@ def policy_pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return pack
 
 
-def overrides(stack_name: str, local_images: Mapping[Service, str]) -> dict[str, str]:
-    """What the run changes in the stack's settings, each through `pulumi config set` so the
-    program's own validation applies: images, loopback ports, nothing outside. `environment`
-    is the real stack's, so the copy labels its series (and counts as production) as it does."""
-    changed = {"environment": stack_name,
-               # Nothing listens there; the scrape fails inside the stack's network.
-               "backendMetricsUrl": f"https://127.0.0.1:{free_port()}/metrics"}
-    for service, image in local_images.items():
-        changed[f"{camel(service)}Image"] = image
-    for port in Port:
-        changed[f"{port}Bind"] = f"127.0.0.1:{free_port()}"
-    stack_file = (REPO / f"Pulumi.{stack_name}.yaml").read_text()
-    if f"{NAMESPACE}:redisAddress" in stack_file:
-        changed["redisAddress"] = f"redis://127.0.0.1:{free_port()}"
-    return changed
-
-
-def _of_stack(client: docker.DockerClient, prefix: str) -> list[tuple[str, Any]]:
-    """The stack's containers, networks and volumes on the engine (names `<prefix>...`)."""
-    found: list[tuple[str, Any]] = []
-    for kind, objects in (("container", client.containers.list(all=True)),
-                          ("network", client.networks.list()),
-                          ("volume", client.volumes.list())):
-        found += [(kind, one) for one in objects if (one.name or "").startswith(prefix)]
-    return found
-
-
-def leftovers(client: docker.DockerClient, prefix: str) -> list[str]:
-    """What of the stack is on the engine, as `<kind> <name>`."""
-    return [f"{kind} {one.name}" for kind, one in _of_stack(client, prefix)]
-
-
-def remove_leftovers(client: docker.DockerClient, prefix: str) -> None:
-    # Containers first: a network or volume in use cannot go.
-    for kind, one in _of_stack(client, prefix):
-        with suppress(NotFound):
-            if kind == "container":
-                one.remove(force=True, v=True)
-            elif kind == "network":
-                one.remove()
-            else:
-                one.remove(force=True)
-
-
-def copy_project(root: Path, stack_name: str | None, *, as_stack: str | None = None,
-                 with_make: bool = False) -> Path:
-    """What `pulumi up` runs of the repository, copied under `root`, in the repository's
-    virtualenv (Pulumi.yaml: `virtualenv: .venv`), with the stack file of `stack_name` (None:
-    none) as that of `as_stack` (default: the same name); `with_make` adds what `make
-    preview|up` needs (the Makefile, its requirements stamps, ops/ and toolchain/, content/,
-    the policy pack with its built .venv)."""
-    project = root / "project"
-    project.mkdir()
-    files = list(PROJECT_FILES)
-    packages = list(PROJECT_PACKAGES)
-    if with_make:
-        files += ["Makefile", "requirements.txt", "requirements-dev.txt"]
-        packages += ["ops", "toolchain", "content"]
-    for name in files:
-        shutil.copy2(REPO / name, project / name)
-    if stack_name is not None:
-        shutil.copy2(REPO / f"Pulumi.{stack_name}.yaml",
-                     project / f"Pulumi.{as_stack or stack_name}.yaml")
-    for package in packages:
-        shutil.copytree(REPO / package, project / package,
-                        ignore=shutil.ignore_patterns("__pycache__"))
-    (project / ".venv").symlink_to(REPO / ".venv")
-    if with_make:
-        shutil.copytree(REPO / "policy", project / "policy",
-                        ignore=shutil.ignore_patterns(".venv", "__pycache__"))
-        (project / "policy" / ".venv").symlink_to(REPO / "policy" / ".venv")
-    return project
-
-
-def engine_env(root: Path, engine_bin: Path, docker_engine: dockerd.Engine) -> dict[str, str]:
-    """The environment of the run's pulumi commands: the engine on PATH, PULUMI_HOME under
-    `root`, no plugin download, no access token, the test's Docker engine. The backend and the
-    passphrase are the caller's."""
-    env = {**os.environ,
-           "PATH": os.pathsep.join((str(engine_bin), str(REPO / ".venv" / "bin"),
-                                    os.environ.get("PATH", ""))),
-           "PULUMI_HOME": str(root / "home"),
-           # The releases and images `make tools|images` built, also where HOME is changed.
-           "GATEWAYZ_CACHE": str(cache_root()),
-           "PULUMI_SKIP_UPDATE_CHECK": "true",
-           # Offline: the plugins are the engine's on PATH, never a download.
-           "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-           "DOCKER_HOST": docker_engine.base_url}
-    for inherited in ("PULUMI_ACCESS_TOKEN", "PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE",
-                      "PULUMI_CONFIG_PASSPHRASE_FILE"):
-        env.pop(inherited, None)
-    return env
-
-
 @pytest.fixture(scope="module")
-def cli(stack_name: str, engine_stack: str, name_prefix: str, engine_bin: Path,
-        docker_engine: dockerd.Engine, local_images: Mapping[Service, str],
+def cli(stack_name: str, engine_stack: str, engine_bin: Path, docker_engine: dockerd.Engine,
+        local_images: Mapping[Service, str],
         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
     """The stack created on a copy of the project: the repo's stack file as `engine-<stack>`'s,
     every secret a sentinel, the overrides set. Teardown destroys it and removes what is left."""
     root = tmp_path_factory.mktemp(engine_stack)
-    project = copy_project(root, stack_name, as_stack=engine_stack)
-    backend = root / "state"
-    backend.mkdir()
-    env = {**engine_env(root, engine_bin, docker_engine),
-           "PULUMI_BACKEND_URL": f"file://{backend}",
-           "PULUMI_CONFIG_PASSPHRASE": secrets.token_urlsafe(24)}
-    run = Cli(engine_stack, stack_name, project, backend, env)
-    remove_leftovers(docker_engine.client, name_prefix)
+    run = engine_run.new_cli(Cli, root, stack_name, engine_bin, docker_engine,
+                             as_stack=engine_stack)
+    remove_leftovers(docker_engine.client, engine_stack)
     with ExitStack() as cleanup:
-        cleanup.callback(remove_leftovers, docker_engine.client, name_prefix)
-        cleanup.callback(_destroy, run)
-        run.run("stack", "init", "--secrets-provider", "passphrase")
-        for key, value in SECRET_VALUES.items():
-            run.config_set(key, value, secret=True)
-        for key, value in overrides(stack_name, local_images).items():
-            run.config_set(key, value)
+        cleanup.callback(remove_leftovers, docker_engine.client, engine_stack)
+        cleanup.callback(engine_run.destroy, run)
+        engine_run.create_stack(run, overrides(stack_name, local_images))
         yield run
-
-
-def _destroy(run: Cli) -> None:
-    run.run("state", "unprotect", "--all", "--yes", check=False)
-    run.run("destroy", "--yes", "--skip-preview", check=False)
-    run.run("stack", "rm", "--yes", "--force", check=False)
 
 
 @pytest.fixture

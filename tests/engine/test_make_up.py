@@ -20,9 +20,9 @@ from typing import Final
 
 import pytest
 
-from services import SERVICES, container_name, docker_prefix
-from tests.engine.conftest import COMMAND_SECONDS, copy_project, engine_env, leftovers
+from services import SERVICES, container_name
 from toolchain import dockerd, images
+from toolchain.engine_run import COMMAND_SECONDS, copy_project, engine_env, leftovers
 
 pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("timed")]
 
@@ -53,7 +53,7 @@ class Checkout:
 def checkout(engine_bin: Path, docker_engine: dockerd.Engine, local_images: object,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Checkout]:
     # A dev stack of the user's own on this engine has the same names: never touch it.
-    theirs = leftovers(docker_engine.client, docker_prefix(STACK))
+    theirs = leftovers(docker_engine.client, STACK)
     if theirs:
         pytest.fail(f"a dev stack already runs on this engine ({', '.join(theirs)}): "
                     "`make down` it first")
@@ -127,6 +127,6 @@ def test_make_up_again_changes_nothing(checkout: Checkout, brought_up: str) -> N
 def test_make_down_leaves_nothing(checkout: Checkout, brought_up: str,
                                   docker_engine: dockerd.Engine) -> None:
     checkout.make("down")
-    left = leftovers(docker_engine.client, docker_prefix(STACK))
+    left = leftovers(docker_engine.client, STACK)
     assert not left, left
     assert os.path.exists(checkout.path / "Pulumi.dev.yaml"), "make down removed the stack file"

@@ -22,7 +22,8 @@ from typing import Final
 import pytest
 
 from services import Service
-from tests.engine.conftest import (
+from toolchain import dockerd
+from toolchain.engine_run import (
     COMMAND_SECONDS,
     NAMESPACE,
     REPO,
@@ -31,7 +32,6 @@ from tests.engine.conftest import (
     engine_env,
     overrides,
 )
-from toolchain import dockerd
 
 pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("timed")]
 

@@ -16,10 +16,11 @@ from typing import Any, Final
 import httpx
 import pytest
 
-from services import SERVICES, Service, container_name
-from tests.engine.conftest import SECRET_VALUES, Cli, leftovers
+from services import SERVICES, Service, container_name, docker_prefix
+from tests.engine.conftest import Cli
 from tests.support.waiting import wait_until
 from toolchain import dockerd
+from toolchain.engine_run import SECRET_VALUES, leftovers
 
 pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("timed")]
 
@@ -139,7 +140,7 @@ def test_state_holds_no_secret_in_plain_text(cli: Cli) -> None:
     assert not where, where
 
 
-def test_destroy(cli: Cli, name_prefix: str, docker_engine: dockerd.Engine) -> None:
+def test_destroy(cli: Cli, docker_engine: dockerd.Engine) -> None:
     if cli.source == "production":
         refused = cli.run("destroy", "--yes", "--skip-preview", check=False)
         text = refused.stdout + refused.stderr
@@ -151,10 +152,10 @@ def test_destroy(cli: Cli, name_prefix: str, docker_engine: dockerd.Engine) -> N
         assert "protect" in text, text[-4000:]
         cli.run("state", "unprotect", "--all", "--yes")
         cli.run("destroy", "--yes", "--skip-preview")
-        left = leftovers(docker_engine.client, name_prefix)
-        assert sorted(left) == sorted(f"volume {name_prefix}-{volume}"
+        left = leftovers(docker_engine.client, cli.stack)
+        assert sorted(left) == sorted(f"volume {docker_prefix(cli.stack)}-{volume}"
                                       for volume in volumes), left
     else:
         cli.run("destroy", "--yes", "--skip-preview")
-        left = leftovers(docker_engine.client, name_prefix)
+        left = leftovers(docker_engine.client, cli.stack)
         assert not left, left
