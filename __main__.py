@@ -22,7 +22,8 @@ from settings.pulumi_config import load_settings
 
 settings, secrets = load_settings()
 
-network = docker.Network("network", name=f"gatewayz-{settings.environment}", driver="bridge")
+# Every Docker name derives from the stack's name (unique per backend), never from `environment`.
+network = docker.Network("network", name=settings.name_prefix, driver="bridge")
 
 
 def container(service: Service) -> ContainerArgs:

@@ -184,9 +184,15 @@ def internal_url(service: Service, listener: Listener = Listener.HTTP) -> str:
     return f"http://{internal_address(service, listener)}"
 
 
-def container_name(environment: str, service: Service) -> str:
-    """The Docker container of a service in one environment (what `docker logs` takes)."""
-    return f"gatewayz-{environment}-{service}"
+def docker_prefix(stack: str) -> str:
+    """What every Docker name of a stack starts with: from its name, unique per backend, so two
+    stacks on one Docker host never share a network, container or volume."""
+    return f"gatewayz-{stack}"
+
+
+def container_name(stack: str, service: Service) -> str:
+    """The Docker container of a service in one stack (what `docker logs` takes)."""
+    return f"{docker_prefix(stack)}-{service}"
 
 
 def config_path(service: Service) -> str:
@@ -217,6 +223,7 @@ __all__ = [
     "container_name",
     "container_port",
     "data_dir",
+    "docker_prefix",
     "internal_address",
     "internal_url",
     "owner",

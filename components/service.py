@@ -64,9 +64,12 @@ def go_duration(text: str) -> str:
 @dataclass(frozen=True)
 class ContainerArgs:
     """What one service's container takes from the stack: its network, and its slice of the
-    settings (image, memory, its published ports, log rotation, data protection)."""
+    settings (Docker names, image, memory, its published ports, log rotation, data
+    protection)."""
 
     environment: str
+    # Every Docker name derives from it: `gatewayz-<stack>-<service>` (services.container_name).
+    stack: str
     network_name: pulumi.Input[str]
     image: str
     memory_mb: int
@@ -79,7 +82,8 @@ class ContainerArgs:
     def of(cls, settings: Settings, service: Service,
            network_name: pulumi.Input[str]) -> ContainerArgs:
         return cls(
-            environment=settings.environment, network_name=network_name,
+            environment=settings.environment, stack=settings.stack,
+            network_name=network_name,
             image=settings.images[service], memory_mb=settings.memory_mb[service],
             bindings={port: settings.bindings[port] for port in SERVICES[service].published},
             log_max_size=settings.log_max_size, log_max_file=settings.log_max_file,
@@ -131,7 +135,7 @@ def service_container(parent: pulumi.Resource, name: str, args: ContainerArgs,
                       spec: ContainerSpec) -> ServiceResources:
     """Create the image, volume and container of one service as children of `parent`."""
     facts = SERVICES[spec.service]
-    prefix = container_name(args.environment, spec.service)
+    prefix = container_name(args.stack, spec.service)
     image = docker.RemoteImage(
         f"{name}-image", name=args.image, keep_locally=True,
         opts=pulumi.ResourceOptions(parent=parent))

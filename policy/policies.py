@@ -18,9 +18,11 @@ REMOTE_IMAGE: Final = "docker:index/remoteImage:RemoteImage"
 VOLUME: Final = "docker:index/volume:Volume"
 GRAFANA_PROVIDER: Final = "pulumi:providers:grafana"
 
-# Stacks whose data volumes must survive `pulumi destroy`.
+# Stacks whose data volumes must survive `pulumi destroy`. The program refuses `protectData:
+# false` there first (settings.PRODUCTION), and also where `environment` says production, which
+# this pack cannot see.
 PRODUCTION_STACKS: Final = frozenset({"production"})
-# Recognised by the Docker name's last part (`gatewayz-<env>-<service>`): a container's `image` is
+# Recognised by the Docker name's last part (`gatewayz-<stack>-<service>`): a container's `image` is
 # the id of the pulled image (`sha256:...`), which names no repository.
 STATEFUL_SERVICES: Final = ("prometheus", "loki", "tempo", "grafana", "alertmanager")
 RESTART_POLICIES: Final = frozenset({"unless-stopped", "always"})

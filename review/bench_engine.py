@@ -8,7 +8,8 @@ published port polled from the moment the update starts until it answers again),
 teardown. Ours runs the real CLI on a throw-away stack (toolchain/engine_run.py, as the engine
 tier does); compose runs the project review/compose_file.py writes from the program's own
 containers under mocks (regenerated from the changed setting for the change). The two use
-different environments (`bench-pulumi-<stack>`, `bench-compose-<stack>`: every name differs)
+different stack names (`bench-pulumi-<stack>`, `bench-compose-<stack>`, each with the stack's
+own file and `environment`: every Docker name, which derives from the stack's name, differs)
 and different loopback ports, and everything either created is removed at the end, also on
 failure. Then, once, where our time goes: the CLI alone, an empty program, one docker resource,
 the program under mocks, `--refresh`, the provider's gRPC calls, and checkpoints skipped.
@@ -44,7 +45,7 @@ from docker.errors import DockerException
 
 from review import compose_file
 from review.mock_runtime import ProgramRun, run_program, stack_config, stack_settings
-from services import Service
+from services import Service, docker_prefix
 from toolchain import compose as compose_build
 from toolchain import dockerd, engine_run, images, pulumi_engine
 from toolchain.cache import BuildError, reported_version
@@ -146,23 +147,23 @@ def downtime(samples: list[tuple[float, bool]]) -> float:
     raise BenchError(f"Prometheus did not answer again within {WAIT_SECONDS}s of its change")
 
 
-def _containers(client: docker.DockerClient, environment: str) -> dict[str, Any]:
-    prefix = f"gatewayz-{environment}-"
+def _containers(client: docker.DockerClient, stack: str) -> dict[str, Any]:
+    prefix = f"{docker_prefix(stack)}-"
     return {name.removeprefix(prefix): container
             for container in client.containers.list(all=True)
             if (name := str(container.name or "")).startswith(prefix)}
 
 
-def container_ids(client: docker.DockerClient, environment: str) -> dict[str, str]:
-    return {name: container.id for name, container in _containers(client, environment).items()}
+def container_ids(client: docker.DockerClient, stack: str) -> dict[str, str]:
+    return {name: container.id for name, container in _containers(client, stack).items()}
 
 
-def require_healthy(client: docker.DockerClient, environment: str,
+def require_healthy(client: docker.DockerClient, stack: str,
                     services: list[str]) -> None:
     """Every container of the stack healthy within the wait, else BenchError naming them."""
     end = time.monotonic() + WAIT_SECONDS
     while True:
-        found = _containers(client, environment)
+        found = _containers(client, stack)
         health = {name: found[name].attrs["State"].get("Health", {}).get("Status")
                   if name in found else "missing" for name in services}
         if all(status == "healthy" for status in health.values()):
@@ -190,10 +191,11 @@ def require_none_replaced(side: str, step: str, before: Mapping[str, str],
 
 @dataclass
 class Side:
-    """One tool on one stack: its environment, its Prometheus URL and its per-round figures."""
+    """One tool on one stack: the stack's name (its Docker names'), its Prometheus URL and its
+    per-round figures."""
 
     name: str
-    environment: str
+    stack: str
     ready_url: str
     rounds: list[dict[str, float]] = field(default_factory=list)
 
@@ -201,13 +203,13 @@ class Side:
 def _change(side: Side, client: docker.DockerClient, services: list[str],
             apply: Callable[[], object]) -> tuple[float, float]:
     """Run `apply` (the change) with the poller on: its wall time and Prometheus' downtime."""
-    before = container_ids(client, side.environment)
+    before = container_ids(client, side.stack)
     poller = ReadyPoller(side.ready_url)
     poller.start()
     seconds = timed(apply)
     down = poller.wait(WAIT_SECONDS)
-    require_healthy(client, side.environment, services)
-    require_only_prometheus_replaced(side.name, before, container_ids(client, side.environment))
+    require_healthy(client, side.stack, services)
+    require_only_prometheus_replaced(side.name, before, container_ids(client, side.stack))
     return seconds, down
 
 
@@ -225,7 +227,7 @@ class Ours:
     def cold_up(self, env: Mapping[str, str] | None = None) -> float:
         seconds = timed(lambda: self.up(env=env))
         # The provider waited for each container (wait=true); the engine says so too.
-        require_healthy(self.client, self.side.environment, self.services)
+        require_healthy(self.client, self.side.stack, self.services)
         return seconds
 
     def remove(self) -> float:
@@ -234,7 +236,7 @@ class Ours:
         self.cli.run("state", "unprotect", "--all", "--yes")
         seconds = timed(lambda: self.cli.run("destroy", "--yes", "--skip-preview"))
         # retainOnDelete keeps production's volumes: the next cold up starts without them.
-        engine_run.remove_leftovers(self.client, self.side.environment)
+        engine_run.remove_leftovers(self.client, self.side.stack)
         return seconds
 
     def teardown(self) -> float:
@@ -244,11 +246,11 @@ class Ours:
 
     def round(self, before_teardown: Callable[[], None] | None = None) -> dict[str, float]:
         figures = {"cold_up": self.cold_up()}
-        ids = container_ids(self.client, self.side.environment)
+        ids = container_ids(self.client, self.side.stack)
         figures["noop_preview"] = timed(lambda: self.cli.run("preview", "--expect-no-changes"))
         figures["noop_up"] = timed(lambda: self.up("--expect-no-changes"))
         require_none_replaced("ours", "no-op up", ids,
-                              container_ids(self.client, self.side.environment))
+                              container_ids(self.client, self.side.stack))
         self.cli.config_set(RETENTION_KEY, CHANGED_RETENTION)
         figures["change_up"], figures["change_downtime"] = _change(
             self.side, self.client, self.services, self.up)
@@ -289,12 +291,12 @@ class Compose:
     def round(self, before_teardown: Callable[[], None] | None = None) -> dict[str, float]:
         compose_file.write(self.project, self.directory)
         figures = {"cold_up": timed(self.up)}
-        require_healthy(self.client, self.side.environment, self.services)
-        ids = container_ids(self.client, self.side.environment)
+        require_healthy(self.client, self.side.stack, self.services)
+        ids = container_ids(self.client, self.side.stack)
         figures["noop_preview"] = timed(lambda: self.up(dry_run=True))
         figures["noop_up"] = timed(self.up)
         require_none_replaced("compose", "no-op up", ids,
-                              container_ids(self.client, self.side.environment))
+                              container_ids(self.client, self.side.stack))
         # The compose file regenerated from the changed setting, then applied.
         compose_file.write(self.changed, self.directory)
         figures["change_up"], figures["change_downtime"] = _change(
@@ -482,7 +484,7 @@ def overhead(ours: Ours, root: Path, stack: str, config: Mapping[str, str],
     found["grpc_cold_up"] = grpc_profile(log, started, time.time())
     ours.cli.run("state", "unprotect", "--all", "--yes")
     found["grpc_destroy"] = profiled(cli, root, "destroy", "destroy", "--yes", "--skip-preview")
-    engine_run.remove_leftovers(ours.client, ours.side.environment)
+    engine_run.remove_leftovers(ours.client, ours.side.stack)
     found["cold_up_skip_checkpoints"] = ours.cold_up(env={"PULUMI_SKIP_CHECKPOINTS": "true"})
     return found
 
@@ -517,15 +519,15 @@ def compose_env(root: Path, engine: dockerd.Engine) -> dict[str, str]:
 
 
 @contextmanager
-def removed_at_exit(client: docker.DockerClient, environments: list[str]) -> Iterator[None]:
-    """Whatever is named after the environments goes before and after, also on failure."""
-    for environment in environments:
-        engine_run.remove_leftovers(client, environment)
+def removed_at_exit(client: docker.DockerClient, stacks: list[str]) -> Iterator[None]:
+    """Whatever is named after the stacks goes before and after, also on failure."""
+    for stack in stacks:
+        engine_run.remove_leftovers(client, stack)
     try:
         yield
     finally:
-        for environment in environments:
-            engine_run.remove_leftovers(client, environment)
+        for stack in stacks:
+            engine_run.remove_leftovers(client, stack)
 
 
 def median(values: list[float]) -> float:
@@ -603,34 +605,35 @@ def bench(stack: str, rounds: int, out: Path) -> int:
         for image in images.build_images(client):
             print(f"{'built' if image.built else 'cached':6} {image.tag}", flush=True)
         root = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="gatewayz-bench-")))
-        mine_env, their_env = f"bench-pulumi-{stack}", f"bench-compose-{stack}"
-        cleanup.enter_context(removed_at_exit(client, [mine_env, their_env]))
+        mine, theirs_stack = f"bench-pulumi-{stack}", f"bench-compose-{stack}"
+        cleanup.enter_context(removed_at_exit(client, [mine, theirs_stack]))
 
         # Ours: the real CLI on a throw-away stack.
         (root / "pulumi").mkdir()
-        cli = engine_run.new_cli(engine_run.Cli, root / "pulumi", stack, engine_bin, engine)
+        cli = engine_run.new_cli(engine_run.Cli, root / "pulumi", stack, engine_bin, engine,
+                                 as_stack=mine)
         cleanup.callback(engine_run.destroy, cli)
-        mine_overrides = engine_run.overrides(stack, mine_env, local)
+        mine_overrides = engine_run.overrides(stack, local)
         engine_run.create_stack(cli, mine_overrides)
 
         # Compose: the program's containers under mocks, with the same secrets and overrides.
-        their_overrides = engine_run.overrides(stack, their_env, local)
+        their_overrides = engine_run.overrides(stack, local)
         config, secret_keys = stack_config(stack, secrets=engine_run.SECRET_VALUES,
                                            overrides=their_overrides)
-        program = run_program(stack, config, secret_keys)
+        program = run_program(theirs_stack, config, secret_keys)
         changed_config, _ = stack_config(stack, secrets=engine_run.SECRET_VALUES, overrides={
             **their_overrides, RETENTION_KEY: CHANGED_RETENTION})
         services = services_of(program)
         directory = root / "compose"
         directory.mkdir()
         theirs = Compose(
-            Side("compose", their_env, _ready_url(their_overrides)), binary, directory,
+            Side("compose", theirs_stack, _ready_url(their_overrides)), binary, directory,
             compose_env(root, engine), compose_file.compose_project(program),
-            compose_file.compose_project(run_program(stack, changed_config, secret_keys)),
+            compose_file.compose_project(run_program(theirs_stack, changed_config, secret_keys)),
             client, services)
         # If a round fails half-way, compose's own teardown first (then the leftovers').
         cleanup.callback(theirs.down, check=False)
-        ours = Ours(Side("ours", mine_env, _ready_url(mine_overrides)), cli, client, services,
+        ours = Ours(Side("ours", mine, _ready_url(mine_overrides)), cli, client, services,
                     retention)
 
         extra: dict[str, Any] = {}

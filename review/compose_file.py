@@ -134,7 +134,7 @@ def _service(run: ProgramRun, service: str, container: Registration,
 
 def compose_project(run: ProgramRun) -> ComposeProject:
     """Every container of `run` as one compose project, named after the stack's network
-    (`gatewayz-<environment>`), so it shares its names' prefix with what `pulumi up` creates."""
+    (`gatewayz-<stack>`), so it shares its names' prefix with what `pulumi up` creates."""
     (network,) = run.of_type(NETWORK)
     network_name = str(network.plain_inputs()["name"])
     services: dict[str, Any] = {}

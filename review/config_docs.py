@@ -32,7 +32,7 @@ DASHBOARDS_DIR: Final = Path("docs/dashboards")
 
 
 def declaration(key: ConfigKey) -> dict[str, Any]:
-    entry: dict[str, Any] = {"type": key.kind.value, "description": key.description}
+    entry: dict[str, Any] = {"type": key.kind.value, "description": key.documented}
     if key.kind is Kind.ARRAY:
         entry["items"] = {"type": "string"}
     # No default makes the CLI demand a value: that is what "required" means here.
@@ -84,7 +84,7 @@ def _escape(text: str) -> str:
 
 def readme_table() -> str:
     rows = [f"| `{key.name}` | {key.kind.value}{' (secret)' if key.secret else ''} | "
-            f"{_default_text(key)} | {_escape(key.description)} |" for key in KEYS]
+            f"{_default_text(key)} | {_escape(key.documented)} |" for key in KEYS]
     return "\n".join(["| Key | Type | Default | What it sets |", "|---|---|---|---|", *rows])
 
 

@@ -120,7 +120,7 @@ def mermaid(settings: Settings) -> str:
     lines.append(f'  {BACKEND}(["GatewayZ backend<br/>{settings.backend.url}"])')
     if settings.redis is not None:
         lines.append(f'  {REDIS}[("Redis")]')
-    lines.append(f'  subgraph stack["Docker network gatewayz-{settings.environment}"]')
+    lines.append(f'  subgraph stack["Docker network {settings.name_prefix}"]')
     for service in Service:
         if service is Service.REDIS_EXPORTER and settings.redis is None:
             continue

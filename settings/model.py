@@ -12,12 +12,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Final
 
-from services import Port, Service
+from services import Port, Service, docker_prefix
 
 if TYPE_CHECKING:
     import pulumi
 
 PROJECT: Final = "gatewayz-observability"
+# The stack (by name or by `environment`) whose data volumes must be protected; the policy pack's
+# PRODUCTION_STACKS says the same.
+PRODUCTION: Final = "production"
 
 
 class Kind(StrEnum):
@@ -72,7 +75,8 @@ class Duration:
 # `storage.tsdb.retention.size` is base 2: "1KB is 1024B" (prometheus/prometheus v3.14.0
 # cmd/prometheus/main.go, units.Base2Bytes).
 _SIZE_UNITS: Final[Mapping[str, int]] = {"B": 0, "KB": 1, "MB": 2, "GB": 3, "TB": 4, "PB": 5}
-_SIZE_RE: Final = re.compile(r"^([1-9]\d*)(B|KB|MB|GB|TB|PB)$")
+# ASCII digits only: `\d` and int() take any script's digits, which no service parses.
+_SIZE_RE: Final = re.compile(r"([1-9][0-9]*)(B|KB|MB|GB|TB|PB)")
 
 
 @dataclass(frozen=True)
@@ -85,8 +89,16 @@ class Size:
     @classmethod
     def parse(cls, text: str) -> Size | None:
         """The size in `text`, or None when it is not one."""
-        match = _SIZE_RE.match(text)
+        match = _SIZE_RE.fullmatch(text)
         return None if match is None else cls(int(match[1]), match[2])
+
+    @classmethod
+    def of_bytes(cls, count: int) -> Size:
+        """`count` bytes in the largest unit that holds it whole (`1073741824` -> `1GB`)."""
+        for unit, power in reversed(list(_SIZE_UNITS.items())):
+            if count % (1 << (10 * power)) == 0:
+                return cls(count >> (10 * power), unit)
+        raise AssertionError("every count divides by 1B")
 
     @property
     def bytes(self) -> int:
@@ -193,6 +205,19 @@ class Settings:
     log_max_file: int
     protect_data: bool
     alerting: Alerting
+
+    @property
+    def name_prefix(self) -> str:
+        """What every Docker name of the stack (network, containers, volumes) starts with.
+
+        From the stack's name, which is unique per backend, so two stacks on one Docker host never
+        share a name, whatever their `environment` (only the `env` label) says."""
+        return docker_prefix(self.stack)
+
+    @property
+    def production(self) -> bool:
+        """Whether this is production, by the stack's name or by the label it gives its series."""
+        return PRODUCTION in (self.stack, self.environment)
 
     @property
     def external_targets(self) -> tuple[ScrapeTarget, ...]:

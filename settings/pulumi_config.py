@@ -24,7 +24,12 @@ def load_settings() -> tuple[Settings, Secrets]:
                               if not runtime_config.is_config_secret(prefix + name))
     raw = {name: config_text(runtime_config.get_config(prefix + name))
            for name in names - secret_names}
-    settings = parse_settings(pulumi.get_stack(), raw, secrets_set, plain_secrets)
+    # Read to check their form before anything is registered; parse never shows them.
+    secret_values = {name: config_text(runtime_config.get_config(prefix + name))
+                     for name in secrets_set}
+    settings = parse_settings(pulumi.get_stack(), raw, secrets_set, plain_secrets,
+                              secret_values=secret_values,
+                              foreign_keys=[key for key in present if not key.startswith(prefix)])
 
     config = pulumi.Config(PROJECT)
 

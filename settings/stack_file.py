@@ -67,4 +67,5 @@ def file_settings(stack: str, config: Mapping[str, Any] | None = None,
     string_lists = frozenset(key.name for key in KEYS if key.kind is Kind.ARRAY
                              and isinstance(config.get(PREFIX + key.name), str))
     return parse_settings(stack, raw, secret_names if secrets_set is None else secrets_set,
-                          string_lists=string_lists)
+                          string_lists=string_lists,
+                          foreign_keys=[key for key in config if not key.startswith(PREFIX)])

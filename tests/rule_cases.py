@@ -25,7 +25,7 @@ STACKS: Final[Mapping[str, tuple[Mapping[str, str], frozenset[str]]]] = {
     "production": ({"backendMetricsUrl": "https://api.gatewayz.ai/metrics",
                     "redisAddress": "redis://redis:6379",
                     "alertCriticalReceiver": "webhook", "alertWarningReceiver": "slack",
-                    "alertHeartbeat": "true"},
+                    "alertHeartbeat": "true", "protectData": "true"},
                    frozenset({"alertWebhookUrl", "alertSlackWebhookUrl", "alertHeartbeatUrl"})),
 }
 

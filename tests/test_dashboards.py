@@ -90,7 +90,8 @@ HISTOGRAMS: Final = frozenset({
 REDIS: Final = {"redisAddress": "redis://redis.internal:6379"}
 STACKS: Final[Mapping[str, tuple[dict[str, str], frozenset[str]]]] = {
     "production": ({"backendMetricsUrl": "https://api.gatewayz.ai/metrics",
-                    "redisAuth": "password", **REDIS}, frozenset({"redisPassword"})),
+                    "redisAuth": "password", "protectData": "true", **REDIS},
+                   frozenset({"redisPassword"})),
     "staging": ({"backendMetricsUrl": "https://gatewayz-staging.up.railway.app/metrics",
                  "backendAuth": "bearer", **REDIS,
                  "extraTargets": json.dumps(

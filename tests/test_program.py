@@ -299,3 +299,25 @@ def test_the_heartbeat_url_reaches_alertmanager_as_a_secret_file(program: Progra
     if HEARTBEAT_URL_FILE in uploads:
         assert uploads[HEARTBEAT_URL_FILE]["content"] == FAKE_SECRETS["alertHeartbeatUrl"]
         assert uploads[HEARTBEAT_URL_FILE]["permissions"] == "0400"
+
+
+def _docker_names(run: ProgramRun) -> set[str]:
+    """The names the stack takes on its Docker host: network, containers, volumes."""
+    return {resource.plain_inputs()["name"] for resource in run.resources
+            if resource.type in ("docker:index/network:Network", CONTAINER,
+                                 "docker:index/volume:Volume")}
+
+
+def test_two_stacks_on_one_host_share_no_docker_name() -> None:
+    # Staging labelled production (the env label, the backend job) keeps staging's names, so
+    # it can neither take production's network and containers nor destroy production's volumes.
+    config, secret_keys = stack_config("production")
+    production = run_program("production", config, secret_keys)
+    config, secret_keys = stack_config("staging", overrides={"environment": "production",
+                                                             "protectData": "true"})
+    labelled = run_program("staging", config, secret_keys)
+    assert _docker_names(production)
+    assert _docker_names(labelled)
+    assert not _docker_names(production) & _docker_names(labelled)
+    assert all(name.startswith("gatewayz-staging") for name in _docker_names(labelled))
+    assert scrape_jobs(labelled)[0]["static_configs"][0]["labels"]["env"] == "production"

@@ -199,7 +199,8 @@ def test_validate_reports_a_dashboard_query_promtool_cannot_parse(
 def test_tunnel_forwards_grafana_from_an_ssh_docker_host() -> None:
     config = {"docker:host": "ssh://deploy@obs.example.com:2222",
               "gatewayz-observability:grafanaBind": "127.0.0.1:3300",
-              "gatewayz-observability:backendMetricsUrl": "https://api.gatewayz.ai/metrics"}
+              "gatewayz-observability:backendMetricsUrl": "https://api.gatewayz.ai/metrics",
+              "gatewayz-observability:protectData": True}
     assert ssh_command("production", config) == [
         "ssh", "-f", "-N", "-o", "ExitOnForwardFailure=yes", "-p", "2222",
         "-L", "3300:127.0.0.1:3300", "deploy@obs.example.com"]
@@ -210,7 +211,8 @@ def test_tunnel_forwards_grafana_from_an_ssh_docker_host() -> None:
 def test_tunnel_for_verify_forwards_every_published_http_port() -> None:
     config = {"docker:host": "ssh://deploy@obs.example.com",
               "gatewayz-observability:lokiBind": "none",
-              "gatewayz-observability:backendMetricsUrl": "https://api.gatewayz.ai/metrics"}
+              "gatewayz-observability:backendMetricsUrl": "https://api.gatewayz.ai/metrics",
+              "gatewayz-observability:protectData": True}
     command = ssh_command("production", config, VERIFY_PORTS)
     assert command is not None
     forwards = [command[i + 1] for i, arg in enumerate(command) if arg == "-L"]

@@ -78,7 +78,7 @@ def test_every_rendered_alert_links_an_anchor_of_docs_alerts(settings: Settings)
 
 
 def test_the_runbook_base_is_a_stack_setting() -> None:
-    raw = {"backendMetricsUrl": "https://api.gatewayz.ai/metrics",
+    raw = {"backendMetricsUrl": "https://api.gatewayz.ai/metrics", "protectData": "true",
            "alertRunbookBaseUrl": "https://git.example/gatewayz/blob/main/docs/alerts.md"}
     settings = parse_settings("production", raw, frozenset())
     assert {rule["annotations"]["runbook_url"] for rule in _rendered_alerts(settings)

@@ -4,16 +4,30 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Final
 
 import pytest
 import yaml
 
+from configs.rules import rule_files
+from policy.policies import PRODUCTION_STACKS
 from review import mock_runtime
 from review.config_docs import pulumi_config, readme_table
-from review.mock_runtime import run_program, stack_config
-from settings import KEYS, Duration, Kind, SettingsError, parse_settings
+from review.mock_runtime import run_program, stack_config, stack_settings
+from settings import (
+    DEFAULT_IMAGES,
+    KEYS,
+    KEYS_BY_NAME,
+    Duration,
+    Kind,
+    SettingsError,
+    parse_duration,
+    parse_settings,
+)
+from settings.keys import RATE_WINDOW, UPSTREAM_REPOSITORIES, camel
+from settings.model import PRODUCTION
 from settings.stack_file import ROOT, file_settings, read_config
+from toolchain import images, releases
 
 
 def settings_error(stack: str, **overrides: Any) -> SettingsError:
@@ -26,7 +40,7 @@ def settings_error(stack: str, **overrides: Any) -> SettingsError:
 
 @pytest.mark.parametrize(("overrides", "key", "accepted"), [
     ({"logsRetention": "30 days"}, "logsRetention", "a duration such as"),
-    ({"logsRetention": "12h"}, "logsRetention", "at least 24h"),
+    ({"logsRetention": "12h"}, "logsRetention", "from 24h"),
     ({"metricsRetentionTime": "15x"}, "metricsRetentionTime", "a duration such as"),
     ({"metricsRetentionSize": "-5GB"}, "metricsRetentionSize", "a positive size"),
     ({"backendMetricsUrl": "api.gatewayz.ai/metrics"}, "backendMetricsUrl", "http:// or https://"),
@@ -47,7 +61,7 @@ def settings_error(stack: str, **overrides: Any) -> SettingsError:
     ({"lokiRetention": "7d"}, "lokiRetention", "not a known key"),
     ({"backendScrapeTimeout": "20s"}, "backendScrapeTimeout", "no longer than job"),
     ({"alertHeartbeat": "yes"}, "alertHeartbeat", "true or false"),
-    ({"alertHeartbeatRepeatInterval": "30s"}, "alertHeartbeatRepeatInterval", "at least 1m"),
+    ({"alertHeartbeatRepeatInterval": "30s"}, "alertHeartbeatRepeatInterval", "from 1m"),
     ({"alertHeartbeatRepeatInterval": "2h"}, "alertHeartbeatRepeatInterval", "from 1m to 1h"),
 ])
 def test_each_bad_setting_names_its_key_and_the_accepted_form(
@@ -197,7 +211,7 @@ def test_durations_render_in_a_form_every_service_parses() -> None:
 
 
 def test_environment_defaults_to_the_stack_name_and_can_be_overridden() -> None:
-    base = {"backendMetricsUrl": "https://api.gatewayz.ai/metrics"}
+    base = {"backendMetricsUrl": "https://api.gatewayz.ai/metrics", "protectData": "true"}
     assert parse_settings("production", base, frozenset()).environment == "production"
     renamed = parse_settings("production", {**base, "environment": "prod-eu"}, frozenset())
     assert (renamed.environment, renamed.backend.job) == ("prod-eu", "gatewayz_prod_eu")
@@ -233,3 +247,225 @@ def test_stack_files_use_only_our_keys_and_provider_namespaces(stack: str) -> No
         assert namespace in ("gatewayz-observability", "docker"), full_key
         if namespace == "gatewayz-observability":
             assert name in names, full_key
+
+
+# --- Issue 18's classes of bad settings: each refused before any resource, naming its key ------
+# Each row: a value the program took before its rule (or took silently), the key a problem must
+# name, and a phrase of the accepted form it must give. The bounds are read from the key table,
+# so the rows hold on an edit of a bound that still refuses the value.
+
+_BOUND_TEXT = {key.name: key.bounds.describe() for key in KEYS if key.bounds is not None}
+
+BAD_SETTINGS: Final[tuple[tuple[str, dict[str, Any], str, str], ...]] = (
+    # Surrounding whitespace or a trailing newline (a YAML block scalar).
+    ("newline-in-environment", {"environment": "production\n"}, "environment",
+     "without surrounding whitespace"),
+    ("newline-in-url", {"backendMetricsUrl": "https://api.gatewayz.ai/metrics\n"},
+     "backendMetricsUrl", "without surrounding whitespace"),
+    ("space-in-metrics-path",
+     {"extraTargets": ["job=worker url='https://w.example/metrics ' env=production"]},
+     "extraTargets", "no spaces"),
+    ("space-after-grafana-url", {"grafanaUrl": "http://127.0.0.1:3000 "}, "grafanaUrl",
+     "without surrounding whitespace"),
+    ("newline-in-size", {"metricsRetentionSize": "20GB\n"}, "metricsRetentionSize",
+     "without surrounding whitespace"),
+    ("tab-in-image", {"lokiImage": "grafana/loki:3.7.6\t"}, "lokiImage",
+     "without surrounding whitespace"),
+    # Binds and ports.
+    ("leading-zeros", {"prometheusBind": "127.000.000.001:9090"}, "prometheusBind",
+     "no leading zeros"),
+    ("arabic-indic-port", {"grafanaBind": "127.0.0.1:\u0663\u0660\u0660\u0660"}, "grafanaBind",
+     "ASCII digits"),
+    ("arabic-indic-octet", {"grafanaBind": "\u0661\u0662\u0667.0.0.1:3000"}, "grafanaBind",
+     "ASCII digits"),
+    ("bind-port-0", {"alertmanagerBind": "127.0.0.1:0"}, "alertmanagerBind",
+     "a port from 1 to 65535"),
+    ("url-port-0", {"backendMetricsUrl": "https://api.gatewayz.ai:0/metrics"},
+     "backendMetricsUrl", "port from 1 to 65535"),
+    ("redis-port-0", {"redisAddress": "redis://redis.internal:0"}, "redisAddress",
+     "a port from 1 to 65535"),
+    ("fullwidth-url-port", {"backendMetricsUrl": "https://api.gatewayz.ai:\uff18443/metrics"},
+     "backendMetricsUrl", "port from 1 to 65535"),
+    ("two-services-one-port", {"grafanaBind": "127.0.0.1:9090"}, "grafanaBind",
+     "prometheusBind publishes 127.0.0.1:9090"),
+    ("any-and-loopback-one-port", {"prometheusBind": "0.0.0.0:9090",
+                                   "prometheusBindBeyondLoopback": "true",
+                                   "grafanaBind": "127.0.0.1:9090"}, "grafanaBind",
+     "a host port no other bind key takes"),
+    ("prometheus-beyond-loopback", {"prometheusBind": "0.0.0.0:9090"}, "prometheusBind",
+     "`prometheusBindBeyondLoopback: true`"),
+    ("loki-beyond-loopback", {"lokiBind": "10.0.0.5:3100"}, "lokiBind",
+     "`lokiBindBeyondLoopback: true`"),
+    ("tempo-beyond-loopback", {"tempoOtlpHttpBind": "0.0.0.0:4318"}, "tempoOtlpHttpBind",
+     "`tempoBindBeyondLoopback: true`"),
+    ("alertmanager-beyond-loopback", {"alertmanagerBind": "0.0.0.0:9093"}, "alertmanagerBind",
+     "`alertmanagerBindBeyondLoopback: true`"),
+    # Durations and sizes beyond what the services parse; rotation that is rotation in name only.
+    ("retention-300y", {"metricsRetentionTime": "300y"}, "metricsRetentionTime",
+     _BOUND_TEXT["metricsRetentionTime"]),
+    ("logs-past-go-duration", {"logsRetention": "2562048h"}, "logsRetention",
+     _BOUND_TEXT["logsRetention"]),
+    ("traces-300y", {"tracesRetention": "300y"}, "tracesRetention",
+     _BOUND_TEXT["tracesRetention"]),
+    ("size-8192PB", {"metricsRetentionSize": "8192PB"}, "metricsRetentionSize",
+     _BOUND_TEXT["metricsRetentionSize"]),
+    ("fullwidth-duration", {"logsRetention": "\uff17d"}, "logsRetention", "a duration such as"),
+    ("rotation-1k", {"logMaxSize": "1k"}, "logMaxSize", _BOUND_TEXT["logMaxSize"]),
+    ("rotation-100g", {"logMaxSize": "100g"}, "logMaxSize", _BOUND_TEXT["logMaxSize"]),
+    # Values that leave the [5m] rate windows empty or run rules a few times a day.
+    ("scrape-5m", {"scrapeInterval": "5m"}, "scrapeInterval", _BOUND_TEXT["scrapeInterval"]),
+    ("backend-scrape-151s", {"backendScrapeInterval": "151s", "backendScrapeTimeout": "10s"},
+     "backendScrapeInterval", _BOUND_TEXT["backendScrapeInterval"]),
+    ("extra-target-scrape-10m",
+     {"extraTargets": ["job=worker url=https://w.example/metrics env=production interval=10m"]},
+     "extraTargets", _BOUND_TEXT["backendScrapeInterval"]),
+    ("evaluation-6h", {"evaluationInterval": "6h"}, "evaluationInterval",
+     _BOUND_TEXT["evaluationInterval"]),
+    ("retention-under-an-hour", {"metricsRetentionTime": "30m"}, "metricsRetentionTime",
+     _BOUND_TEXT["metricsRetentionTime"]),
+    # Credentials.
+    ("bearer-over-http", {"backendAuth": "bearer", "backendBearerToken": "t0ken-Value-1234",
+                          "backendMetricsUrl": "http://api.gatewayz.ai/metrics"},
+     "backendMetricsUrl", "https:// URL while `backendAuth` is `bearer`"),
+    ("slack-over-http", {"alertSlackWebhookUrl": "http://hooks.slack.com/services/T/B/x"},
+     "alertSlackWebhookUrl", "an https:// URL"),
+    ("slack-not-a-url", {"alertSlackWebhookUrl": "hooks.slack.com/services/T/B/x"},
+     "alertSlackWebhookUrl", "an https:// URL"),
+    ("colon-in-admin-user", {"grafanaAdminUser": "ad:min"}, "grafanaAdminUser", "no `:`"),
+    ("short-password", {"grafanaAdminPassword": "Sh0rt-pass"}, "grafanaAdminPassword",
+     "at least 16 characters"),
+    ("one-kind-password", {"grafanaAdminPassword": "correcthorsebatterystaple"},
+     "grafanaAdminPassword", "of at least 2 kinds"),
+    ("password-newline", {"grafanaAdminPassword": "Correct-Horse-Battery-9\n"},
+     "grafanaAdminPassword", "trailing newline"),
+    ("password-expands", {"grafanaAdminPassword": "Correct-${HORSE}-Battery-9"},
+     "grafanaAdminPassword", "without `${` or `$__`"),
+    ("password-file-provider", {"grafanaAdminPassword": "Correct-$__file{/etc/x}-9"},
+     "grafanaAdminPassword", "without `${` or `$__`"),
+    # Images: a version tag or a digest, of a repository that is the service.
+    ("floating-main", {"prometheusImage": "prom/prometheus:main"}, "prometheusImage",
+     "never `latest`, `main`"),
+    ("floating-minor", {"lokiImage": "grafana/loki:3.7"}, "lokiImage", "version tag X.Y.Z"),
+    ("another-services-image", {"lokiImage": "grafana/tempo:3.0.3"}, "lokiImage",
+     "an image of loki"),
+    ("unknown-repository", {"grafanaImage": "example/grafana:13.2.0"}, "grafanaImage",
+     "an image of grafana"),
+    ("unconfigured-mirror", {"tempoImage": "registry.example.com/hub/grafana/tempo:3.0.3"},
+     "tempoImage", "an image of tempo"),
+    # Keys the program would not read, and production without protected data.
+    ("misspelt-namespace", {"gatewayz-observabilty:logsRetention": "30d"},
+     "gatewayz-observabilty:logsRetention", "set it as `gatewayz-observability:logsRetention`"),
+    ("family-namespace", {"gatewayz:logsRetention": "30d"}, "gatewayz:logsRetention",
+     "is not read"),
+    ("production-unprotected", {"protectData": "false"}, "protectData", "true in production"),
+    # Extra targets that scrape what the stack scrapes already.
+    ("rescrape-service-alias",
+     {"extraTargets": ["job=loki_again url=http://loki:3100/metrics env=production"]},
+     "extraTargets", "is loki, which the stack scrapes already"),
+    ("rescrape-container-name",
+     {"extraTargets": ["job=g url=http://gatewayz-production-grafana:3000/metrics env=production"]},
+     "extraTargets", "is grafana, which the stack scrapes already"),
+    ("rescrape-own-loopback",
+     {"extraTargets": ["job=self url=http://localhost:9090/metrics env=production"]},
+     "extraTargets", "is prometheus, which the stack scrapes already"),
+    ("rescrape-backend-spelt-otherwise",
+     {"extraTargets": ["job=again url=https://API.gatewayz.ai:443/metrics env=production"]},
+     "extraTargets", "is already scraped"),
+)
+
+
+def _problem_for(error: SettingsError, key: str, accepted: str) -> bool:
+    return any((f"gatewayz-observability:{key}" in p or p.startswith(key)) and accepted in p
+               for p in error.problems)
+
+
+@pytest.mark.parametrize(("overrides", "key", "accepted"),
+                         [case[1:] for case in BAD_SETTINGS],
+                         ids=[case[0] for case in BAD_SETTINGS])
+def test_each_class_of_bad_setting_is_refused_naming_key_and_form(
+        overrides: dict[str, Any], key: str, accepted: str) -> None:
+    error = settings_error("production", **overrides)
+    assert _problem_for(error, key, accepted), error.problems
+    # One problem per bad value: a refused value does not come back as another key's problem.
+    assert len(error.problems) == 1, error.problems
+
+
+def test_a_refused_secret_is_never_shown() -> None:
+    password = "correcthorsebatterystaple"
+    webhook = "http://hooks.slack.com/services/T/B/not-shown"
+    error = settings_error("production", grafanaAdminPassword=password,
+                           alertSlackWebhookUrl=webhook)
+    assert len(error.problems) == 2, error.problems
+    assert password not in str(error)
+    assert webhook not in str(error)
+
+
+def test_a_staging_stack_labelled_production_must_protect_its_data() -> None:
+    error = settings_error("staging", environment="production")
+    assert _problem_for(error, "protectData", "true in production"), error.problems
+
+
+@pytest.mark.parametrize("overrides", [
+    # Beyond loopback with the service's named opt-in; Grafana asks for its login, so none.
+    {"lokiBind": "0.0.0.0:3100", "lokiBindBeyondLoopback": "true"},
+    {"tempoOtlpGrpcBind": "10.1.2.3:4317", "tempoOtlpHttpBind": "10.1.2.3:4318",
+     "tempoBindBeyondLoopback": "true"},
+    {"grafanaBind": "0.0.0.0:3000"},
+    # One port on two specific addresses is two sockets.
+    {"grafanaBind": "127.0.0.2:9090"},
+    # Each form of an image of its service: digest, registry spellings, mirror, local builds.
+    {"lokiImage": "grafana/loki@sha256:" + "a" * 64},
+    {"lokiImage": "docker.io/grafana/loki:3.7.6"},
+    {"prometheusImage": "quay.io/prometheus/prometheus:v3.14.0"},
+    {"imageMirror": "registry.example.com:5000/hub",
+     "prometheusImage": "registry.example.com:5000/hub/prometheus/prometheus:v3.14.0",
+     "tempoImage": "registry.example.com:5000/hub/grafana/tempo:3.0.3"},
+    {"grafanaImage": "gatewayz-local/grafana-standin:13.2.0",
+     "alertmanagerImage": "gatewayz-local/alertmanager:v0.34.0"},
+    # The bounds' own ends.
+    {"scrapeInterval": "75s", "evaluationInterval": "75s", "metricsRetentionTime": "292y",
+     "metricsRetentionSize": "8191PB", "logMaxSize": "1g", "tracesRetention": "2562047h"},
+    {"grafanaAdminPassword": "Sixteen-chars-ok", "grafanaAdminUser": "ops.admin@gatewayz"},
+    {"docker:host": "ssh://deploy@obs.example.com"},
+])
+def test_legitimate_values_of_those_keys_are_accepted(overrides: dict[str, Any]) -> None:
+    config, secret_keys = stack_config("production", overrides=overrides)
+    run_program("production", config, secret_keys)
+
+
+def test_the_bounds_keep_retention_longer_than_any_interval() -> None:
+    retention = KEYS_BY_NAME["metricsRetentionTime"].bounds
+    assert retention is not None
+    for name in ("scrapeInterval", "backendScrapeInterval", "evaluationInterval"):
+        interval = KEYS_BY_NAME[name].bounds
+        assert interval is not None
+        # A rate needs two samples in the rules' window; retention must hold many windows.
+        assert interval.maximum * 2 <= RATE_WINDOW, name
+        assert retention.minimum >= 10 * RATE_WINDOW, name
+
+
+def test_the_rules_rate_no_window_shorter_than_the_bound_assumes(stack: str) -> None:
+    rules = rule_files(stack_settings(stack))
+    ranges = {found for document in rules.values()
+              for found in re.findall(r"\[([0-9]+[smhdw])(?::[0-9a-z]*)?\]", json.dumps(document))}
+    assert ranges
+    short = {text for text in ranges if (parse_duration(text) or 0) < RATE_WINDOW}
+    assert not short, f"ranges under the {RATE_WINDOW}s the interval bounds assume: {short}"
+
+
+def test_every_image_the_toolchain_builds_is_accepted_for_its_service() -> None:
+    built = {release.service: images.image_tag(release) for release in releases.RELEASES}
+    overrides = {f"{camel(service)}Image": image
+                 for service, image in {**built, **images.standin_images()}.items()}
+    config, secret_keys = stack_config("production", overrides=overrides)
+    run_program("production", config, secret_keys)
+    assert set(images.standin_images()) | set(built) == set(UPSTREAM_REPOSITORIES)
+
+
+def test_every_default_image_is_of_its_upstream_repository() -> None:
+    for service, image in DEFAULT_IMAGES.items():
+        assert image.rpartition(":")[0] in UPSTREAM_REPOSITORIES[service], service
+
+
+def test_the_program_and_the_policy_pack_name_the_same_production_stack() -> None:
+    assert {PRODUCTION} == PRODUCTION_STACKS

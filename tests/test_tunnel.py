@@ -56,7 +56,8 @@ if sock:
     open(pidfile, "w").write(str(child.pid))
 """
 REMOTE = {"docker:host": "ssh://deploy@obs.example.com",
-          "gatewayz-observability:backendMetricsUrl": "https://api.gatewayz.ai/metrics"}
+          "gatewayz-observability:backendMetricsUrl": "https://api.gatewayz.ai/metrics",
+          "gatewayz-observability:protectData": True}
 
 
 def _alive(pid: int) -> bool:

@@ -4,9 +4,10 @@ and the benchmark (`make bench-engine`, review/bench_engine.py) both run it.
 A copy of the project in a directory of the caller's, so the repository is never written; a file
 backend, a passphrase and PULUMI_HOME there too; the engine of `make tools` on PATH; every secret
 a sentinel; and, through `pulumi config set` so the program's own validation applies, what would
-reach outside this machine or collide with something on it: the environment name (every
-container, volume and network is `gatewayz-<environment>...`), loopback binds on free ports, the
-local images (`make images`). docs/engine.md, The engine tier.
+reach outside this machine or collide with something on it: loopback binds on free ports, the
+local images (`make images`). The caller names the run's stack (`engine-<stack>`,
+`bench-pulumi-<stack>`): every container, volume and network is `gatewayz-<that name>...`, so a
+run never meets a deployed stack. docs/engine.md, The engine tier.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any, Final, NoReturn, TypeVar
 import docker
 from docker.errors import NotFound
 
-from services import Port, Service
+from services import Port, Service, docker_prefix
 from settings.keys import KEYS, camel
 from toolchain import dockerd
 from toolchain.cache import cache_root
@@ -43,8 +44,9 @@ COMMAND_SECONDS: Final = 900
 def sentinel(key: str) -> str:
     """A secret's value in this run: findable in the state, reaching nothing."""
     if key.endswith("Url"):
-        # Secret URLs are validated as URLs; the container's own loopback answers nothing.
-        return f"http://127.0.0.1:9/{SENTINEL}{key}"
+        # Secret URLs are validated as URLs (Slack's https); the container's own loopback
+        # answers nothing.
+        return f"https://127.0.0.1:9/{SENTINEL}{key}"
     return f"{SENTINEL}{key}"
 
 
@@ -62,11 +64,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def overrides(stack_name: str, environment: str,
-              local_images: Mapping[Service, str]) -> dict[str, str]:
+def overrides(stack_name: str, local_images: Mapping[Service, str]) -> dict[str, str]:
     """What the run changes in the stack's settings, each through `pulumi config set` so the
-    program's own validation applies: names, images, loopback ports, nothing outside."""
-    changed = {"environment": environment,
+    program's own validation applies: images, loopback ports, nothing outside. `environment`
+    is the real stack's, so a copy under another stack name labels its series (and counts as
+    production) as the real one does."""
+    changed = {"environment": stack_name,
                # Nothing listens there; the scrape fails inside the stack's network.
                "backendMetricsUrl": f"https://127.0.0.1:{free_port()}/metrics"}
     for service, image in local_images.items():
@@ -79,22 +82,25 @@ def overrides(stack_name: str, environment: str,
     return changed
 
 
-def copy_project(root: Path, stack_name: str | None, *, with_make: bool = False) -> Path:
+def copy_project(root: Path, stack_name: str | None, *, as_stack: str | None = None,
+                 with_make: bool = False) -> Path:
     """What `pulumi up` runs of the repository, copied under `root`, in the repository's
     virtualenv (Pulumi.yaml: `virtualenv: .venv`), with the stack file of `stack_name` (None:
-    none); `with_make` adds what `make preview|up` needs (the Makefile, its requirements
-    stamps, ops/ and toolchain/, content/, the policy pack with its built .venv)."""
+    none) as that of `as_stack` (default: the same name); `with_make` adds what `make
+    preview|up` needs (the Makefile, its requirements stamps, ops/ and toolchain/, content/,
+    the policy pack with its built .venv)."""
     project = root / "project"
     project.mkdir()
     files = list(PROJECT_FILES)
-    if stack_name is not None:
-        files.append(f"Pulumi.{stack_name}.yaml")
     packages = list(PROJECT_PACKAGES)
     if with_make:
         files += ["Makefile", "requirements.txt", "requirements-dev.txt"]
         packages += ["ops", "toolchain", "content"]
     for name in files:
         shutil.copy2(REPO / name, project / name)
+    if stack_name is not None:
+        shutil.copy2(REPO / f"Pulumi.{stack_name}.yaml",
+                     project / f"Pulumi.{as_stack or stack_name}.yaml")
     for package in packages:
         shutil.copytree(REPO / package, project / package,
                         ignore=shutil.ignore_patterns("__pycache__"))
@@ -128,13 +134,18 @@ def engine_env(root: Path, engine_bin: Path, docker_engine: dockerd.Engine) -> d
 
 @dataclass
 class Cli:
-    """The Pulumi CLI on one stack of the project copy, with the run's own environment."""
+    """The Pulumi CLI on one stack of the project copy, with the run's own environment;
+    `source` is the repository's stack whose file the copy's stack has (default: the same)."""
 
     stack: str
     project: Path
     backend: Path
     env: Mapping[str, str]
     log: list[str] = field(default_factory=list)
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        self.source = self.source or self.stack
 
     def fail(self, message: str) -> NoReturn:
         """How a command that must succeed reports it did not (the engine tier: a test
@@ -169,16 +180,17 @@ CliT = TypeVar("CliT", bound=Cli)
 
 
 def new_cli(cls: type[CliT], root: Path, stack_name: str, engine_bin: Path,
-            docker_engine: dockerd.Engine) -> CliT:
-    """`cls` on a copy of the project under `root`, its file backend at `root`/state and a
-    passphrase generated for this run. No stack exists yet (`create_stack`)."""
-    project = copy_project(root, stack_name)
+            docker_engine: dockerd.Engine, *, as_stack: str | None = None) -> CliT:
+    """`cls` on a copy of the project under `root` (the stack file of `stack_name` as that of
+    stack `as_stack`, default the same), its file backend at `root`/state and a passphrase
+    generated for this run. No stack exists yet (`create_stack`)."""
+    project = copy_project(root, stack_name, as_stack=as_stack)
     backend = root / "state"
     backend.mkdir()
     env = {**engine_env(root, engine_bin, docker_engine),
            "PULUMI_BACKEND_URL": f"file://{backend}",
            "PULUMI_CONFIG_PASSPHRASE": secrets.token_urlsafe(24)}
-    return cls(stack_name, project, backend, env)
+    return cls(as_stack or stack_name, project, backend, env, source=stack_name)
 
 
 def create_stack(run: Cli, changed: Mapping[str, str]) -> None:
@@ -198,9 +210,10 @@ def destroy(run: Cli) -> None:
     run.run("stack", "rm", "--yes", "--force", check=False)
 
 
-def _of_stack(client: docker.DockerClient, environment: str) -> list[tuple[str, Any]]:
-    """The stack's containers, networks and volumes on the engine (names `gatewayz-<env>...`)."""
-    prefix = f"gatewayz-{environment}"
+def _of_stack(client: docker.DockerClient, stack: str) -> list[tuple[str, Any]]:
+    """The stack's containers, networks and volumes on the engine (names
+    `gatewayz-<stack>...`, services.docker_prefix)."""
+    prefix = docker_prefix(stack)
     found: list[tuple[str, Any]] = []
     for kind, objects in (("container", client.containers.list(all=True)),
                           ("network", client.networks.list()),
@@ -209,14 +222,14 @@ def _of_stack(client: docker.DockerClient, environment: str) -> list[tuple[str, 
     return found
 
 
-def leftovers(client: docker.DockerClient, environment: str) -> list[str]:
+def leftovers(client: docker.DockerClient, stack: str) -> list[str]:
     """What of the stack is on the engine, as `<kind> <name>`."""
-    return [f"{kind} {one.name}" for kind, one in _of_stack(client, environment)]
+    return [f"{kind} {one.name}" for kind, one in _of_stack(client, stack)]
 
 
-def remove_leftovers(client: docker.DockerClient, environment: str) -> None:
+def remove_leftovers(client: docker.DockerClient, stack: str) -> None:
     # Containers first: a network or volume in use cannot go.
-    for kind, one in _of_stack(client, environment):
+    for kind, one in _of_stack(client, stack):
         with suppress(NotFound):
             if kind == "container":
                 one.remove(force=True, v=True)

@@ -37,11 +37,13 @@ from docker.errors import DockerException, ImageNotFound
 
 from services import SERVICES, Service, config_path
 from settings import DEFAULT_IMAGES
+from settings.keys import LOCAL_REPOSITORY, STANDIN_SUFFIX
 from toolchain.cache import BuildError, Progress, last_of
 from toolchain.dockerd import EngineError, engine
 from toolchain.releases import RELEASE_OF_BINARY, RELEASES, GoRelease, ensure, release_dir
 
-REPOSITORY: Final = "gatewayz-local"
+# The settings accept images of these repositories for their service (settings/keys.py).
+REPOSITORY: Final = LOCAL_REPOSITORY
 RECIPE_LABEL: Final = "io.gatewayz.recipe"
 BUSYBOX: Final = Path("/bin/busybox")
 CA_CERTIFICATES: Final = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -249,7 +251,8 @@ STANDINS: Final[Mapping[Service, StandIn]] = {standin.service: standin for stand
 
 def standin_tag(service: Service) -> str:
     """`gatewayz-local/<service>-standin:<tag of the stack's default image>`."""
-    return f"{REPOSITORY}/{service.value}-standin:{DEFAULT_IMAGES[service].rpartition(':')[2]}"
+    tag = DEFAULT_IMAGES[service].rpartition(":")[2]
+    return f"{REPOSITORY}/{service.value}{STANDIN_SUFFIX}:{tag}"
 
 
 def standin_images() -> Mapping[Service, str]:

@@ -126,18 +126,18 @@ class Runbook:
             raise ValueError("runbook without a query to paste")
 
 
-def container_log(environment: str, service: Service, pattern: str = "level=(error|warn)"
+def container_log(stack: str, service: Service, pattern: str = "level=(error|warn)"
                   ) -> Shell:
     """The last half hour of a service's container log, the lines `pattern` picks."""
     return Shell(f"{service.value.title()}'s own log, the lines that matter:",
-                 f"docker logs --since 30m {container_name(environment, service)} 2>&1 "
+                 f"docker logs --since 30m {container_name(stack, service)} 2>&1 "
                  f"| grep -iE '{pattern}' | tail -n 30")
 
 
-def container_state(environment: str, service: Service) -> Shell:
+def container_state(stack: str, service: Service) -> Shell:
     return Shell("Whether the container runs, restarts, or was killed for memory:",
                  "docker inspect -f '{{.State.Status}} restarts={{.RestartCount}} "
-                 f"oom={{{{.State.OOMKilled}}}}' {container_name(environment, service)}")
+                 f"oom={{{{.State.OOMKilled}}}}' {container_name(stack, service)}")
 
 
 def runbook_url(base: str, alert_name: str) -> str:

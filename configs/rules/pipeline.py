@@ -49,6 +49,8 @@ def document(settings: Settings) -> dict[str, object]:
     retention_run = selector("loki_compactor_apply_retention_last_successful_run_timestamp_seconds",
                              eq("job", loki))
     env = settings.environment
+    # Docker names are the stack's (services.container_name).
+    stack = settings.stack
     receivers = settings.alerting.receivers
     pager = ("the pager webhook" if receivers[Severity.CRITICAL] is Receiver.WEBHOOK
              else f"{receivers[Severity.CRITICAL]}")
@@ -62,7 +64,7 @@ def document(settings: Settings) -> dict[str, object]:
                + selector("prometheus_notifications_dropped_total", on_prometheus) + "[5m])"),
         Verify("Prometheus' discovery and Alertmanager's readiness from outside:",
                ("prometheus alertmanager discovered", "alertmanager ready")),
-        container_log(env, Service.PROMETHEUS, "notifier|alertmanager"),
+        container_log(stack, Service.PROMETHEUS, "notifier|alertmanager"),
     )
     alerts_lost = ("Alerts may not reach anyone: if GatewayZ breaks now, nobody is paged. "
                    "Users see nothing from this alert itself.")
@@ -89,7 +91,7 @@ def document(settings: Settings) -> dict[str, object]:
                       PromQL("What Prometheus has discovered:",
                              selector("prometheus_notifications_alertmanagers_discovered",
                                       on_prometheus)),
-                      container_state(env, Service.ALERTMANAGER),
+                      container_state(stack, Service.ALERTMANAGER),
                       *notifier_checks[1:],
                   ),
                   actions=("`make up STACK=<stack>` recreates Alertmanager and writes back "
@@ -113,7 +115,7 @@ def document(settings: Settings) -> dict[str, object]:
                   causes=("Alertmanager restarting or overloaded (timeouts).",
                           "Alertmanager refuses the alerts (its log says why)."),
                   checks=(*notifier_checks,
-                          container_log(env, Service.ALERTMANAGER)),
+                          container_log(stack, Service.ALERTMANAGER)),
                   actions=("If Alertmanager restarts in a loop, its log says why; `make up` "
                            "writes back its configuration.",),
                   resolves="When the failed share is under the threshold again it resolves "
@@ -201,7 +203,7 @@ def document(settings: Settings) -> dict[str, object]:
                                                     on_prometheus)
                              + "[3h]) or "
                              + selector("prometheus_tsdb_head_series", on_prometheus)),
-                      container_log(env, Service.PROMETHEUS, "compact"),
+                      container_log(stack, Service.PROMETHEUS, "compact"),
                       Panel("The storage size:", prometheus_dashboard.TITLE, "TSDB blocks size"),
                   ),
                   actions=("Free or grow the disk if it is full; a corrupt block named in "
@@ -230,8 +232,8 @@ def document(settings: Settings) -> dict[str, object]:
                       PromQL("The corruptions counted:",
                              "increase(" + selector("prometheus_tsdb_wal_corruptions_total",
                                                     on_prometheus) + "[3h])"),
-                      container_state(env, Service.PROMETHEUS),
-                      container_log(env, Service.PROMETHEUS, "wal|corrupt"),
+                      container_state(stack, Service.PROMETHEUS),
+                      container_log(stack, Service.PROMETHEUS, "wal|corrupt"),
                   ),
                   actions=("Prometheus repairs the WAL by itself on start; if it was killed "
                            "for memory, raise `prometheusMemoryMb` so it does not happen "
@@ -270,7 +272,7 @@ def document(settings: Settings) -> dict[str, object]:
                              + "[15m])) or sum by (integration) (rate("
                              + selector("alertmanager_notifications_total",
                                         eq("job", alertmanager)) + "[15m]))"),
-                      container_log(env, Service.ALERTMANAGER, "notify|error"),
+                      container_log(stack, Service.ALERTMANAGER, "notify|error"),
                       Verify("Alertmanager's receivers as loaded:",
                              ("alertmanager config", "alertmanager receiver critical")),
                   ),
@@ -306,7 +308,7 @@ def document(settings: Settings) -> dict[str, object]:
                              "time() - " + retention_run + " or sum by (status) (increase("
                              + selector("loki_compactor_apply_retention_operation_total",
                                         eq("job", loki)) + "[1h]))"),
-                      container_log(env, Service.LOKI, "compactor|retention"),
+                      container_log(stack, Service.LOKI, "compactor|retention"),
                       Verify("Retention as Loki's config reports it, and its compactor:",
                              ("loki retention", "loki compactor")),
                       Panel("The runs:", loki_dashboard.TITLE, "Retention runs by status"),
@@ -338,8 +340,8 @@ def document(settings: Settings) -> dict[str, object]:
                              "sum by (route, status_code) (rate("
                              + selector("loki_request_duration_seconds_count", eq("job", loki),
                                         'status_code=~"5.."') + "[5m]))"),
-                      container_state(env, Service.LOKI),
-                      container_log(env, Service.LOKI),
+                      container_state(stack, Service.LOKI),
+                      container_log(stack, Service.LOKI),
                       Panel("Latency per route:", loki_dashboard.TITLE, "Request p95 by route"),
                   ),
                   actions=("Killed for memory: raise `lokiMemoryMb` and `make up`. Disk "
@@ -359,8 +361,8 @@ def document(settings: Settings) -> dict[str, object]:
                           "Its data volume is full or its database locked."),
                   checks=(
                       PromQL("The scrape target:", f'up{{job="{grafana}"}}'),
-                      container_state(env, Service.GRAFANA),
-                      container_log(env, Service.GRAFANA),
+                      container_state(stack, Service.GRAFANA),
+                      container_log(stack, Service.GRAFANA),
                       Verify("Grafana's health endpoint:", ("grafana health",)),
                   ),
                   actions=("`make up STACK=<stack>` recreates it; if it was killed for memory "

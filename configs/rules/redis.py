@@ -32,7 +32,7 @@ def document(settings: Settings) -> dict[str, object]:
     memory_ratio = settings.alerting.thresholds.redis_memory_ratio
     address = settings.redis.address if settings.redis else "the watched Redis"
     on_exporter = eq("job", exporter)
-    container = container_name(settings.environment, Service.REDIS_EXPORTER)
+    container = container_name(settings.stack, Service.REDIS_EXPORTER)
 
     def series(metric: str) -> str:
         return selector(metric, on_exporter)
@@ -61,7 +61,7 @@ def document(settings: Settings) -> dict[str, object]:
                              "(its `err` label):",
                              f"{series('redis_up')} or "
                              f"{series('redis_exporter_last_scrape_error')} == 1"),
-                      container_log(settings.environment, Service.REDIS_EXPORTER,
+                      container_log(settings.stack, Service.REDIS_EXPORTER,
                                     "error|auth|timeout"),
                       Verify("Redis through the exporter:", ("redis_exporter redis_up",)),
                       Panel("Since when:", redis_dashboard.TITLE, "Redis up"),

@@ -49,6 +49,8 @@ def _rate_above_zero(metric: str, by: str, *matchers: str) -> str:
 
 def document(settings: Settings) -> dict[str, object]:
     env = settings.environment
+    # Docker names are the stack's (services.container_name).
+    stack = settings.stack
     prometheus, loki, tempo = (s.job for s in (Service.PROMETHEUS, Service.LOKI,
                                                       Service.TEMPO))
     # These jobs have alerts of their own (GrafanaDown in pipeline.py); TargetDown leaves them
@@ -104,8 +106,8 @@ def document(settings: Settings) -> dict[str, object]:
                     "The data volume is full, or its files are not writable."),
             checks=(
                 PromQL("The scrape target:", f'up{{job="{job}"}}'),
-                container_state(env, service),
-                container_log(env, service),
+                container_state(stack, service),
+                container_log(stack, service),
                 Verify("Its readiness from outside:", (f"{job} ready",)),
                 Panel("Since when:", dashboard, panel),
             ),
@@ -175,7 +177,7 @@ def document(settings: Settings) -> dict[str, object]:
                              f"{selector('tempo_live_store_ready', on_tempo)} or sum("
                              f"rate({selector('tempo_distributor_spans_received_total', on_tempo)}"
                              "[5m]))"),
-                      container_log(env, Service.TEMPO),
+                      container_log(stack, Service.TEMPO),
                       Verify("Its /ready from outside:", ("tempo ready",)),
                       Panel("Whether ingest continues:", tempo_dashboard.TITLE,
                             "Spans received"),
@@ -208,7 +210,7 @@ def document(settings: Settings) -> dict[str, object]:
                              " or ".join(selector(metric, eq("job", prometheus)) for metric in (
                                  "prometheus_config_last_reload_successful",
                                  "prometheus_config_last_reload_success_timestamp_seconds"))),
-                      container_log(env, Service.PROMETHEUS, "error loading config|reload"),
+                      container_log(stack, Service.PROMETHEUS, "error loading config|reload"),
                       Verify("Whether the rule groups are the ones the stack renders:",
                              ("prometheus rules",)),
                   ),
@@ -239,7 +241,7 @@ def document(settings: Settings) -> dict[str, object]:
                              "sum by (code) (rate(" + selector(
                                  "prometheus_http_requests_total", eq("job", prometheus),
                                  eq("handler", "/api/v1/write")) + "[5m]))"),
-                      container_log(env, Service.TEMPO, "remote.?write|error"),
+                      container_log(stack, Service.TEMPO, "remote.?write|error"),
                       Verify("Both ends of the link:",
                              ("tempo remote write", "prometheus remote write from tempo")),
                       Panel("The writes Prometheus receives:", prometheus_dashboard.TITLE,
@@ -277,7 +279,7 @@ def document(settings: Settings) -> dict[str, object]:
                              "sum by (code) (rate(" + selector(
                                  "prometheus_http_requests_total", eq("job", prometheus),
                                  eq("handler", "/api/v1/write")) + "[5m]))"),
-                      container_log(env, Service.PROMETHEUS, "remote|out of order|too old"),
+                      container_log(stack, Service.PROMETHEUS, "remote|out of order|too old"),
                       Verify("The link from both sides:",
                              ("prometheus remote write from tempo", "tempo remote write")),
                       Panel("Since when:", prometheus_dashboard.TITLE,
@@ -349,8 +351,8 @@ def document(settings: Settings) -> dict[str, object]:
                                  "tempo_receiver_refused_spans", on_tempo)
                              + "[5m])) or sum by (receiver) (rate(" + selector(
                                  "tempo_receiver_accepted_spans", on_tempo) + "[5m]))"),
-                      container_state(env, Service.TEMPO),
-                      container_log(env, Service.TEMPO),
+                      container_state(stack, Service.TEMPO),
+                      container_log(stack, Service.TEMPO),
                       Panel("Whether ingest dropped with it:", tempo_dashboard.TITLE,
                             "Spans received"),
                   ),

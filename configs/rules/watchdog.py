@@ -32,6 +32,8 @@ HEARTBEAT: Final = "heartbeat"
 
 def _runbook(settings: Settings) -> Runbook:
     env = settings.environment
+    # Docker names are the stack's (services.container_name).
+    stack = settings.stack
     interval = settings.alerting.heartbeat_interval
     if interval:
         meaning = (f"Nothing is wrong with the Watchdog: it fires all the time, by design, and "
@@ -70,7 +72,7 @@ def _runbook(settings: Settings) -> Runbook:
                    "sum by (integration) (rate(" + selector(
                        "alertmanager_notifications_failed_total",
                        eq("job", Service.ALERTMANAGER.job)) + "[15m]))"),
-            container_log(env, Service.ALERTMANAGER, f"receiver={HEARTBEAT}|error"),
+            container_log(stack, Service.ALERTMANAGER, f"receiver={HEARTBEAT}|error"),
             Panel("Every target's state at a glance:", prometheus_dashboard.TITLE,
                   "Targets up by job"),
         ),

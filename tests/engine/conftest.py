@@ -2,9 +2,13 @@
 file backend, a passphrase and PULUMI_HOME in a temporary directory, and the Docker engine
 `toolchain.dockerd.engine()` gives. One stack per run (`make engine STACK=...`, docs/engine.md).
 
+The stack is `engine-<stack>`, a copy of `Pulumi.<stack>.yaml` under that name: every Docker
+name derives from the stack's name (`gatewayz-engine-<stack>...`), so a run never meets a
+deployed stack or the smoke test, and `environment` stays the real stack's label.
+
 Every fixture's teardown runs also when a step fails: the stack is unprotected, destroyed and
 removed, and whatever of it is left on the engine (containers, networks, volumes named
-`gatewayz-<environment>...`) is removed.
+`gatewayz-engine-<stack>...`) is removed.
 """
 
 from __future__ import annotations
@@ -52,9 +56,9 @@ def stack_name(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def environment(stack_name: str) -> str:
-    """The run's `environment`: every container, volume and network name derives from it
-    (`gatewayz-<environment>...`), so a run never meets a deployed stack or the smoke test."""
+def engine_stack(stack_name: str) -> str:
+    """The run's stack: a copy of `stack_name`'s stack file under its own name, which every
+    container, volume and network name derives from."""
     return f"engine-{stack_name}"
 
 
@@ -95,18 +99,19 @@ def policy_pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def cli(stack_name: str, environment: str, engine_bin: Path, docker_engine: dockerd.Engine,
+def cli(stack_name: str, engine_stack: str, engine_bin: Path, docker_engine: dockerd.Engine,
         local_images: Mapping[Service, str],
         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
-    """The stack created on a copy of the project: the repo's stack file, every secret a
-    sentinel, the overrides set. Teardown destroys it and removes what is left."""
-    root = tmp_path_factory.mktemp(f"engine-{stack_name}")
-    run = engine_run.new_cli(Cli, root, stack_name, engine_bin, docker_engine)
-    remove_leftovers(docker_engine.client, environment)
+    """The stack created on a copy of the project: the repo's stack file as `engine-<stack>`'s,
+    every secret a sentinel, the overrides set. Teardown destroys it and removes what is left."""
+    root = tmp_path_factory.mktemp(engine_stack)
+    run = engine_run.new_cli(Cli, root, stack_name, engine_bin, docker_engine,
+                             as_stack=engine_stack)
+    remove_leftovers(docker_engine.client, engine_stack)
     with ExitStack() as cleanup:
-        cleanup.callback(remove_leftovers, docker_engine.client, environment)
+        cleanup.callback(remove_leftovers, docker_engine.client, engine_stack)
         cleanup.callback(engine_run.destroy, run)
-        engine_run.create_stack(run, overrides(stack_name, environment, local_images))
+        engine_run.create_stack(run, overrides(stack_name, local_images))
         yield run
 
 
@@ -141,7 +146,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if not stack or not any(ran.values()):
         return
     write = terminalreporter.write_line
-    write(f"ran the containers' stack ({NAMESPACE}, stack {stack}) with the Pulumi CLI, the "
+    ran_as = "dev" if stack == "dev" else f"engine-{stack}, a copy of {stack}'s stack file"
+    write(f"ran the containers' stack ({NAMESPACE}, stack {ran_as}) with the Pulumi CLI, the "
           "Python language host and the docker provider of `make tools`, a file backend and a "
           "passphrase in a temporary directory")
     # Staging alone watches no Redis.

@@ -20,13 +20,14 @@ from typing import Final
 
 import pytest
 
-from services import SERVICES
+from services import SERVICES, container_name
 from toolchain import dockerd, images
 from toolchain.engine_run import COMMAND_SECONDS, copy_project, engine_env, leftovers
 
 pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("timed")]
 
-ENVIRONMENT: Final = "dev"
+# The dev stack's name, which its Docker names derive from.
+STACK: Final = "dev"
 # What `make up` ends with, line starts a user reads.
 CLOSING: Final = ("The dev stack is up. Open:", "Grafana login:", "Check it:")
 
@@ -52,7 +53,7 @@ class Checkout:
 def checkout(engine_bin: Path, docker_engine: dockerd.Engine, local_images: object,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Checkout]:
     # A dev stack of the user's own on this engine has the same names: never touch it.
-    theirs = leftovers(docker_engine.client, ENVIRONMENT)
+    theirs = leftovers(docker_engine.client, STACK)
     if theirs:
         pytest.fail(f"a dev stack already runs on this engine ({', '.join(theirs)}): "
                     "`make down` it first")
@@ -73,7 +74,7 @@ def test_make_up_brings_every_container_up_healthy(
         brought_up: str, docker_engine: dockerd.Engine) -> None:
     health = {}
     for service in SERVICES:
-        attrs = docker_engine.client.containers.get(f"gatewayz-{ENVIRONMENT}-{service}").attrs
+        attrs = docker_engine.client.containers.get(container_name(STACK, service)).attrs
         health[service.value] = attrs["State"].get("Health", {}).get("Status")
     assert all(status == "healthy" for status in health.values()), health
 
@@ -126,6 +127,6 @@ def test_make_up_again_changes_nothing(checkout: Checkout, brought_up: str) -> N
 def test_make_down_leaves_nothing(checkout: Checkout, brought_up: str,
                                   docker_engine: dockerd.Engine) -> None:
     checkout.make("down")
-    left = leftovers(docker_engine.client, ENVIRONMENT)
+    left = leftovers(docker_engine.client, STACK)
     assert not left, left
     assert os.path.exists(checkout.path / "Pulumi.dev.yaml"), "make down removed the stack file"

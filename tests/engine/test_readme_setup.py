@@ -111,12 +111,12 @@ def _run(lines: list[str], root: Path, engine_bin: Path, engine: dockerd.Engine,
 
 
 def test_without_its_secrets_the_program_names_each_one_the_readme_sets(
-        stack_name: str, environment: str, engine_bin: Path, docker_engine: dockerd.Engine,
+        stack_name: str, engine_bin: Path, docker_engine: dockerd.Engine,
         local_images: Mapping[Service, str], tmp_path: Path) -> None:
     readme = readme_setup(stack_name)
     assert readme.secrets, f"the README's setup for {stack_name} sets no secret"
     lines = [*readme.without_secrets(),
-             *_localize(stack_name, overrides(stack_name, environment, local_images)),
+             *_localize(stack_name, overrides(stack_name, local_images)),
              *readme.preview]
     result = _run(lines, tmp_path, engine_bin, docker_engine, stack_name)
     text = result.stdout + result.stderr
@@ -129,11 +129,11 @@ def test_without_its_secrets_the_program_names_each_one_the_readme_sets(
 
 
 def test_the_readme_setup_previews(
-        stack_name: str, environment: str, engine_bin: Path, docker_engine: dockerd.Engine,
+        stack_name: str, engine_bin: Path, docker_engine: dockerd.Engine,
         local_images: Mapping[Service, str], tmp_path: Path) -> None:
     readme = readme_setup(stack_name)
     lines = [*readme.setup,
-             *_localize(stack_name, overrides(stack_name, environment, local_images)),
+             *_localize(stack_name, overrides(stack_name, local_images)),
              *readme.preview]
     result = _run(lines, tmp_path, engine_bin, docker_engine, stack_name)
     text = result.stdout + result.stderr

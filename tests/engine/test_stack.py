@@ -1,5 +1,6 @@
-"""The engine tier on one stack, in order: preview, the policy pack run for real (production: a
-violation the program accepts fails the preview with the policy's message), up (every container
+"""The engine tier on one stack, in order: preview, the policy pack run for real (the stack
+passes it; production: `protectData: false` is refused by the program itself, naming the key,
+before the pack sees a resource), up (every container
 healthy through the provider's own wait), no diff right after, a one-setting change that replaces
 only Prometheus and keeps its series, no secret in plain text in the state, and destroy (refused
 by the protected volumes in production, leaving nothing in staging). docs/engine.md.
@@ -15,7 +16,7 @@ from typing import Any, Final
 import httpx
 import pytest
 
-from services import SERVICES, Service
+from services import SERVICES, Service, container_name, docker_prefix
 from tests.engine.conftest import Cli
 from tests.support.waiting import wait_until
 from toolchain import dockerd
@@ -30,6 +31,10 @@ OUTPUTS: Final = ("environment", "prometheusUrl", "lokiUrl", "tempoUrl", "tempoO
 PROMETHEUS_CONTAINER: Final = "gatewayz:observability:Prometheus$docker:index/container:Container"
 # Seconds for the first self-scrape sample (15s interval by default) and its query.
 SAMPLE_SECONDS: Final = 120
+# The pack's name (policy/__main__.py), which the CLI prints among the packs it ran.
+POLICY_PACK: Final = "gatewayz-observability"
+# The program's refusal (settings/parse.py).
+PROTECT_REFUSAL: Final = "gatewayz-observability:protectData = 'false': expected true in production"
 
 
 def _services(stack: str) -> list[Service]:
@@ -41,15 +46,17 @@ def test_preview(cli: Cli) -> None:
     cli.run("preview")
 
 
-def test_policy_pack_runs_and_refuses_what_the_program_accepts(
-        cli: Cli, environment: str, policy_pack: Path) -> None:
-    # The stack as it is passes the pack.
+def test_policy_pack_runs_and_the_program_refuses_unprotected_production_data(
+        cli: Cli, policy_pack: Path) -> None:
+    # The stack as it is passes the pack, which ran (the CLI lists the packs it ran).
     passed = cli.run("preview", "--policy-pack", str(policy_pack), check=False)
     assert passed.returncode == 0, f"the policy pack refuses the stack:\n{passed.stdout[-6000:]}"
     assert "[mandatory]" not in passed.stdout, passed.stdout[-6000:]
-    if cli.stack != "production":
+    assert POLICY_PACK in passed.stdout, passed.stdout[-6000:]
+    if cli.source != "production":
         return
-    # The program takes protectData=false in any stack; the pack refuses it in production.
+    # The program refuses protectData=false in production before registering anything, so the
+    # pack's own refusal of it (tests/test_policy.py) never has to act.
     cli.config_set("protectData", "false")
     try:
         refused = cli.run("preview", "--policy-pack", str(policy_pack), check=False)
@@ -57,21 +64,16 @@ def test_policy_pack_runs_and_refuses_what_the_program_accepts(
         cli.config_set("protectData", "true")
     text = refused.stdout + refused.stderr
     assert refused.returncode != 0, text[-6000:]
-    unnamed = [service for service in _services(cli.stack)
-               if SERVICES[service].data_dir is not None and
-               f"volume gatewayz-{environment}-{service}-data in stack production is not "
-               "protected: production data volumes need protect=True" not in text]
-    assert "[mandatory]  stateful-data-on-volumes" in text, text[-6000:]
-    assert not unnamed, f"the pack's refusal does not name {unnamed}:\n{text[-6000:]}"
+    assert PROTECT_REFUSAL in text, text[-6000:]
+    assert "[mandatory]" not in text, text[-6000:]
 
 
-def test_up_turns_every_container_healthy(cli: Cli, environment: str,
-                                          docker_engine: dockerd.Engine) -> None:
+def test_up_turns_every_container_healthy(cli: Cli, docker_engine: dockerd.Engine) -> None:
     cli.run("up", "--yes", "--skip-preview")
     # The provider waited for each (wait=true); the engine says so too.
     health = {}
-    for service in _services(cli.stack):
-        name = f"gatewayz-{environment}-{service}"
+    for service in _services(cli.source):
+        name = container_name(cli.stack, service)
         container = docker_engine.client.containers.get(name)
         health[name] = container.attrs["State"].get("Health", {}).get("Status")
     assert all(status == "healthy" for status in health.values()), health
@@ -138,22 +140,22 @@ def test_state_holds_no_secret_in_plain_text(cli: Cli) -> None:
     assert not where, where
 
 
-def test_destroy(cli: Cli, environment: str, docker_engine: dockerd.Engine) -> None:
-    if cli.stack == "production":
+def test_destroy(cli: Cli, docker_engine: dockerd.Engine) -> None:
+    if cli.source == "production":
         refused = cli.run("destroy", "--yes", "--skip-preview", check=False)
         text = refused.stdout + refused.stderr
         assert refused.returncode != 0, text[-4000:]
-        volumes = [f"{service}-data" for service in _services(cli.stack)
+        volumes = [f"{service}-data" for service in _services(cli.source)
                    if SERVICES[service].data_dir is not None]
         unnamed = [volume for volume in volumes if volume not in text]
         assert not unnamed, f"destroy's refusal does not name {unnamed}:\n{text[-4000:]}"
         assert "protect" in text, text[-4000:]
         cli.run("state", "unprotect", "--all", "--yes")
         cli.run("destroy", "--yes", "--skip-preview")
-        left = leftovers(docker_engine.client, environment)
-        assert sorted(left) == sorted(f"volume gatewayz-{environment}-{volume}"
+        left = leftovers(docker_engine.client, cli.stack)
+        assert sorted(left) == sorted(f"volume {docker_prefix(cli.stack)}-{volume}"
                                       for volume in volumes), left
     else:
         cli.run("destroy", "--yes", "--skip-preview")
-        left = leftovers(docker_engine.client, environment)
+        left = leftovers(docker_engine.client, cli.stack)
         assert not left, left
