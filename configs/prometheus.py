@@ -7,6 +7,7 @@ each stack service. Every target carries `env` as a target label, so even `up` h
 from collections.abc import Iterable
 from typing import Final
 
+from configs.grafana import METRICS_USER as GRAFANA_METRICS_USER
 from services import SERVICES, Service, config_path, data_dir, internal_address, secrets_dir
 from settings import BackendAuth, Duration, ScrapeTarget, Settings
 
@@ -19,6 +20,10 @@ DEFAULT_SCRAPE_TIMEOUT: Final = Duration(10)
 # Services scraped over the stack's network; Prometheus scrapes itself on localhost.
 SELF_SCRAPED: Final = (Service.PROMETHEUS, Service.LOKI, Service.TEMPO, Service.GRAFANA,
                        Service.ALERTMANAGER, Service.REDIS_EXPORTER)
+
+
+# Grafana's /metrics is behind basic auth (configs/grafana.py); its password is a file here.
+GRAFANA_PASSWORD_FILE: Final = f"{SECRETS_DIR}/grafana_metrics.password"
 
 
 def credentials_file(target: ScrapeTarget) -> str:
@@ -35,10 +40,12 @@ def scraped_services(settings: Settings) -> tuple[Service, ...]:
 def _service_job(settings: Settings, service: Service) -> dict[str, object]:
     address = (f"localhost:{SERVICES[service].http_port}" if service is Service.PROMETHEUS
                else internal_address(service))
-    return {
-        "job_name": service.job,
-        "static_configs": [{"targets": [address], "labels": {"env": settings.environment}}],
-    }
+    job: dict[str, object] = {"job_name": service.job}
+    if service is Service.GRAFANA:
+        job["basic_auth"] = {"username": GRAFANA_METRICS_USER,
+                             "password_file": GRAFANA_PASSWORD_FILE}
+    job["static_configs"] = [{"targets": [address], "labels": {"env": settings.environment}}]
+    return job
 
 
 def _target_job(target: ScrapeTarget) -> dict[str, object]:

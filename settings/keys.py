@@ -35,6 +35,13 @@ def _memory_key(service: Service, mb: int) -> ConfigKey:
                      f"Memory limit of the {service} container, in MiB.")
 
 
+def _cpu_key(service: Service, millis: int) -> ConfigKey:
+    return ConfigKey(f"{camel(service)}CpuMillis", Kind.INTEGER, millis,
+                     f"CPU limit of the {service} container, in thousandths of a CPU (1000: one "
+                     "CPU, Docker's `--cpus` times 1000); at most the Docker host's CPUs, which "
+                     "Docker checks when it creates the container.")
+
+
 def _bind_key(port: Port, what: str) -> ConfigKey:
     # Published on the Docker host's loopback, on the port the container listens on.
     return ConfigKey(f"{port}Bind", Kind.STRING, f"127.0.0.1:{container_port(port)}",
@@ -66,6 +73,22 @@ DEFAULT_MEMORY_MB: Final[Mapping[Service, int]] = {
     Service.ALERTMANAGER: 128,
     Service.REDIS_EXPORTER: 64,
 }
+
+# Beside the memory limit, so one busy service cannot take the host's CPUs from the others.
+# At most one CPU each, so the defaults fit the smallest Docker host (Docker refuses a container
+# whose limit exceeds the host's CPUs); kube-prometheus limits Grafana to 0.2 and Alertmanager
+# to 0.1, which dashboards and a notification burst outgrow here.
+DEFAULT_CPU_MILLIS: Final[Mapping[Service, int]] = {
+    Service.PROMETHEUS: 1000,
+    Service.LOKI: 1000,
+    Service.TEMPO: 1000,
+    Service.GRAFANA: 500,
+    Service.ALERTMANAGER: 250,
+    Service.REDIS_EXPORTER: 250,
+}
+
+# The shortest Grafana admin password accepted from config (a generated one has 32 characters).
+GRAFANA_PASSWORD_MIN_LENGTH: Final = 16
 
 KEYS: Final[tuple[ConfigKey, ...]] = (
     ConfigKey("environment", Kind.STRING, "",
@@ -112,7 +135,14 @@ KEYS: Final[tuple[ConfigKey, ...]] = (
               "(default: from `grafanaBind`)."),
     ConfigKey("grafanaAdminUser", Kind.STRING, "admin", "Grafana admin login."),
     ConfigKey("grafanaAdminPassword", Kind.STRING, "",
-              "Grafana admin password (secret; generated when unset).", secret=True),
+              f"Grafana admin password (secret, at least {GRAFANA_PASSWORD_MIN_LENGTH} "
+              "characters; generated when unset).", secret=True),
+    ConfigKey("grafanaSecretKey", Kind.STRING, "",
+              "Grafana's `secret_key`, which signs its cookies and encrypts its stored secrets "
+              "(secret; generated once when unset, and kept).", secret=True),
+    ConfigKey("grafanaMetricsPassword", Kind.STRING, "",
+              "Password of Grafana's `/metrics` (basic auth, user `prometheus`), which "
+              "Prometheus reads from a file (secret; generated when unset).", secret=True),
     ConfigKey("protectData", Kind.BOOLEAN, False,
               "Protect data volumes and retain them on delete (production)."),
     ConfigKey("logMaxSize", Kind.STRING, "10m",
@@ -121,6 +151,7 @@ KEYS: Final[tuple[ConfigKey, ...]] = (
               "json-file log rotation: how many files are kept per container."),
     *(_image_key(service, image) for service, image in DEFAULT_IMAGES.items()),
     *(_memory_key(service, mb) for service, mb in DEFAULT_MEMORY_MB.items()),
+    *(_cpu_key(service, millis) for service, millis in DEFAULT_CPU_MILLIS.items()),
     _bind_key(Port.PROMETHEUS, "the Prometheus UI and API"),
     _bind_key(Port.LOKI, "Loki's push and query API"),
     _bind_key(Port.TEMPO_HTTP, "Tempo's query API"),

@@ -14,7 +14,7 @@ from typing import Final, TypeVar
 from urllib.parse import urlsplit
 
 from services import Port, Service, container_port
-from settings.keys import KEYS_BY_NAME, camel
+from settings.keys import GRAFANA_PASSWORD_MIN_LENGTH, KEYS_BY_NAME, camel
 from settings.model import (
     PROJECT,
     Alerting,
@@ -32,6 +32,8 @@ from settings.model import (
     SettingsError,
     Severity,
     Size,
+    cpus_read_back_exact,
+    provider_cpus,
 )
 
 _DURATION_UNITS: Final[Mapping[str, int]] = {
@@ -231,11 +233,14 @@ def _check_image(parser: _Parser, name: str, image: str) -> None:
 
 
 def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[str],
-                   plain_secrets: frozenset[str] = frozenset()) -> Settings:
+                   plain_secrets: frozenset[str] = frozenset(),
+                   secret_values: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from raw config strings (keys without the project prefix).
 
     `secrets_set` names the secret keys the stack sets; `plain_secrets` those set without
-    `--secret`, which would leave the value readable in the stack file.
+    `--secret`, which would leave the value readable in the stack file. `secret_values`, where
+    given (the running program), are their values, for the rules on a secret's form; the
+    values never reach a problem's text.
     """
     parser = _Parser(raw)
     for name in sorted(set(raw) - set(KEYS_BY_NAME)):
@@ -301,6 +306,7 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
         _check_image(parser, f"{camel(service)}Image", image)
     memory = {service: parser.integer(f"{camel(service)}MemoryMb", 32, 65536)
               for service in Service}
+    cpu = {service: _parse_cpu(parser, f"{camel(service)}CpuMillis") for service in Service}
     bindings = {port: _parse_bind(parser, port) for port in Port}
 
     grafana_bind = bindings[Port.GRAFANA]
@@ -343,6 +349,7 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
         grafana=GrafanaApi(grafana_url, parser.text("grafanaAdminUser") or "admin"),
         images=images,
         memory_mb=memory,
+        cpu_millis=cpu,
         bindings=bindings,
         log_max_size=log_max_size,
         log_max_file=parser.integer("logMaxFile", 1, 100),
@@ -350,6 +357,7 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
         alerting=Alerting(receivers, parser.text("alertSlackChannel"), thresholds, heartbeat),
     )
     _check_unique_jobs(parser, settings)
+    _check_grafana_password(parser, (secret_values or {}).get("grafanaAdminPassword"))
     if parser.problems:
         raise SettingsError(stack, parser.problems)
     return settings
@@ -372,6 +380,24 @@ def _check_required_secrets(parser: _Parser, secrets_set: frozenset[str],
         if required and name not in secrets_set:
             parser.problems.append(f"{PROJECT}:{name} is required by this stack's settings: "
                                    f"set it with `pulumi config set --secret {name} <value>`")
+
+
+def _parse_cpu(parser: _Parser, name: str) -> int:
+    """From a tenth of a CPU; the most is the host's CPU count, which Docker checks at create."""
+    millis = parser.integer(name, 100, 256_000)
+    if not cpus_read_back_exact(millis):
+        parser.fail(name, str(millis), f"a limit the docker provider reads back as written (it "
+                                       f"reads {millis / 1000:g} CPUs as "
+                                       f"{provider_cpus(millis)}), e.g. a multiple of 100")
+    return millis
+
+
+def _check_grafana_password(parser: _Parser, password: str | None) -> None:
+    """A configured Grafana admin password is long enough; its value is never shown."""
+    if password is not None and len(password) < GRAFANA_PASSWORD_MIN_LENGTH:
+        parser.problems.append(
+            f"{PROJECT}:grafanaAdminPassword is {len(password)} characters long: expected at "
+            f"least {GRAFANA_PASSWORD_MIN_LENGTH} (or unset it, and one is generated)")
 
 
 def _check_unique_jobs(parser: _Parser, settings: Settings) -> None:

@@ -24,7 +24,9 @@ def load_settings() -> tuple[Settings, Secrets]:
                               if not runtime_config.is_config_secret(prefix + name))
     raw = {name: config_text(runtime_config.get_config(prefix + name))
            for name in names - secret_names}
-    settings = parse_settings(pulumi.get_stack(), raw, secrets_set, plain_secrets)
+    settings = parse_settings(pulumi.get_stack(), raw, secrets_set, plain_secrets,
+                              {name: runtime_config.get_config(prefix + name) or ""
+                               for name in secrets_set})
 
     config = pulumi.Config(PROJECT)
 
@@ -35,6 +37,8 @@ def load_settings() -> tuple[Settings, Secrets]:
         backend_bearer_token=secret("backendBearerToken"),
         redis_password=secret("redisPassword"),
         grafana_admin_password=secret("grafanaAdminPassword"),
+        grafana_secret_key=secret("grafanaSecretKey"),
+        grafana_metrics_password=secret("grafanaMetricsPassword"),
         alert_slack_webhook_url=secret("alertSlackWebhookUrl"),
         alert_webhook_url=secret("alertWebhookUrl"),
         alert_heartbeat_url=secret("alertHeartbeatUrl"),

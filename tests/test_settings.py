@@ -47,6 +47,11 @@ def settings_error(stack: str, **overrides: Any) -> SettingsError:
     ({"alertHeartbeat": "yes"}, "alertHeartbeat", "true or false"),
     ({"alertHeartbeatRepeatInterval": "30s"}, "alertHeartbeatRepeatInterval", "at least 1m"),
     ({"alertHeartbeatRepeatInterval": "2h"}, "alertHeartbeatRepeatInterval", "from 1m to 1h"),
+    ({"prometheusCpuMillis": "50"}, "prometheusCpuMillis", "a whole number from 100"),
+    ({"grafanaCpuMillis": "1.5"}, "grafanaCpuMillis", "a whole number from 100"),
+    # The provider reads NanoCpus 10.05e9 back as `10.1`: a change at every preview.
+    ({"lokiCpuMillis": "10050"}, "lokiCpuMillis", "reads 10.05 CPUs as 10.1"),
+    ({"grafanaAdminPassword": "admin"}, "grafanaAdminPassword", "at least 16"),
 ])
 def test_each_bad_setting_names_its_key_and_the_accepted_form(
         overrides: dict[str, Any], key: str, accepted: str) -> None:
@@ -66,6 +71,12 @@ def test_a_missing_required_secret_is_reported_with_how_to_set_it(stack: str, se
     error = settings_error(stack, **{secret: None})
     assert any(secret in p and f"pulumi config set --secret {secret}" in p
                for p in error.problems), error.problems
+
+
+def test_a_short_admin_password_is_refused_without_showing_it() -> None:
+    error = settings_error("staging", grafanaAdminPassword="Tr0ub4dor&3")
+    assert any("grafanaAdminPassword is 11 characters long" in p for p in error.problems)
+    assert "Tr0ub4dor&3" not in str(error)
 
 
 def test_every_problem_is_reported_at_once() -> None:

@@ -45,6 +45,7 @@ from settings.stack_file import ROOT
 from tests.smoke.clients import Alertmanager, Catcher, Prometheus
 from tests.smoke.containers import Health, create, logs_tail, wait_healthy
 from tests.smoke.localize import (
+    FILES_SUFFIX,
     NAME_PREFIX,
     NOT_RUN,
     SMOKE_OVERRIDES,
@@ -175,7 +176,9 @@ def local_images(docker_engine: Engine) -> Mapping[Service, str]:
 
 def _remove_leftovers(client: docker.DockerClient) -> None:
     """What a run killed by SIGKILL left: containers, volumes and networks of ours."""
-    for container in client.containers.list(all=True, filters={"name": NAME_PREFIX}):
+    # The services before the files containers whose volumes they mount, so those go too.
+    for container in sorted(client.containers.list(all=True, filters={"name": NAME_PREFIX}),
+                            key=lambda one: (one.name or "").endswith(FILES_SUFFIX)):
         if (container.name or "").startswith(NAME_PREFIX):
             container.remove(force=True, v=True)
     for volume in client.volumes.list():

@@ -54,9 +54,10 @@ def _free_port() -> int:
 def _remove(client: docker.DockerClient, plans: Mapping[Service, ContainerPlan]) -> None:
     """This module's containers, volumes and network, also those of a run killed before its
     teardown."""
-    for plan in plans.values():
+    for name in [*(plan.name for plan in plans.values()),
+                 *(plan.files_name for plan in plans.values() if plan.files_name)]:
         with contextlib.suppress(NotFound):
-            client.containers.get(plan.name).remove(force=True, v=True)
+            client.containers.get(name).remove(force=True, v=True)
     for plan in plans.values():
         for volume in plan.volumes:
             with contextlib.suppress(NotFound):
