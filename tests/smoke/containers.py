@@ -153,3 +153,50 @@ def wait_healthy(container: Container, timeout: float, since: float | None = Non
                 f"{state['ExitCode']}) after {time.monotonic() - started:.0f}s; health log: "
                 f"{probes or 'none'}; last log lines:\n{logs_tail(container)}")
         time.sleep(HEALTH_POLL_SECONDS)
+
+
+def _exec(container: Container, script: str) -> tuple[int, str]:
+    result = container.exec_run(["sh", "-c", script])
+    assert isinstance(result.output, bytes)  # not a stream: exec_run without stream=True
+    assert result.exit_code is not None  # an exec that ran to its end
+    return result.exit_code, result.output.decode(errors="replace").strip()
+
+
+def hardening_problems(container: Container, plan: ContainerPlan) -> list[str]:
+    """What of the plan's hardening the running container lacks, by `docker inspect` and from
+    inside (its process' own status, what it can write); empty when it has it all."""
+    container.reload()
+    host, config = container.attrs["HostConfig"], container.attrs["Config"]
+    problems = [f"{what}: {seen!r}, planned {planned!r}" for what, seen, planned in (
+        ("CapDrop", host["CapDrop"], list(plan.cap_drop)),
+        ("CapAdd", host.get("CapAdd") or [], list(plan.cap_add)),
+        ("SecurityOpt", host["SecurityOpt"], list(plan.security_opt)),
+        ("ReadonlyRootfs", host["ReadonlyRootfs"], plan.read_only),
+        ("Tmpfs", host.get("Tmpfs") or {}, dict(plan.tmpfs)),
+        ("NanoCpus", host["NanoCpus"], plan.nano_cpus),
+        ("Memory", host["Memory"], plan.memory_mb * 1024 * 1024),
+        ("User", config["User"], plan.user),
+    ) if seen != planned]
+    if plan.files_name is not None:
+        files = {m["Destination"]: m["RW"] for m in container.attrs["Mounts"]
+                 if m["Destination"] in plan.files_dirs}
+        if files != dict.fromkeys(plan.files_dirs, False):
+            problems.append(f"files mounts {files}, planned read-only {list(plan.files_dirs)}")
+    # The process itself: no capability in effect, no way to gain one.
+    code, status = _exec(container, "grep -E '^(CapEff|NoNewPrivs):' /proc/1/status")
+    fields = dict(line.split(":\t") for line in status.splitlines()) if code == 0 else {}
+    if (fields.get("CapEff"), fields.get("NoNewPrivs")) != ("0000000000000000", "1"):
+        problems.append(f"process 1: {status!r}")
+    who = _exec(container, "id -u; id -g")[1].split()
+    if who != plan.user.split(":"):
+        problems.append(f"runs as {who}, planned {plan.user}")
+    # It cannot write its root or its files; it can write its scratch dirs.
+    for path in ("/", *plan.files_dirs):
+        code, _ = _exec(container, f"touch {path}/.smoke-write 2>/dev/null")
+        if code == 0:
+            problems.append(f"{path} is writable")
+    for path in plan.tmpfs:
+        code, output = _exec(container, f"touch {path}/.smoke-write && rm {path}/.smoke-write")
+        if code != 0:
+            problems.append(f"scratch dir {path} is not writable: {output}")
+    return problems
