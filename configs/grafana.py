@@ -4,8 +4,9 @@ Secrets reach Grafana only as files, each a `GF_<SECTION>_<KEY>__FILE` that the 
 reads into its variable: the admin password, the `secret_key` and the password of `/metrics`.
 Hardened as Grafana's security hardening guide asks: no anonymous access or sign-up, cookies
 SameSite strict (and Secure, with HSTS, when its URL is https), the nosniff, XSS-protection and
-content-security-policy headers, and `/metrics` behind basic auth. Every key is one its pinned
-release knows (references/grafana-v13.2.0-keys.txt, checked by `make validate`).
+content-security-policy headers, and `/metrics` behind basic auth. Every variable names a
+setting Grafana knows (references/grafana-keys.txt, checked by `make validate`): it ignores any
+other.
 """
 
 from typing import Final
