@@ -114,8 +114,6 @@ class ServiceResources:
     container: docker.Container
     # The named volume behind the service's data dir; None for a stateless service.
     data_volume: docker.Volume | None
-    # The never-started container that holds its uploaded files; None if it has none.
-    files: docker.Container | None
 
 
 def upload_dirs(paths: Sequence[str]) -> list[str]:
@@ -201,7 +199,7 @@ def service_container(parent: pulumi.Resource, name: str, args: ContainerArgs,
         # The container name and host ports are fixed, so the old one must go first.
         opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=True),
     )
-    return ServiceResources(container, volume, files)
+    return ServiceResources(container, volume)
 
 
 def _files_container(parent: pulumi.Resource, name: str, container_name: str,
