@@ -31,8 +31,23 @@ def container(service: Service) -> ContainerArgs:
     return ContainerArgs.of(settings, service, network.name)
 
 
+def generated(name: str, configured: pulumi.Output[str] | None) -> pulumi.Output[str]:
+    """A secret from config, else one generated once and kept in the state (a secret either way:
+    RandomPassword's `result` is). The random provider is needed only where one is unset."""
+    if configured is not None:
+        return configured
+    result: pulumi.Output[str] = random.RandomPassword(name, length=32, special=False).result
+    return result
+
+
+admin_password = generated("grafana-admin-password", secrets.grafana_admin_password)
+grafana_secret_key = generated("grafana-secret-key", secrets.grafana_secret_key)
+grafana_metrics_password = generated("grafana-metrics-password",
+                                     secrets.grafana_metrics_password)
+
 prometheus = Prometheus("prometheus", PrometheusArgs(
-    container(Service.PROMETHEUS), settings, backend_bearer_token=secrets.backend_bearer_token))
+    container(Service.PROMETHEUS), settings, backend_bearer_token=secrets.backend_bearer_token,
+    grafana_metrics_password=grafana_metrics_password))
 loki = Loki("loki", LokiArgs(container(Service.LOKI), settings.retention.logs))
 tempo = Tempo("tempo", TempoArgs(container(Service.TEMPO), settings.retention.traces))
 alertmanager = Alertmanager("alertmanager", AlertmanagerArgs(
@@ -43,10 +58,9 @@ if settings.redis is not None:
     RedisExporter("redis-exporter", RedisExporterArgs(
         container(Service.REDIS_EXPORTER), settings.redis, redis_password=secrets.redis_password))
 
-admin_password: pulumi.Output[str] = secrets.grafana_admin_password or random.RandomPassword(
-    "grafana-admin-password", length=32, special=False).result
-grafana_server = Grafana("grafana", GrafanaArgs(container(Service.GRAFANA), settings.grafana,
-                                                admin_password))
+grafana_server = Grafana("grafana", GrafanaArgs(
+    container(Service.GRAFANA), settings.grafana, admin_password,
+    secret_key=grafana_secret_key, metrics_password=grafana_metrics_password))
 
 pulumi.export("environment", settings.environment)
 pulumi.export("prometheusUrl", prometheus.url)

@@ -1,8 +1,10 @@
 """What the stack runs: each service's fixed facts, one table row per service.
 
-Ports, config path, data and secrets directories, the image's user, its healthcheck and the
-ports a stack may publish: what no stack changes. Settings (settings/) hold what a stack may
-change, configs/ build each service's files from both, components/ run them. This module imports
+Ports, config path, data and secrets directories, the image's user and group, its healthcheck,
+the ports a stack may publish, where it writes besides its data dir and the capabilities it
+needs: what no stack changes. Settings (settings/) hold what a stack may change (images, memory
+and CPU limits among them), configs/ build each service's files from both, components/ run
+them. This module imports
 nothing of the project, so every other room can read it.
 """
 
@@ -57,8 +59,10 @@ class ServiceFacts:
     service: Service
     # Container ports by what they serve; every service has Listener.HTTP.
     listens: Mapping[Listener, int]
-    # The image's own user: secret files are readable by it alone.
+    # The image's own user and group, which the container runs as (stated, not inherited from
+    # the image); secret files are readable by the user alone.
     user_id: int
+    group_id: int
     # How the container checks itself: a command of its image, or (None) busybox wget on
     # `health_path` of its HTTP port.
     health_path: str = ""
@@ -70,11 +74,23 @@ class ServiceFacts:
     secrets_dir: str | None = None
     # Loki and Tempo replay their WAL on start, which can take a while.
     start_period: str = "30s"
+    # Where it writes besides its data dir, as tmpfs (the root filesystem is read-only): a
+    # temporary directory for Grafana, Loki and Tempo (Go's os.TempDir), whose releases cannot
+    # run here to show they never use one.
+    scratch_dirs: tuple[str, ...] = ()
+    # Capabilities added back after dropping all: none of the six needs one (each runs as its
+    # image's non-root user, listens above port 1024 and writes only its own volumes and tmpfs).
+    capabilities: tuple[str, ...] = ()
 
     @property
     def alias(self) -> str:
         """The name other containers reach it by on the stack network."""
         return self.service.value
+
+    @property
+    def user(self) -> str:
+        """`uid:gid`, as Docker's `--user` takes it."""
+        return f"{self.user_id}:{self.group_id}"
 
     @property
     def http_port(self) -> int:
@@ -92,8 +108,8 @@ SERVICES: Final[Mapping[Service, ServiceFacts]] = {
     facts.service: facts for facts in (
         ServiceFacts(
             Service.PROMETHEUS, {Listener.HTTP: 9090},
-            # prom/prometheus runs as `nobody`.
-            user_id=65534,
+            # prom/prometheus runs as `nobody` (group nobody). It writes its data dir only.
+            user_id=65534, group_id=65534,
             health_command=("promtool", "check", "healthy"),
             published={Port.PROMETHEUS: Listener.HTTP},
             config_path="/etc/prometheus/prometheus.yml",
@@ -101,38 +117,47 @@ SERVICES: Final[Mapping[Service, ServiceFacts]] = {
             secrets_dir="/etc/prometheus/secrets"),
         ServiceFacts(
             Service.LOKI, {Listener.HTTP: 3100, Listener.GRPC: 9095},
-            # grafana/loki images run as this uid (grafana/loki cmd/loki/Dockerfile).
-            user_id=10001,
+            # grafana/loki images run as this uid and gid (grafana/loki cmd/loki/Dockerfile).
+            user_id=10001, group_id=10001,
             # Distroless image: no shell or wget, but the binary checks its own /ready.
             health_command=("/usr/bin/loki", "-health"),
             published={Port.LOKI: Listener.HTTP},
             config_path="/etc/loki/config.yaml",
             data_dir="/loki",
-            start_period="60s"),
+            start_period="60s",
+            # Every path of its config is under common.path_prefix, the data dir
+            # (configs/loki.py).
+            scratch_dirs=("/tmp",)),
         ServiceFacts(
             Service.TEMPO, {Listener.HTTP: 3200, Listener.GRPC: 9095,
                             Listener.OTLP_GRPC: 4317, Listener.OTLP_HTTP: 4318},
-            # grafana/tempo images run as this uid (grafana/tempo cmd/tempo/Dockerfile).
-            user_id=10001,
+            # grafana/tempo images run as this uid and gid (grafana/tempo cmd/tempo/Dockerfile).
+            user_id=10001, group_id=10001,
             # Distroless image: no shell or wget, but the binary checks its own /ready.
             health_command=("/tempo", "-health"),
             published={Port.TEMPO_HTTP: Listener.HTTP, Port.TEMPO_OTLP_GRPC: Listener.OTLP_GRPC,
                        Port.TEMPO_OTLP_HTTP: Listener.OTLP_HTTP},
             config_path="/etc/tempo/tempo.yaml",
             data_dir="/var/tempo",
-            start_period="60s"),
+            start_period="60s",
+            # Its config's paths (traces, WAL, generator WAL) are all under the data dir.
+            scratch_dirs=("/tmp",)),
         ServiceFacts(
             Service.GRAFANA, {Listener.HTTP: 3000},
-            # grafana/grafana runs as uid 472.
-            user_id=472,
+            # grafana/grafana runs as uid 472 in the root group (gid 0), as its Dockerfile sets.
+            user_id=472, group_id=0,
             health_path="/api/health",
             published={Port.GRAFANA: Listener.HTTP},
             data_dir="/var/lib/grafana",
-            secrets_dir="/etc/grafana/secrets"),
+            secrets_dir="/etc/grafana/secrets",
+            # Its database, plugins and sessions are in the data dir; it logs to the console
+            # only (configs/grafana.py), so /var/log/grafana stays unwritten.
+            scratch_dirs=("/tmp",)),
         ServiceFacts(
             Service.ALERTMANAGER, {Listener.HTTP: 9093},
-            # prom/alertmanager runs as `nobody`.
-            user_id=65534,
+            # prom/alertmanager runs as `nobody` (group nobody). It writes its data dir only
+            # (silences and the notification log, `--storage.path`).
+            user_id=65534, group_id=65534,
             health_path="/-/healthy",
             published={Port.ALERTMANAGER: Listener.HTTP},
             config_path="/etc/alertmanager/alertmanager.yml",
@@ -142,7 +167,8 @@ SERVICES: Final[Mapping[Service, ServiceFacts]] = {
             Service.REDIS_EXPORTER, {Listener.HTTP: 9121},
             # oliver006/redis_exporter images run as 59000 (oliver006/redis_exporter
             # docker/Dockerfile); the -alpine image has busybox wget, the plain one no shell.
-            user_id=59000,
+            # It writes nothing.
+            user_id=59000, group_id=59000,
             health_path="/health",
             secrets_dir="/etc/redis_exporter"),
     )

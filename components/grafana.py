@@ -6,7 +6,12 @@ import pulumi
 import pulumi_docker as docker
 
 from components.service import ContainerArgs, ContainerSpec, Upload, port_url, service_container
-from configs.grafana import ADMIN_PASSWORD_FILE, grafana_env
+from configs.grafana import (
+    ADMIN_PASSWORD_FILE,
+    METRICS_PASSWORD_FILE,
+    SECRET_KEY_FILE,
+    grafana_env,
+)
 from services import Port, Service
 from settings import GrafanaApi
 
@@ -16,6 +21,10 @@ class GrafanaArgs:
     container: ContainerArgs
     api: GrafanaApi
     admin_password: pulumi.Input[str]
+    # Stable across updates (secret config, or a RandomPassword kept in the state).
+    secret_key: pulumi.Input[str]
+    # What Prometheus scrapes /metrics with (components/prometheus.py).
+    metrics_password: pulumi.Input[str]
 
 
 class Grafana(pulumi.ComponentResource):
@@ -28,7 +37,9 @@ class Grafana(pulumi.ComponentResource):
         deployed = service_container(self, name, args.container, ContainerSpec(
             service=Service.GRAFANA,
             env=grafana_env(args.api),
-            uploads=[Upload(ADMIN_PASSWORD_FILE, args.admin_password, secret=True)],
+            uploads=[Upload(ADMIN_PASSWORD_FILE, args.admin_password, secret=True),
+                     Upload(SECRET_KEY_FILE, args.secret_key, secret=True),
+                     Upload(METRICS_PASSWORD_FILE, args.metrics_password, secret=True)],
         ))
         self.container = deployed.container
         self.url = pulumi.Output.from_input(port_url(args.container.bindings, Port.GRAFANA))

@@ -6,6 +6,7 @@ import pulumi
 
 from components.service import ContainerArgs, ContainerSpec, Upload, port_url, service_container
 from configs.prometheus import (
+    GRAFANA_PASSWORD_FILE,
     credentials_file,
     prometheus_command,
     prometheus_config,
@@ -23,6 +24,8 @@ class PrometheusArgs:
     # Its config and rules read most of the settings: scrape jobs, retention, thresholds.
     settings: Settings
     backend_bearer_token: pulumi.Input[str] | None
+    # The password of Grafana's /metrics, which its scrape job reads from a file.
+    grafana_metrics_password: pulumi.Input[str]
 
 
 class Prometheus(pulumi.ComponentResource):
@@ -36,7 +39,8 @@ class Prometheus(pulumi.ComponentResource):
                  for file, document in rule_files(settings).items()}
         config = prometheus_config(settings, rules)
         uploads = [Upload(config_path(Service.PROMETHEUS), to_yaml(config)),
-                   *(Upload(path, content) for path, content in sorted(rules.items()))]
+                   *(Upload(path, content) for path, content in sorted(rules.items())),
+                   Upload(GRAFANA_PASSWORD_FILE, args.grafana_metrics_password, secret=True)]
         if settings.backend.auth is BackendAuth.BEARER:
             # Settings validation guarantees the token exists when bearer auth is asked for.
             assert args.backend_bearer_token is not None

@@ -7,6 +7,7 @@ each stack service. Every target carries `env` as a target label, so even `up` h
 from collections.abc import Iterable
 from typing import Final
 
+from configs.grafana import METRICS_USER as GRAFANA_METRICS_USER
 from services import (
     SERVICES,
     Service,
@@ -29,6 +30,10 @@ SELF_SCRAPED: Final = (Service.PROMETHEUS, Service.LOKI, Service.TEMPO, Service.
                        Service.ALERTMANAGER, Service.REDIS_EXPORTER)
 
 
+# Grafana's /metrics is behind basic auth (configs/grafana.py); its password is a file here.
+GRAFANA_PASSWORD_FILE: Final = f"{SECRETS_DIR}/grafana_metrics.password"
+
+
 def credentials_file(target: ScrapeTarget) -> str:
     """Where the bearer token of a job is uploaded; the YAML names only this path."""
     return f"{SECRETS_DIR}/{target.job}.token"
@@ -48,10 +53,12 @@ def scraped_services(settings: Settings) -> tuple[Service, ...]:
 def _service_job(settings: Settings, service: Service) -> dict[str, object]:
     address = (f"localhost:{SERVICES[service].http_port}" if service is Service.PROMETHEUS
                else internal_address(service))
-    return {
-        "job_name": service.job,
-        "static_configs": [{"targets": [address], "labels": {"env": settings.environment}}],
-    }
+    job: dict[str, object] = {"job_name": service.job}
+    if service is Service.GRAFANA:
+        job["basic_auth"] = {"username": GRAFANA_METRICS_USER,
+                             "password_file": GRAFANA_PASSWORD_FILE}
+    job["static_configs"] = [{"targets": [address], "labels": {"env": settings.environment}}]
+    return job
 
 
 def _target_job(target: ScrapeTarget) -> dict[str, object]:

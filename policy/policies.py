@@ -30,6 +30,10 @@ RESTART_POLICIES: Final = frozenset({"unless-stopped", "always"})
 LOG_DRIVERS: Final = frozenset({"json-file", "local"})
 LOG_ROTATION: Final = ("max-size", "max-file")
 
+# What every running container is hardened with (components/service.py).
+NO_NEW_PRIVILEGES: Final = frozenset({"no-new-privileges", "no-new-privileges:true"})
+_ROOT_USERS: Final = frozenset({"", "0", "root"})
+
 _IMAGE_ID_RE: Final = re.compile(r"^sha256:[0-9a-f]{64}$")
 _DIGEST_RE: Final = re.compile(r"@sha256:[0-9a-f]{64}$")
 # Parts of an env var name that mark its value as a credential. `API_URL` and `WEBHOOK` because a
@@ -108,9 +112,14 @@ def validate_pinned_images(args: ResourceValidationArgs, report_violation: Repor
                              f"{problem}: run a RemoteImage's image_id or a pinned reference")
 
 
+def _never_started(props: Mapping[str, Any]) -> bool:
+    """A container created and never started (`start: false`) holds files only: nothing runs."""
+    return props.get("start") is False
+
+
 def validate_container_baseline(args: ResourceValidationArgs,
                                 report_violation: Report) -> None:
-    if args.resource_type != CONTAINER:
+    if args.resource_type != CONTAINER or _never_started(args.props):
         return
     props = args.props
     name = _container_name(args)
@@ -135,6 +144,36 @@ def validate_container_baseline(args: ResourceValidationArgs,
     if missing:
         report_violation(f"container {name} logs without {' and '.join(missing)} in logOpts: "
                          "unrotated logs fill the disk")
+
+
+def validate_container_hardening(args: ResourceValidationArgs,
+                                 report_violation: Report) -> None:
+    if args.resource_type != CONTAINER or _never_started(args.props):
+        return
+    props = args.props
+    name = _container_name(args)
+    drops = [str(cap) for cap in _items(_mapping(props.get("capabilities")).get("drops"))]
+    if "ALL" not in drops:
+        report_violation(f"container {name} keeps the engine's default capabilities (drops "
+                         f"{drops}): drop ALL and add back only what the service needs")
+    if not NO_NEW_PRIVILEGES & {str(opt) for opt in _items(props.get("securityOpts"))}:
+        report_violation(f"container {name} lets its processes gain privileges: set "
+                         "security_opts no-new-privileges:true")
+    if props.get("readOnly") is not True:
+        report_violation(f"container {name} has a writable root filesystem: set read_only and "
+                         "give it tmpfs or volumes where it writes")
+    cpus = props.get("cpus")
+    try:
+        limited = float(str(cpus)) > 0
+    except ValueError:
+        limited = False
+    if not limited:
+        report_violation(f"container {name} has no CPU limit (cpus {cpus!r}): set one beside "
+                         "its memory limit")
+    user = str(props.get("user") or "")
+    if user.partition(":")[0] in _ROOT_USERS:
+        report_violation(f"container {name} runs as {user or 'the image default'!r}: state the "
+                         "image's non-root user as uid:gid")
 
 
 def validate_stateful_data(args: ResourceValidationArgs, report_violation: Report) -> None:
@@ -247,6 +286,12 @@ POLICIES: Final[list[ResourceValidationPolicy]] = [
                     "healthcheck, a memory limit and rotated json-file or local logs.",
         validate=validate_container_baseline),
     ResourceValidationPolicy(
+        name="container-hardening",
+        description="Every container that runs drops all capabilities, cannot gain "
+                    "privileges, has a read-only root filesystem and a CPU limit, and runs as a "
+                    "stated non-root user.",
+        validate=validate_container_hardening),
+    ResourceValidationPolicy(
         name="stateful-data-on-volumes",
         description="Prometheus, Loki, Tempo, Grafana and Alertmanager keep their data on named "
                     "volumes, never bind mounts; in production every Docker volume is protected.",
@@ -273,6 +318,7 @@ __all__ = [
     "image_pin_problem",
     "stack_of",
     "validate_container_baseline",
+    "validate_container_hardening",
     "validate_grafana_auth",
     "validate_grafana_provider",
     "validate_no_plain_secrets",

@@ -3,7 +3,9 @@ figures against (docs/benchmark.md).
 
 From one run of the program under mocks (review/mock_runtime.py), each container the program
 registers becomes a compose service with the same image, command, env, published ports, named
-volume, network alias, healthcheck, memory and swap, log options, restart policy and stop grace.
+volume, network alias, extra hosts, healthcheck, memory and swap, CPU limit, the hardening
+(capabilities, no-new-privileges, read-only root, tmpfs, user), log options, restart policy and
+stop grace.
 Each uploaded file becomes a file beside compose.yaml, with the owner and mode the upload has
 (secret files 0400 owned by the service's user, the rest root's and 0444), bind-mounted
 read-only at the upload's path. A label carries a hash of a service's files, so that `docker
@@ -82,6 +84,31 @@ def _files_hash(files: list[HostFile]) -> str:
     return digest.hexdigest()
 
 
+def _confinement(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """What the container is allowed: extra hosts, capabilities, no-new-privileges, read-only
+    root and its tmpfs, user, CPU limit; compose's key for each of the provider's inputs."""
+    body: dict[str, Any] = {}
+    if inputs.get("hosts"):
+        body["extra_hosts"] = [f"{host['host']}:{host['ip']}" for host in inputs["hosts"]]
+    capabilities = inputs.get("capabilities") or {}
+    if capabilities.get("drops"):
+        body["cap_drop"] = [str(cap) for cap in capabilities["drops"]]
+    if capabilities.get("adds"):
+        body["cap_add"] = [str(cap) for cap in capabilities["adds"]]
+    if inputs.get("securityOpts"):
+        body["security_opt"] = [str(opt) for opt in inputs["securityOpts"]]
+    if inputs.get("readOnly"):
+        body["read_only"] = True
+    if inputs.get("tmpfs"):
+        body["tmpfs"] = [f"{path}:{options}" if options else str(path)
+                         for path, options in sorted(inputs["tmpfs"].items())]
+    if inputs.get("user"):
+        body["user"] = str(inputs["user"])
+    if inputs.get("cpus"):
+        body["cpus"] = str(inputs["cpus"])
+    return body
+
+
 def _service(run: ProgramRun, service: str, container: Registration,
              prefix: str) -> tuple[dict[str, Any], dict[str, Any], list[HostFile]]:
     """The service, the named volumes it declares (keyed by their name without the project's
@@ -91,6 +118,9 @@ def _service(run: ProgramRun, service: str, container: Registration,
     volumes: dict[str, Any] = {}
     mounts: list[dict[str, Any]] = []
     for volume in inputs.get("volumes") or []:
+        if "fromContainer" in volume:
+            # The files container's volumes: compose bind-mounts the same files instead.
+            continue
         name = str(volume["volumeName"])
         key = name.removeprefix(f"{prefix}-")
         volumes[key] = {"name": name}
@@ -114,6 +144,7 @@ def _service(run: ProgramRun, service: str, container: Registration,
                          for port in inputs["ports"]]
     if mounts:
         body["volumes"] = mounts
+    body.update(_confinement(inputs))
     body.update({
         "networks": {"default": {"aliases": [str(alias) for alias in network["aliases"]]}},
         "restart": str(inputs["restart"]),

@@ -10,7 +10,9 @@ answered by the outputs of such a run.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import hashlib
+import json
 import runpy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -68,6 +70,8 @@ class Registration:
     dependencies: tuple[str, ...]
     # Inputs as the engine receives them: secrets appear as {SECRET_SIG: ..., "value": ...}.
     inputs: Mapping[str, Any]
+    # The id the mocks gave it ("" for a component).
+    id: str = ""
 
     def plain_inputs(self) -> dict[str, Any]:
         """Inputs with every secret wrapper removed (for reading values, not for secrecy checks)."""
@@ -92,17 +96,39 @@ class ProgramRun:
         return [r for r in self.resources if r.type == type_]
 
     def containers(self) -> dict[str, Registration]:
-        """Containers by service (`prometheus`, ... `redis-exporter`): their network alias."""
+        """Each service's container by service (`prometheus`, ... `redis-exporter`: its network
+        alias), its `uploads` those of the files container it mounts (components/service.py),
+        as the running service sees its files."""
         found = {}
         for container in self.of_type(CONTAINER):
-            (network,) = container.plain_inputs()["networksAdvanced"]
-            found[network["aliases"][0]] = container
+            networks = container.plain_inputs().get("networksAdvanced")
+            if not networks:
+                continue
+            (network,) = networks
+            files = self.files_container_of(container)
+            inputs = dict(container.inputs)
+            if files is not None:
+                inputs["uploads"] = files.inputs["uploads"]
+            found[network["aliases"][0]] = dataclasses.replace(container, inputs=inputs)
         return found
 
     def image_of(self, container: Registration) -> str:
         """The image name a container runs: its service's RemoteImage, its sibling."""
         (image,) = [r for r in self.of_type(REMOTE_IMAGE) if r.parent == container.parent]
         return str(image.plain_inputs()["name"])
+
+    def files_container_of(self, container: Registration) -> Registration | None:
+        """The files container a service's container mounts (`volumes_from <id>:ro`), if any."""
+        by_id = {files.id: files for files in self.files_containers()}
+        mounted = [by_id[str(volume["fromContainer"]).removesuffix(":ro")]
+                   for volume in container.plain_inputs().get("volumes", [])
+                   if "fromContainer" in volume]
+        assert len(mounted) <= 1, f"{container.name} mounts more than one files container"
+        return mounted[0] if mounted else None
+
+    def files_containers(self) -> list[Registration]:
+        """The containers that only hold a service's files: created, never started."""
+        return [r for r in self.of_type(CONTAINER) if r.plain_inputs().get("start") is False]
 
     def named(self, name: str) -> Registration:
         matches = [r for r in self.resources if r.name == name]
@@ -122,6 +148,14 @@ def unwrap_secrets(value: Any) -> Any:
 
 def _fake_id(name: str) -> str:
     return hashlib.sha256(name.encode()).hexdigest()[:16]
+
+
+def _container_id(name: str, inputs: Mapping[str, Any]) -> str:
+    """A container's id: new with every change of its inputs, as Docker gives a replacement a
+    new id, so whatever refers to it by id sees the change (`volumes_from <id>`)."""
+    return _fake_id(name + json.dumps(inputs, sort_keys=True, default=str))
+
+
 
 
 class _Mocks(pulumi.runtime.Mocks):
@@ -144,6 +178,8 @@ class _Mocks(pulumi.runtime.Mocks):
         elif args.typ == "random:index/randomPassword:RandomPassword":
             # The engine marks `result` secret (additionalSecretOutputs); mocks must do it here.
             state["result"] = pulumi.Output.secret(fake_secret(f"generated-{args.name}"))
+        if args.typ == CONTAINER:
+            return f"{args.name}-{_container_id(args.name, args.inputs)}", state
         return f"{args.name}-{_fake_id(args.name)}", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
@@ -166,7 +202,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 delete_before_replace=request.deleteBeforeReplace,
                 deleted_with=request.deletedWith, replace_with=tuple(request.replace_with),
                 dependencies=tuple(request.dependencies),
-                inputs=json_format.MessageToDict(request.object),
+                inputs=json_format.MessageToDict(request.object), id=response.id,
             ))
         return response
 

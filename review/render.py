@@ -3,8 +3,9 @@
 `python -m review.render --stack staging --out build/staging` runs the program under Pulumi's mock
 runtime (no CLI, no Docker) with fake secrets and writes:
   files/<service>/<path in container>   every uploaded file (secret files hold the fake values)
-  containers/<service>.json             image, command, env, ports, volumes, limits, healthcheck,
-                                        and each upload's path, owner and mode
+  containers/<service>.json             image, command, env, ports, volumes, limits, hardening,
+                                        healthcheck, each upload's path, owner and mode, and the
+                                        files container that holds them (`filesContainer`)
   grafana/datasources/<uid>.json        each datasource with the links its config adds
   grafana/dashboards/<uid>.json         each dashboard model, grafana/folders.json
   grafana/resources.json                the content stack's resources (content/)
@@ -64,12 +65,18 @@ def _container_view(run: ProgramRun, container: Registration) -> dict[str, Any]:
     inputs.pop("uploads", None)
     uploads = [{key: value for key, value in upload.items() if key != "content"}
                for upload in container.plain_inputs().get("uploads", [])]
-    return {
+    files = run.files_container_of(container)
+    view = {
         **inputs,
         "image": run.image_of(container),
         "env": dict(sorted(entry.split("=", 1) for entry in envs)) if envs != MASK else MASK,
         "uploads": sorted(uploads, key=lambda upload: str(upload["file"])),
     }
+    if files is not None:
+        # The never-started container that holds the uploads, which this one mounts read-only.
+        view["filesContainer"] = {key: value for key, value in mask_secrets(files.inputs).items()
+                                  if key not in ("uploads", "image")}
+    return view
 
 
 def _datasources(run: ProgramRun) -> dict[str, dict[str, Any]]:

@@ -3,8 +3,8 @@
 `python -m review.validate --stack staging` renders to build/<stack> (review.render), then checks:
 promtool on the Prometheus config and each rules file, amtool on the Alertmanager config, the
 Prometheus and Alertmanager binaries on their flags, promtool on every dashboard query (all of the
-pinned releases, built by `make tools`), and the key references of the pinned Loki and Tempo
-releases. Exits non-zero on failure.
+pinned releases, built by `make tools`), the key references of the pinned Loki and Tempo
+releases, and Grafana's GF_* variables against its settings reference. Exits non-zero on failure.
 """
 
 from __future__ import annotations
@@ -25,7 +25,12 @@ from typing import Final
 import yaml
 
 from configs.dashboards.queries import plain, promql_queries, variable_values
-from review.keyref import load_key_reference, unknown_keys
+from review.keyref import (
+    load_ini_reference,
+    load_key_reference,
+    unknown_grafana_env,
+    unknown_keys,
+)
 from services import Service, config_path
 from settings.stack_file import ROOT, stack_argument
 from toolchain.cache import BuildError
@@ -49,6 +54,8 @@ KEY_REFERENCES: Final = {
     _rendered(Service.LOKI): "loki-v3.7.6-keys.txt",
     _rendered(Service.TEMPO): "tempo-v3.0.3-keys.txt",
 }
+# Grafana takes its settings as GF_* variables (configs/grafana.py); it cannot run here either.
+GRAFANA_REFERENCE: Final = "grafana-keys.txt"
 
 
 @dataclass(frozen=True)
@@ -156,6 +163,11 @@ def check_key_references(tree: Path, scratch: Path) -> list[Failure]:
         for key in unknown_keys(config, load_key_reference(REFERENCES / reference)):
             release = reference.removesuffix("-keys.txt")
             failures.append(Failure(file, f"key {key} is unknown to {release}"))
+    grafana = f"containers/{Service.GRAFANA}.json"
+    env = json.loads((tree / grafana).read_text())["env"]
+    for name in unknown_grafana_env(env, load_ini_reference(REFERENCES / GRAFANA_REFERENCE)):
+        failures.append(Failure(grafana, f"{name} names no setting of Grafana "
+                                         f"(references/{GRAFANA_REFERENCE}): Grafana ignores it"))
     return failures
 
 

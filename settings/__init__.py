@@ -28,6 +28,8 @@ from settings.model import (
     SettingsError,
     Severity,
     Size,
+    cpus_read_back_exact,
+    provider_cpus,
 )
 from settings.parse import parse_duration, parse_settings
 
@@ -56,6 +58,8 @@ __all__ = [
     "SettingsError",
     "Severity",
     "Size",
+    "cpus_read_back_exact",
     "parse_duration",
     "parse_settings",
+    "provider_cpus",
 ]

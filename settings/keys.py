@@ -136,8 +136,9 @@ SAMPLE_INTERVAL: Final = Bounds(1, RATE_WINDOW // 4, Unit.SECONDS)
 # At least an hour of samples: more than the longest scrape interval many times over, so no
 # bound here lets retention be shorter than what it retains (a test holds the two apart).
 METRICS_RETENTION: Final = Bounds(3600, GO_DURATION_MAX, Unit.SECONDS)
-# The Grafana admin password: the provider and every operator log in with it.
-ADMIN_PASSWORD: Final = Strength(min_length=16, min_kinds=2)
+# Grafana's secrets: the admin password (the provider and every operator log in with it), the
+# secret key (whoever guesses it forges sessions) and the /metrics password.
+GRAFANA_SECRET: Final = Strength(min_length=16, min_kinds=2)
 
 # The project's own images (toolchain/images.py): local builds of the pinned releases
 # (`gatewayz-local/<service>`) and the labelled stand-ins (`gatewayz-local/<service>-standin`).
@@ -163,6 +164,16 @@ def _memory_key(service: Service, mb: int) -> ConfigKey:
     return ConfigKey(f"{camel(service)}MemoryMb", Kind.INTEGER, mb,
                      f"Memory limit of the {service} container, in MiB.",
                      bounds=Bounds(32, 65536))
+
+
+def _cpu_key(service: Service, millis: int) -> ConfigKey:
+    # The upper bound is a sanity bound; Docker checks the host's CPU count at create.
+    return ConfigKey(f"{camel(service)}CpuMillis", Kind.INTEGER, millis,
+                     f"CPU limit of the {service} container, in thousandths of a CPU (1000: one "
+                     "CPU, Docker's `--cpus` times 1000), one the docker provider reads back as "
+                     "written; at most the Docker host's CPUs, which "
+                     "Docker checks when it creates the container.",
+                     bounds=Bounds(100, 256_000))
 
 
 def _bind_key(port: Port, what: str) -> ConfigKey:
@@ -236,6 +247,19 @@ EXPOSURE_RISKS: Final[Mapping[Service, str]] = {
                           "or resolves alerts through its API",
 }
 
+# Beside the memory limit, so one busy service cannot take the host's CPUs from the others.
+# At most one CPU each, so the defaults fit the smallest Docker host (Docker refuses a container
+# whose limit exceeds the host's CPUs); kube-prometheus limits Grafana to 0.2 and Alertmanager
+# to 0.1, which dashboards and a notification burst outgrow here.
+DEFAULT_CPU_MILLIS: Final[Mapping[Service, int]] = {
+    Service.PROMETHEUS: 1000,
+    Service.LOKI: 1000,
+    Service.TEMPO: 1000,
+    Service.GRAFANA: 500,
+    Service.ALERTMANAGER: 250,
+    Service.REDIS_EXPORTER: 250,
+}
+
 KEYS: Final[tuple[ConfigKey, ...]] = (
     ConfigKey("environment", Kind.STRING, "",
               "Value of the `env` label on every series and of the dashboards' env variable "
@@ -301,7 +325,16 @@ KEYS: Final[tuple[ConfigKey, ...]] = (
     ConfigKey("grafanaAdminPassword", Kind.STRING, "",
               "Grafana admin password (secret; generated when unset). No surrounding whitespace, "
               "and no `${` or `$__`, which Grafana would expand.", secret=True,
-              strength=ADMIN_PASSWORD),
+              strength=GRAFANA_SECRET),
+    ConfigKey("grafanaSecretKey", Kind.STRING, "",
+              "Grafana's `secret_key`, which signs its cookies and encrypts its stored secrets "
+              "(secret; generated once when unset, and kept). No surrounding whitespace, and no "
+              "`${` or `$__`, which Grafana would expand.", secret=True, strength=GRAFANA_SECRET),
+    ConfigKey("grafanaMetricsPassword", Kind.STRING, "",
+              "Password of Grafana's `/metrics` (basic auth, user `prometheus`), which "
+              "Prometheus reads from a file (secret; generated when unset). No surrounding "
+              "whitespace, and no `${` or `$__`, which Grafana would expand.", secret=True,
+              strength=GRAFANA_SECRET),
     ConfigKey("protectData", Kind.BOOLEAN, False,
               "Protect data volumes and retain them on delete; required in production (a stack "
               "named `production`, or with `environment: production`)."),
@@ -320,6 +353,7 @@ KEYS: Final[tuple[ConfigKey, ...]] = (
               "`<imageMirror>/prometheus/prometheus` for `quay.io/prometheus/prometheus`)."),
     *(_image_key(service, image) for service, image in DEFAULT_IMAGES.items()),
     *(_memory_key(service, mb) for service, mb in DEFAULT_MEMORY_MB.items()),
+    *(_cpu_key(service, millis) for service, millis in DEFAULT_CPU_MILLIS.items()),
     _bind_key(Port.PROMETHEUS, "the Prometheus UI and API"),
     _bind_key(Port.LOKI, "Loki's push and query API"),
     _bind_key(Port.TEMPO_HTTP, "Tempo's query API"),

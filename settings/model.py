@@ -108,6 +108,25 @@ class Size:
         return f"{self.count}{self.unit}"
 
 
+def provider_cpus(millis: int) -> str:
+    """A CPU limit in thousandths of a CPU as Docker's `--cpus`, written as the docker provider
+    reads `cpus` back from the engine's NanoCpus (kreuzwerker/terraform-provider-docker
+    `nanoInt64ToDecimalString`: `1.0`, `0.5`, `0.25`), so no preview shows a change. That
+    reading rounds a few values to one decimal (`0.05` reads `0.1`): `cpus_read_back_exact`."""
+    nano = millis * 1_000_000
+    whole, rest = divmod(nano, 1_000_000_000)
+    nine = f"{whole}.{rest:09d}"
+    if nine.count("0") == 9:
+        return f"{nano / 1_000_000_000:.1f}"
+    return nine.rstrip("0")
+
+
+def cpus_read_back_exact(millis: int) -> bool:
+    """Whether the provider reads the limit back as the value it was given."""
+    whole, _, fraction = provider_cpus(millis).partition(".")
+    return int(whole) * 1000 + int(fraction.ljust(3, "0")[:3]) == millis and len(fraction) <= 3
+
+
 @dataclass(frozen=True)
 class Binding:
     """Where a container port is published on the host; None when it is not published."""
@@ -200,6 +219,7 @@ class Settings:
     grafana: GrafanaApi
     images: Mapping[Service, str]
     memory_mb: Mapping[Service, int]
+    cpu_millis: Mapping[Service, int]
     bindings: Mapping[Port, Binding | None]
     log_max_size: str
     log_max_file: int
@@ -232,6 +252,8 @@ class Secrets:
     backend_bearer_token: pulumi.Output[str] | None
     redis_password: pulumi.Output[str] | None
     grafana_admin_password: pulumi.Output[str] | None
+    grafana_secret_key: pulumi.Output[str] | None
+    grafana_metrics_password: pulumi.Output[str] | None
     alert_slack_webhook_url: pulumi.Output[str] | None
     alert_webhook_url: pulumi.Output[str] | None
     alert_heartbeat_url: pulumi.Output[str] | None

@@ -46,6 +46,8 @@ from settings.model import (
     SettingsError,
     Severity,
     Size,
+    cpus_read_back_exact,
+    provider_cpus,
 )
 
 _DURATION_UNITS: Final[Mapping[str, int]] = {
@@ -489,9 +491,9 @@ def _check_password(parser: _Parser, name: str, password: str) -> None:
     kinds = sum(any(test(c) for c in password) for test in (
         str.islower, str.isupper, str.isdigit, lambda c: not c.isalnum()))
     if len(password) < strength.min_length or kinds < strength.min_kinds:
-        parser.fail_secret(name, f"a password of {strength.describe()}")
+        parser.fail_secret(name, f"a value of {strength.describe()}")
     if "${" in password or "$__" in password:
-        parser.fail_secret(name, "a password without `${` or `$__`: Grafana expands them "
+        parser.fail_secret(name, "a value without `${` or `$__`: Grafana expands them "
                                  "(environment variables, `$__file{}`, `$__env{}`)")
 
 
@@ -561,6 +563,7 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
 
     images = _parse_images(parser)
     memory = {service: parser.integer(f"{camel(service)}MemoryMb") for service in Service}
+    cpu = {service: _parse_cpu(parser, f"{camel(service)}CpuMillis") for service in Service}
     bindings = {port: _parse_bind(parser, port) for port in Port}
     _check_bind_conflicts(parser, bindings)
 
@@ -593,6 +596,7 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
         grafana=_parse_grafana(parser, bindings[Port.GRAFANA]),
         images=images,
         memory_mb=memory,
+        cpu_millis=cpu,
         bindings=bindings,
         log_max_size=log_max_size,
         log_max_file=parser.integer("logMaxFile"),
@@ -724,6 +728,17 @@ def _stack_service(settings: Settings, target: ScrapeTarget) -> Service | None:
         if binding is not None and (binding.host_ip, binding.port) == (host, port):
             return owner(bound).service
     return None
+
+
+def _parse_cpu(parser: _Parser, name: str) -> int:
+    """From a tenth of a CPU; the most is the host's CPU count, which Docker checks at create."""
+    millis = parser.integer(name)
+    if not cpus_read_back_exact(millis):
+        parser.fail(name, str(millis), f"a limit the docker provider reads back as written (it "
+                                       f"reads {millis / 1000:g} CPUs as "
+                                       f"{provider_cpus(millis)}), e.g. a multiple of 100")
+    return millis
+
 
 
 def _check_unique_jobs(parser: _Parser, settings: Settings) -> None:

@@ -40,6 +40,8 @@ def load_settings() -> tuple[Settings, Secrets]:
         backend_bearer_token=secret("backendBearerToken"),
         redis_password=secret("redisPassword"),
         grafana_admin_password=secret("grafanaAdminPassword"),
+        grafana_secret_key=secret("grafanaSecretKey"),
+        grafana_metrics_password=secret("grafanaMetricsPassword"),
         alert_slack_webhook_url=secret("alertSlackWebhookUrl"),
         alert_webhook_url=secret("alertWebhookUrl"),
         alert_heartbeat_url=secret("alertHeartbeatUrl"),

@@ -1,4 +1,4 @@
-"""The key checker, and the committed Loki/Tempo key references it runs against."""
+"""The key checkers, and the committed Loki, Tempo and Grafana references they run against."""
 
 from __future__ import annotations
 
@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from review.keyref import KeyReference, load_key_reference, unknown_keys
+from review.keyref import (
+    KeyReference,
+    grafana_env_name,
+    load_ini_reference,
+    load_key_reference,
+    unknown_grafana_env,
+    unknown_keys,
+)
 from settings.stack_file import ROOT
 
 REFERENCE_DIR = ROOT / "references"
@@ -333,3 +340,38 @@ def test_empty_reference_is_an_error(tmp_path: Path) -> None:
     path.write_text("# nothing here\n", encoding="utf-8")
     with pytest.raises(ValueError, match="no key paths"):
         load_key_reference(path)
+
+
+# --- Grafana's GF_* variables ----------------------------------------------------------------
+
+GRAFANA_REF = REFERENCE_DIR / "grafana-keys.txt"
+
+
+def test_grafana_env_names_follow_grafanas_env_key() -> None:
+    assert grafana_env_name("security", "cookie_samesite") == "GF_SECURITY_COOKIE_SAMESITE"
+    assert grafana_env_name("auth.anonymous", "enabled") == "GF_AUTH_ANONYMOUS_ENABLED"
+    assert grafana_env_name("unified-alerting", "x") == "GF_UNIFIED_ALERTING_X"
+
+
+def test_grafana_reference_flags_a_misspelt_or_unknown_variable() -> None:
+    reference = load_ini_reference(GRAFANA_REF)
+    names = ["GF_SECURITY_COOKIE_SAMESITE", "GF_SECURITY_SECRET_KEY__FILE",
+             "GF_SECURITY_COOKIE_SAMESIDE", "GF_METRICS_BASIC_AUTH_PASSWORD_FILE",
+             "GF_NO_SUCH_SECTION_ENABLED", "PATH"]
+    assert unknown_grafana_env(names, reference) == [
+        "GF_SECURITY_COOKIE_SAMESIDE", "GF_METRICS_BASIC_AUTH_PASSWORD_FILE",
+        "GF_NO_SUCH_SECTION_ENABLED"]
+
+
+def test_grafana_reference_is_sorted_without_duplicates() -> None:
+    entries = [line for line in GRAFANA_REF.read_text().splitlines()
+               if line and not line.startswith("#")]
+    assert entries == sorted(set(entries))
+    assert len(load_ini_reference(GRAFANA_REF)) == len(entries) > 100
+
+
+def test_an_ini_reference_line_of_another_form_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "keys.txt"
+    path.write_text("security.cookie_secure\n")
+    with pytest.raises(ValueError, match="not `\\[section\\] key`"):
+        load_ini_reference(path)

@@ -63,6 +63,11 @@ def container(name: str = "gatewayz-staging-loki", **changes: Any) -> ResourceVa
         "logOpts": {"max-size": "10m", "max-file": "5"},
         "healthcheck": {"tests": ["CMD", "/usr/bin/loki", "-health"], "interval": "15s"},
         "volumes": [{"volumeName": f"{name}-data", "containerPath": "/loki"}],
+        "capabilities": {"drops": ["ALL"]},
+        "securityOpts": ["no-new-privileges:true"],
+        "readOnly": True,
+        "cpus": "1.0",
+        "user": "10001:10001",
     }
     props.update(changes)
     return resource_args(CONTAINER, {k: v for k, v in props.items() if v is not None}, name=name)
@@ -148,6 +153,45 @@ def test_the_programs_container_shape_passes_the_baseline() -> None:
 def test_a_container_missing_part_of_the_baseline_is_refused(changes: dict[str, Any],
                                                              message: str) -> None:
     assert violations("container-baseline", container(**changes)) == [message]
+
+
+def test_a_container_that_never_starts_needs_no_baseline_or_hardening() -> None:
+    # The files container (components/service.py): created, never started.
+    args = resource_args(CONTAINER, {"name": "gatewayz-staging-loki-files", "image": IMAGE_ID,
+                                     "start": False, "mustRun": False, "networkMode": "none"},
+                         name="gatewayz-staging-loki-files")
+    assert all_violations(args) == {}
+
+
+# --- container-hardening ---------------------------------------------------------------------
+
+def test_the_programs_container_shape_passes_the_hardening() -> None:
+    assert violations("container-hardening", container()) == []
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"capabilities": None}, "container gatewayz-staging-loki keeps the engine's default "
+                             "capabilities (drops []): drop ALL and add back only what the "
+                             "service needs"),
+    ({"capabilities": {"drops": ["NET_RAW"]}},
+     "container gatewayz-staging-loki keeps the engine's default capabilities (drops "
+     "['NET_RAW']): drop ALL and add back only what the service needs"),
+    ({"securityOpts": None}, "container gatewayz-staging-loki lets its processes gain "
+                             "privileges: set security_opts no-new-privileges:true"),
+    ({"readOnly": False}, "container gatewayz-staging-loki has a writable root filesystem: set "
+                          "read_only and give it tmpfs or volumes where it writes"),
+    ({"cpus": None}, "container gatewayz-staging-loki has no CPU limit (cpus None): set one "
+                     "beside its memory limit"),
+    ({"cpus": "0"}, "container gatewayz-staging-loki has no CPU limit (cpus '0'): set one "
+                    "beside its memory limit"),
+    ({"user": None}, "container gatewayz-staging-loki runs as 'the image default': state the "
+                     "image's non-root user as uid:gid"),
+    ({"user": "0:0"}, "container gatewayz-staging-loki runs as '0:0': state the image's "
+                      "non-root user as uid:gid"),
+])
+def test_a_container_missing_part_of_the_hardening_is_refused(changes: dict[str, Any],
+                                                              message: str) -> None:
+    assert violations("container-hardening", container(**changes)) == [message]
 
 
 # --- stateful-data-on-volumes ----------------------------------------------------------------
@@ -340,6 +384,10 @@ REGRESSIONS: Final[Mapping[str, Regression]] = {
         frozenset({"container-baseline"})),
     "restart off": Regression(
         "prometheus-container", inputs(restart="no"), frozenset({"container-baseline"})),
+    "writable root filesystem": Regression(
+        "grafana-container", inputs(readOnly=False), frozenset({"container-hardening"})),
+    "capabilities kept": Regression(
+        "alertmanager-container", inputs(capabilities=None), frozenset({"container-hardening"})),
     "image latest": Regression(
         "grafana-image", inputs(name="grafana/grafana:latest"), frozenset({"pinned-images"})),
     "container runs a bare tag": Regression(

@@ -21,7 +21,8 @@ from review.mock_runtime import (
     stack_config,
     stack_settings,
 )
-from settings import DEFAULT_IMAGES, BackendAuth, Duration, Service, Settings
+from services import SERVICES
+from settings import DEFAULT_IMAGES, BackendAuth, Duration, Service, Settings, provider_cpus
 from tests.support.stack import CONTAINER, containers, files, yaml_file
 
 STATEFUL = {"prometheus", "loki", "tempo", "grafana", "alertmanager"}
@@ -144,8 +145,9 @@ def test_stateful_services_keep_data_on_named_volumes(program: ProgramRun) -> No
     volumes = {v.plain_inputs()["name"]: v for v in program.of_type("docker:index/volume:Volume")}
     for name in STATEFUL:
         mounts = containers(program)[name].plain_inputs()["volumes"]
-        assert [m["volumeName"] in volumes for m in mounts] == [True], name
-        volume = volumes[mounts[0]["volumeName"]]
+        named = [m for m in mounts if "fromContainer" not in m]
+        assert [m["volumeName"] in volumes for m in named] == [True], name
+        volume = volumes[named[0]["volumeName"]]
         protected = program.stack == "production"
         assert (volume.protect, volume.retain_on_delete) == (protected, protected), name
 
@@ -195,10 +197,12 @@ def test_backend_credentials_only_through_a_credentials_file(program: ProgramRun
     uploaded = files(prometheus)
     for job in scrape_jobs(program):
         assert "bearer_token" not in job
-        assert "basic_auth" not in job
-        if "authorization" in job:
-            path = job["authorization"]["credentials_file"]
-            assert uploaded[path].startswith(FAKE_SECRET_PREFIX)
+        # Basic auth (Grafana's /metrics) only by a password file, never a password.
+        assert set(job.get("basic_auth", {})) <= {"username", "password_file"}
+        for path in (job.get("authorization", {}).get("credentials_file"),
+                     job.get("basic_auth", {}).get("password_file")):
+            if path is not None:
+                assert uploaded[path].startswith(FAKE_SECRET_PREFIX), path
     backend = stack_settings(program.stack).backend
     assert ("authorization" in scrape_jobs(program)[0]) == (backend.auth is BackendAuth.BEARER)
 
@@ -267,7 +271,8 @@ def test_an_image_bump_replaces_the_grafana_container_and_nothing_else(stack: st
     before = run_program(stack, config, secret_keys)
     config, secret_keys = stack_config(stack, overrides={"grafanaImage": "grafana/grafana:13.2.1"})
     after = run_program(stack, config, secret_keys)
-    assert _replaced(before, after) == {"grafana-image", "grafana-container"}
+    # The files container is of the image too, and the service's container mounts it by id.
+    assert _replaced(before, after) == {"grafana-image", "grafana-files", "grafana-container"}
 
 
 def test_grafana_runs_without_anonymous_access(program: ProgramRun) -> None:
@@ -321,3 +326,71 @@ def test_two_stacks_on_one_host_share_no_docker_name() -> None:
     assert not _docker_names(production) & _docker_names(labelled)
     assert all(name.startswith("gatewayz-staging") for name in _docker_names(labelled))
     assert scrape_jobs(labelled)[0]["static_configs"][0]["labels"]["env"] == "production"
+
+
+# --- hardening -------------------------------------------------------------------------------
+
+def test_every_container_runs_hardened_as_its_services_row_says(program: ProgramRun) -> None:
+    settings = stack_settings(program.stack)
+    for name, container in containers(program).items():
+        facts = SERVICES[Service(name)]
+        inputs = container.plain_inputs()
+        assert inputs["capabilities"] == {"drops": ["ALL"]}, name
+        assert inputs["securityOpts"] == ["no-new-privileges:true"], name
+        assert inputs["readOnly"] is True, name
+        assert inputs.get("tmpfs", {}).keys() == set(facts.scratch_dirs), name
+        assert inputs["user"] == f"{facts.user_id}:{facts.group_id}", name
+        assert inputs["cpus"] == provider_cpus(settings.cpu_millis[facts.service]), name
+        assert float(inputs["cpus"]) * 1000 == settings.cpu_millis[facts.service], name
+
+
+def test_each_services_files_are_mounted_read_only_from_a_never_started_container(
+        program: ProgramRun) -> None:
+    by_id = {files.id: files for files in program.files_containers()}
+    for name, container in containers(program).items():
+        (mounted,) = [volume["fromContainer"] for volume in container.plain_inputs()["volumes"]
+                      if "fromContainer" in volume]
+        assert mounted.endswith(":ro"), (name, mounted)
+        holder = by_id[mounted.removesuffix(":ro")].plain_inputs()
+        assert (holder["start"], holder["mustRun"], holder["networkMode"]) == (
+            False, False, "none"), name
+        # Every uploaded file sits in one of its volumes.
+        dirs = [volume["containerPath"] for volume in holder["volumes"]]
+        assert all(any(upload["file"].startswith(d + "/") for d in dirs)
+                   for upload in holder["uploads"]), (name, dirs)
+
+
+def test_a_config_change_replaces_the_files_and_the_container_that_mounts_them() -> None:
+    stack = "production"
+    config, secret_keys = stack_config(stack)
+    before = run_program(stack, config, secret_keys)
+    config, secret_keys = stack_config(stack, overrides={"logsRetention": "45d"})
+    after = run_program(stack, config, secret_keys)
+    assert _replaced(before, after) == {"loki-files", "loki-container"}
+
+
+def test_grafana_has_its_own_secret_key_and_metrics_password_as_files(
+        program: ProgramRun) -> None:
+    grafana = containers(program)["grafana"]
+    env = dict(e.split("=", 1) for e in grafana.plain_inputs()["envs"])
+    uploaded = files(grafana)
+    assert uploaded[env["GF_SECURITY_SECRET_KEY__FILE"]] == FAKE_SECRETS["grafanaSecretKey"]
+    password = uploaded[env["GF_METRICS_BASIC_AUTH_PASSWORD__FILE"]]
+    assert password == FAKE_SECRETS["grafanaMetricsPassword"]
+    assert not any(key in env for key in ("GF_SECURITY_SECRET_KEY",
+                                          "GF_METRICS_BASIC_AUTH_PASSWORD"))
+    # Prometheus scrapes Grafana with the same credential, from its own file.
+    (job,) = [job for job in scrape_jobs(program) if job["job_name"] == Service.GRAFANA.job]
+    assert job["basic_auth"]["username"] == env["GF_METRICS_BASIC_AUTH_USERNAME"]
+    assert files(containers(program)["prometheus"])[job["basic_auth"]["password_file"]] == \
+        password
+
+
+def test_unset_grafana_secrets_are_generated_once_each(stack: str) -> None:
+    unset = ("grafanaAdminPassword", "grafanaSecretKey", "grafanaMetricsPassword")
+    config, secret_keys = stack_config(stack, secrets={
+        key: value for key, value in FAKE_SECRETS.items() if key not in unset})
+    run = run_program(stack, config, secret_keys)
+    generated = {r.name for r in run.of_type("random:index/randomPassword:RandomPassword")}
+    assert generated == {"grafana-admin-password", "grafana-secret-key",
+                         "grafana-metrics-password"}

@@ -15,11 +15,13 @@ from typing import Any, Final
 
 import pytest
 
+from configs.grafana import grafana_env
 from configs.loki import CONFIG_PATH as LOKI_CONFIG
 from configs.prometheus import CONFIG_PATH as PROMETHEUS_CONFIG
 from configs.tempo import CONFIG_PATH as TEMPO_CONFIG
-from review.keyref import load_key_reference, unknown_keys
+from review.keyref import load_ini_reference, load_key_reference, unknown_grafana_env, unknown_keys
 from review.mock_runtime import FAKE_SECRETS, ProgramRun, run_program, stack_config
+from settings import GrafanaApi
 from settings.stack_file import ROOT
 from tests.support.stack import containers, files, write_tree, yaml_file
 from tests.support.tools import require_tool
@@ -59,6 +61,23 @@ def test_config_uses_only_keys_the_pinned_release_knows(
         program: ProgramRun, service: str, path: str, reference: str) -> None:
     config = yaml_file(containers(program)[service], path)
     assert unknown_keys(config, load_key_reference(REFERENCES / reference)) == []
+
+
+def test_grafana_sets_only_settings_grafana_knows(program: ProgramRun) -> None:
+    env = dict(e.split("=", 1) for e in containers(program)["grafana"].plain_inputs()["envs"])
+    assert unknown_grafana_env(env, load_ini_reference(REFERENCES / "grafana-keys.txt")) == []
+
+
+@pytest.mark.parametrize(("url", "secure"), [("http://127.0.0.1:3000", False),
+                                              ("https://grafana.example.com", True)])
+def test_grafana_cookies_and_hsts_follow_its_url(url: str, secure: bool) -> None:
+    env = grafana_env(GrafanaApi(url, "admin"))
+    assert env["GF_SECURITY_COOKIE_SAMESITE"] == "strict"
+    assert env["GF_SECURITY_COOKIE_SECURE"] == str(secure).lower()
+    assert env["GF_SECURITY_STRICT_TRANSPORT_SECURITY"] == str(secure).lower()
+    assert ("GF_SECURITY_STRICT_TRANSPORT_SECURITY_MAX_AGE_SECONDS" in env) is secure
+    assert {env[f"GF_SECURITY_{header}"] for header in (
+        "X_CONTENT_TYPE_OPTIONS", "X_XSS_PROTECTION", "CONTENT_SECURITY_POLICY")} == {"true"}
 
 
 def loki(program: ProgramRun) -> dict[str, Any]:

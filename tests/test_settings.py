@@ -63,6 +63,11 @@ def settings_error(stack: str, **overrides: Any) -> SettingsError:
     ({"alertHeartbeat": "yes"}, "alertHeartbeat", "true or false"),
     ({"alertHeartbeatRepeatInterval": "30s"}, "alertHeartbeatRepeatInterval", "from 1m"),
     ({"alertHeartbeatRepeatInterval": "2h"}, "alertHeartbeatRepeatInterval", "from 1m to 1h"),
+    ({"prometheusCpuMillis": "50"}, "prometheusCpuMillis", "a whole number from 100"),
+    ({"grafanaCpuMillis": "1.5"}, "grafanaCpuMillis", "a whole number from 100"),
+    # The provider reads NanoCpus 10.05e9 back as `10.1`: a change at every preview.
+    ({"lokiCpuMillis": "10050"}, "lokiCpuMillis", "reads 10.05 CPUs as 10.1"),
+    ({"grafanaAdminPassword": "admin"}, "grafanaAdminPassword", "at least 16"),
 ])
 def test_each_bad_setting_names_its_key_and_the_accepted_form(
         overrides: dict[str, Any], key: str, accepted: str) -> None:
@@ -342,6 +347,10 @@ BAD_SETTINGS: Final[tuple[tuple[str, dict[str, Any], str, str], ...]] = (
      "grafanaAdminPassword", "without `${` or `$__`"),
     ("password-file-provider", {"grafanaAdminPassword": "Correct-$__file{/etc/x}-9"},
      "grafanaAdminPassword", "without `${` or `$__`"),
+    ("weak-secret-key", {"grafanaSecretKey": "grafanasecretkey"}, "grafanaSecretKey",
+     "of at least 2 kinds"),
+    ("metrics-password-expands", {"grafanaMetricsPassword": "Correct-${HORSE}-Battery-9"},
+     "grafanaMetricsPassword", "without `${` or `$__`"),
     # Images: a version tag or a digest, of a repository that is the service.
     ("floating-main", {"prometheusImage": "prom/prometheus:main"}, "prometheusImage",
      "never `latest`, `main`"),

@@ -55,13 +55,15 @@ ALERTMANAGER_CONFIG: Final = "/etc/alertmanager/alertmanager.yml"
 # Every input the program gives a container, each carried into the plan by the test below; a new
 # one fails here until the smoke test creates it too.
 CONTAINER_INPUTS: Final = frozenset({
-    "command", "destroyGraceSeconds", "env", "healthcheck", "image", "logDriver", "logOpts",
-    "memory", "memorySwap", "name", "networksAdvanced", "ports", "restart", "uploads", "volumes",
-    "wait", "waitTimeout"})
+    "capabilities", "command", "cpus", "destroyGraceSeconds", "env", "filesContainer",
+    "healthcheck", "image", "logDriver", "logOpts", "memory", "memorySwap", "name",
+    "networksAdvanced", "ports", "readOnly", "restart", "securityOpts", "tmpfs", "uploads",
+    "user", "volumes", "wait", "waitTimeout"})
 PLAN_FIELDS: Final = frozenset({
     "service", "name", "image", "command", "env", "uploads", "healthcheck", "memory_mb",
     "memory_swap_mb", "log_driver", "log_opts", "restart", "network", "aliases", "ports",
-    "volumes", "wait_timeout_seconds", "stop_grace_seconds"})
+    "volumes", "wait_timeout_seconds", "stop_grace_seconds", "user", "cap_drop", "cap_add",
+    "security_opt", "read_only", "tmpfs", "nano_cpus", "files_name", "files_dirs"})
 _GO_UNITS: Final = {"ms": "milliseconds", "s": "seconds", "m": "minutes", "h": "hours"}
 
 
@@ -173,7 +175,10 @@ def test_each_container_is_the_rendered_one_but_image_names_and_host_ports(case:
         assert plan.name == "smoke-" + spec["name"]
         assert plan.network == "smoke-" + network["name"]
         assert plan.volumes == {"smoke-" + volume["volumeName"]: volume["containerPath"]
-                                for volume in spec.get("volumes", [])}
+                                for volume in spec.get("volumes", []) if "volumeName" in volume}
+        holder = spec["filesContainer"]
+        assert plan.files_name == "smoke-" + holder["name"]
+        assert plan.files_dirs == tuple(v["containerPath"] for v in holder["volumes"])
         assert plan.ports == {
             int(port["internal"]): (port["ip"], _published_port(service, int(port["internal"])))
             for port in spec.get("ports", [])}
@@ -189,6 +194,13 @@ def test_each_container_is_the_rendered_one_but_image_names_and_host_ports(case:
         assert plan.restart == spec["restart"]
         assert plan.wait_timeout_seconds == spec["waitTimeout"]
         assert plan.stop_grace_seconds == spec["destroyGraceSeconds"]
+        assert plan.user == spec["user"]
+        assert plan.cap_drop == tuple(spec["capabilities"]["drops"]) == ("ALL",)
+        assert plan.cap_add == tuple(spec["capabilities"].get("adds", ()))
+        assert plan.security_opt == tuple(spec["securityOpts"])
+        assert plan.read_only is spec["readOnly"] is True
+        assert plan.tmpfs == spec.get("tmpfs", {})
+        assert plan.nano_cpus == round(float(spec["cpus"]) * 1e9)
 
 
 def test_standins_are_the_rendered_containers_but_image_names_and_host_ports(case: Case) -> None:

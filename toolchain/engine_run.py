@@ -228,8 +228,11 @@ def leftovers(client: docker.DockerClient, stack: str) -> list[str]:
 
 
 def remove_leftovers(client: docker.DockerClient, stack: str) -> None:
-    # Containers first: a network or volume in use cannot go.
-    for kind, one in _of_stack(client, stack):
+    # Containers first: a network or volume in use cannot go; a service before the files
+    # container whose anonymous volumes it mounts, so those go with it.
+    for kind, one in sorted(_of_stack(client, stack),
+                            key=lambda found: (found[0] != "container",
+                                               (found[1].name or "").endswith("-files"))):
         with suppress(NotFound):
             if kind == "container":
                 one.remove(force=True, v=True)

@@ -4,8 +4,9 @@ The lines come from the README itself (the bash block after `<!-- setup:<stack> 
 `'<...>'` placeholder filled with a sentinel, in a shell whose HOME is a temporary directory (so
 the README's backend directory lands there). Before its `make preview`, the run sets, through
 `pulumi config set` like any stack file value, what would reach outside this machine or needs a
-plugin that cannot be built here (the overrides of the engine tier, and `grafanaAdminPassword`,
-which `RandomPassword` would otherwise make). Nothing of the program is bypassed.
+plugin that cannot be built here (the overrides of the engine tier, and Grafana's admin password,
+secret key and metrics password, which `RandomPassword` would otherwise make). Nothing of the
+program is bypassed.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ PLACEHOLDER: Final = re.compile(r"'<[^'<>]+>'")
 # The program's refusal of a stack that lacks a secret it needs (settings/parse.py).
 MISSING: Final = re.compile(rf"{NAMESPACE}:(\w+) is required by this stack's settings")
 PREVIEW: Final = "make preview"
-# Secrets the run sets itself: the random provider that would generate it cannot be built here.
-RUN_SECRETS: Final = ("grafanaAdminPassword",)
+# Secrets the run sets itself: the random provider that would generate them cannot be built here.
+RUN_SECRETS: Final = ("grafanaAdminPassword", "grafanaSecretKey", "grafanaMetricsPassword")
 
 
 @dataclass(frozen=True)

@@ -45,8 +45,10 @@ from settings.stack_file import ROOT
 from tests.smoke.clients import Alertmanager, Catcher, Prometheus
 from tests.smoke.containers import Health, create, logs_tail, wait_healthy
 from tests.smoke.localize import (
+    FILES_SUFFIX,
     NAME_PREFIX,
     NOT_RUN,
+    RUN,
     SMOKE_OVERRIDES,
     ContainerPlan,
     Host,
@@ -118,6 +120,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     write(f"not run: {', '.join(s.value for s in NOT_RUN)} (AGPL: no image can be built here; "
           "their configs are checked against their releases' key references; "
           "test_standins.py runs stand-ins of them)")
+    ran_here = sorted(LIVE[-1].containers) if LIVE else list(RUN)
+    ran, not_run = (", ".join(s.value for s in group) for group in (ran_here, NOT_RUN))
+    write(f"hardening proven on the running containers of {ran} and the stand-ins "
+          "(capabilities, no-new-privileges, read-only root and files, tmpfs, CPU and memory "
+          f"limits, user); unproven here: whether {not_run} themselves run under it (their "
+          "settings are checked against their releases' references only)")
     if LIVE:
         write(f"first {WATCHDOG} at Alertmanager "
               f"{LIVE[-1].watchdog_delivery_seconds:.1f}s after it fired")
@@ -175,7 +183,9 @@ def local_images(docker_engine: Engine) -> Mapping[Service, str]:
 
 def _remove_leftovers(client: docker.DockerClient) -> None:
     """What a run killed by SIGKILL left: containers, volumes and networks of ours."""
-    for container in client.containers.list(all=True, filters={"name": NAME_PREFIX}):
+    # The services before the files containers whose volumes they mount, so those go too.
+    for container in sorted(client.containers.list(all=True, filters={"name": NAME_PREFIX}),
+                            key=lambda one: (one.name or "").endswith(FILES_SUFFIX)):
         if (container.name or "").startswith(NAME_PREFIX):
             container.remove(force=True, v=True)
     for volume in client.volumes.list():
@@ -276,7 +286,9 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def backend(host: Host, plans: dict[Service, ContainerPlan], logs: Path) -> Iterator[Backend]:
     """The stand-in GatewayZ backend, guarded by the token Prometheus' credentials file holds."""
     prometheus = plans[Service.PROMETHEUS]
-    tokens = [u.content for u in prometheus.uploads if u.owner is not None]
+    # The files the scrape jobs' `authorization` names (Grafana's basic auth has its own).
+    tokens = [prometheus.file(job["authorization"]["credentials_file"])
+              for job in prometheus.config()["scrape_configs"] if "authorization" in job]
     argv = [sys.executable, "-m", "tests.smoke.backend", "--host", host.gateway, "--port",
             str(host.backend_port), "--max-seconds", "900"]
     if tokens:

@@ -1,9 +1,11 @@
 """The one mapping from a rendered stack to the containers the smoke test creates here.
 
 `localize` returns, for Prometheus, Alertmanager and redis_exporter, exactly the container the
-program registers (command, env, uploads with owner and mode, healthcheck, memory and swap, log
-options, restart policy, network alias, published ports, named volumes), changed only where
-this machine differs from a Docker host. Each change is listed in its docstring and tested.
+program registers (command, env, uploads with owner and mode in the files container it mounts
+read-only, healthcheck, memory and swap, CPU limit, user, capabilities, security options,
+read-only root and tmpfs, log options, restart policy, network alias, published ports, named
+volumes), changed only where this machine differs from a Docker host. Each change is listed in
+its docstring and tested.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ NOT_RUN: Final = (Service.LOKI, Service.TEMPO, Service.GRAFANA)
 # Names the run gives its containers, volumes and network, so it never meets a deployed stack
 # on the same engine.
 NAME_PREFIX: Final = "smoke-"
+# How the program names a service's files container: `<container name>-files`
+# (components/service.py).
+FILES_SUFFIX: Final = "-files"
 # What the run changes in a stack's settings before rendering it: production's exporter logs in
 # as an ACL user (redis_exporter looks its password up under an address with the user in it).
 SMOKE_OVERRIDES: Final[Mapping[str, Mapping[str, str]]] = {
@@ -98,6 +103,19 @@ class ContainerPlan:
     volumes: Mapping[str, str]
     wait_timeout_seconds: float
     stop_grace_seconds: int
+    # Hardening, as the Docker API takes it.
+    user: str
+    cap_drop: tuple[str, ...]
+    cap_add: tuple[str, ...]
+    security_opt: tuple[str, ...]
+    read_only: bool
+    # path -> mount options
+    tmpfs: Mapping[str, str]
+    nano_cpus: int
+    # The never-started container that holds the uploads (None: no uploads), and the
+    # directories its anonymous volumes are at.
+    files_name: str | None
+    files_dirs: tuple[str, ...]
 
     def file(self, path: str) -> str:
         (content,) = [upload.content for upload in self.uploads if upload.path == path]
@@ -173,6 +191,8 @@ def _plan(rendered: Rendered, service: Service, image: str,
     files = rendered.files.get(service.value, {})
     health = spec["healthcheck"]
     (network,) = spec["networksAdvanced"]
+    holder = spec.get("filesContainer")
+    capabilities = spec.get("capabilities", {})
     return ContainerPlan(
         service=service,
         name=NAME_PREFIX + spec["name"],
@@ -198,9 +218,19 @@ def _plan(rendered: Rendered, service: Service, image: str,
         ports={int(port["internal"]): (port["ip"], published[(service, int(port["internal"]))])
                for port in spec.get("ports", [])},
         volumes={NAME_PREFIX + volume["volumeName"]: volume["containerPath"]
-                 for volume in spec.get("volumes", [])},
+                 for volume in spec.get("volumes", []) if "volumeName" in volume},
         wait_timeout_seconds=float(spec["waitTimeout"]),
         stop_grace_seconds=int(spec["destroyGraceSeconds"]),
+        user=spec["user"],
+        cap_drop=tuple(capabilities.get("drops", ())),
+        cap_add=tuple(capabilities.get("adds", ())),
+        security_opt=tuple(spec.get("securityOpts", ())),
+        read_only=bool(spec.get("readOnly", False)),
+        tmpfs=dict(spec.get("tmpfs", {})),
+        nano_cpus=round(float(spec["cpus"]) * 1_000_000_000),
+        files_name=NAME_PREFIX + holder["name"] if holder else None,
+        files_dirs=tuple(volume["containerPath"] for volume in holder["volumes"]) if holder
+        else (),
     )
 
 

@@ -35,7 +35,7 @@ from tests.smoke.clients import (
     remote_write_body,
 )
 from tests.smoke.conftest import VERSIONS, Backend, Redis, Running, resend_delay_seconds
-from tests.smoke.containers import logs_tail, replace
+from tests.smoke.containers import hardening_problems, logs_tail, replace
 from tests.smoke.localize import (
     ERROR_RATE_ALERT,
     NOT_RUN,
@@ -192,6 +192,15 @@ def test_memory_limit_and_log_rotation_are_the_rendered_ones(
         assert config["MemorySwap"] == config["Memory"], service
         assert config["LogConfig"] == {"Type": "json-file", "Config": dict(plan.log_opts)}
         assert config["RestartPolicy"]["Name"] == "unless-stopped"
+
+
+def test_each_container_runs_hardened_as_planned(
+        running: Running, plans: dict[Service, ContainerPlan]) -> None:
+    # Capabilities, no-new-privileges, read-only root and files, tmpfs, CPU and memory, user;
+    # every other test of this module shows the service still works under them.
+    problems = {service: found for service, container in running.containers.items()
+                if (found := hardening_problems(container, plans[service]))}
+    assert problems == {}
 
 
 def test_secret_files_are_readable_by_the_service_user_alone(

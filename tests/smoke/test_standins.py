@@ -25,7 +25,7 @@ from docker.models.containers import Container
 
 from review.render import Rendered
 from services import SERVICES, Service
-from tests.smoke.containers import Health, create, logs_tail, wait_healthy
+from tests.smoke.containers import Health, create, hardening_problems, logs_tail, wait_healthy
 from tests.smoke.localize import NAME_PREFIX, NOT_RUN, ContainerPlan, standin_plans
 from tests.support.waiting import wait_until
 from toolchain import images
@@ -54,9 +54,10 @@ def _free_port() -> int:
 def _remove(client: docker.DockerClient, plans: Mapping[Service, ContainerPlan]) -> None:
     """This module's containers, volumes and network, also those of a run killed before its
     teardown."""
-    for plan in plans.values():
+    for name in [*(plan.name for plan in plans.values()),
+                 *(plan.files_name for plan in plans.values() if plan.files_name)]:
         with contextlib.suppress(NotFound):
-            client.containers.get(plan.name).remove(force=True, v=True)
+            client.containers.get(name).remove(force=True, v=True)
     for plan in plans.values():
         for volume in plan.volumes:
             with contextlib.suppress(NotFound):
@@ -141,6 +142,12 @@ def test_each_runs_as_the_service_user(standins: Standins) -> None:
         result = container.exec_run(["id", "-u"])
         assert isinstance(result.output, bytes)  # not a stream: exec_run without stream=True
         assert (result.exit_code, result.output.decode().strip()) == (0, str(uid)), service
+
+
+def test_each_runs_hardened_as_planned(standins: Standins) -> None:
+    problems = {service: found for service, container in standins.containers.items()
+                if (found := hardening_problems(container, standins.plans[service]))}
+    assert problems == {}
 
 
 def test_each_writes_its_data_volume(standins: Standins) -> None:
