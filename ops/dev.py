@@ -8,8 +8,9 @@
   backend and Redis to watch (default: on this machine, `host.docker.internal`), and for each
   service the pinned upstream image where the engine has it or a registry answers, else the
   local build of the pinned release (`make images`), else, for Grafana, Loki and Tempo, which
-  cannot be built here, a labelled stand-in; Grafana's admin password generated and set as a
-  secret;
+  cannot be built here, a labelled stand-in; Grafana's admin password, secret key and metrics
+  password generated and set as secrets (the program would otherwise generate them with the
+  random provider, which cannot be built here);
 - `pulumi up` with the policy pack, then the Grafana content (content/) where a real Grafana
   runs and the CLI has its plugin; what could not run is named, never skipped silently;
 - at the end, the URLs to open, how to read the Grafana password, how to check and tear down.
@@ -37,7 +38,7 @@ import yaml
 from docker.errors import DockerException, ImageNotFound
 
 from services import SERVICES, Service
-from settings.keys import DEFAULT_IMAGES, camel
+from settings.keys import DEFAULT_IMAGES, GENERATED_SECRETS, camel
 from settings.model import PROJECT
 from settings.stack_file import ROOT
 from toolchain import dockerd, images, pulumi_engine, releases
@@ -286,9 +287,11 @@ def up(backend_url: str | None, redis_address: str | None) -> None:
                                          DEFAULT_REDIS_ADDRESS if redis_address is None
                                          else redis_address, chosen))
         say(f"wrote {STACK_FILE.name} (not in git)")
-        cli.run("config", "set", "--stack", STACK, "--secret", f"{PROJECT}:grafanaAdminPassword",
-                secret_input=secrets.token_urlsafe(24))
-        say("generated Grafana's admin password (a secret of the stack)")
+        for generated in GENERATED_SECRETS:
+            cli.run("config", "set", "--stack", STACK, "--secret", f"{PROJECT}:{generated.name}",
+                    secret_input=secrets.token_urlsafe(24))
+        say("generated Grafana's admin password, secret key and metrics password (secrets of "
+            "the stack)")
     else:
         chosen = _chosen_from_file(engine.client)
         for key, value in (("backendMetricsUrl", backend_url), ("redisAddress", redis_address)):

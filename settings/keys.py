@@ -432,3 +432,8 @@ KEYS: Final[tuple[ConfigKey, ...]] = (
 )
 
 KEYS_BY_NAME: Final[Mapping[str, ConfigKey]] = {key.name: key for key in KEYS}
+# The secrets the program generates when unset (RandomPassword in __main__), all held to
+# GRAFANA_SECRET. Where the random provider is absent (it cannot be built here), `make up` and the
+# engine tier set them instead.
+GENERATED_SECRETS: Final[tuple[ConfigKey, ...]] = tuple(
+    key for key in KEYS if key.strength is GRAFANA_SECRET)

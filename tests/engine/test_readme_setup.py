@@ -23,6 +23,7 @@ from typing import Final
 import pytest
 
 from services import Service
+from settings.keys import GENERATED_SECRETS
 from toolchain import dockerd
 from toolchain.engine_run import (
     COMMAND_SECONDS,
@@ -41,7 +42,7 @@ PLACEHOLDER: Final = re.compile(r"'<[^'<>]+>'")
 MISSING: Final = re.compile(rf"{NAMESPACE}:(\w+) is required by this stack's settings")
 PREVIEW: Final = "make preview"
 # Secrets the run sets itself: the random provider that would generate them cannot be built here.
-RUN_SECRETS: Final = ("grafanaAdminPassword", "grafanaSecretKey", "grafanaMetricsPassword")
+RUN_SECRETS: Final = tuple(key.name for key in GENERATED_SECRETS)
 
 
 @dataclass(frozen=True)
