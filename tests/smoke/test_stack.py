@@ -23,6 +23,8 @@ from configs.dashboards.queries import plain, promql_queries, variable_values
 from configs.dashboards.targets import WANTED_METRICS
 from configs.promql import metric_names
 from configs.render import to_yaml
+from configs.rules import runbooks
+from configs.rules.helpers import PromQL
 from configs.rules.watchdog import WATCHDOG
 from ops import verify
 from review.render import Rendered
@@ -336,6 +338,58 @@ def test_every_dashboard_query_runs(prometheus: Prometheus, rendered: Rendered,
         "every dashboard query on a metric the stack produces to return data", SCRAPED_SECONDS,
         run_all, lambda found: bool(found[0]) or not found[1])
     assert not failures
+
+
+# Placeholders a runbook query asks the on-call engineer to replace (`provider="<provider>"`).
+RUNBOOK_PLACEHOLDER: Final = re.compile(r"<[a-z_]+>")
+
+
+def _why_a_runbook_query_may_be_empty(expr: str, plans: Mapping[Service, ContainerPlan]
+                                      ) -> str | None:
+    """Why a runbook query may return nothing on this healthy stack, or None: then it must
+    return data."""
+    names = metric_names(expr)
+    if (any(name.startswith(NOT_RUN_PREFIXES) for name in names)
+            or any(f'job="{job}"' in expr for job in NOT_RUN_JOBS)):
+        return "it reads a service not run here"
+    if Service.REDIS_EXPORTER not in plans and any(name.startswith("redis_") for name in names):
+        return "this stack watches no Redis"
+    if RUNBOOK_PLACEHOLDER.search(expr):
+        return "it names a placeholder to replace"
+    return None
+
+
+def test_every_runbook_query_runs_on_the_live_prometheus(
+        prometheus: Prometheus, settings: Settings, plans: dict[Service, ContainerPlan]
+        ) -> None:
+    """What a runbook tells the on-call engineer to paste runs on this Prometheus, and returns
+    data unless `_why_a_runbook_query_may_be_empty` says why not (docs/smoke.md)."""
+    queries = sorted({(book.alert, check.expr) for book in runbooks(settings)
+                      for check in book.runbook.checks if isinstance(check, PromQL)})
+    assert queries
+
+    empty: list[str] = []
+
+    def run_all() -> list[str]:
+        """Queries Prometheus refuses; those without data that should have some are kept in
+        `empty` (a rate() needs two scrapes in its window first)."""
+        refused = []
+        empty.clear()
+        for alert, expr in queries:
+            try:
+                result = prometheus.query(expr)
+            except ValueError as error:
+                refused.append(f"{alert}: {expr}\n  Prometheus: {error}")
+                continue
+            if not result and _why_a_runbook_query_may_be_empty(expr, plans) is None:
+                empty.append(f"{alert}: {expr}")
+        return refused
+
+    refused = wait_until(
+        f"each of the {len(queries)} runbook queries on data the stack produces to return data",
+        SCRAPED_SECONDS, run_all, lambda refused: bool(refused) or not empty,
+        detail=lambda: "still without data:\n" + "\n".join(empty))
+    assert not refused, "runbook queries Prometheus refuses:\n" + "\n".join(refused)
 
 
 def test_a_healthy_stack_is_quiet_but_for_its_watchdog(prometheus: Prometheus) -> None:
