@@ -1,0 +1,26 @@
+// Parses Mermaid diagrams with Mermaid's own parser, as GitHub's renderer would before drawing
+// them: reads a JSON object {name: diagram text} on stdin, writes {name: error message or null}
+// on stdout. mermaid.parse(text) throws the parser's own message for a diagram it cannot read
+// (https://mermaid.js.org/config/setup/mermaid/interfaces/ParseOptions.html: without
+// suppressErrors). It needs no browser, but its sanitizer (DOMPurify) needs a DOM: jsdom's.
+import { readFileSync } from "node:fs";
+import { JSDOM } from "jsdom";
+
+const { window } = new JSDOM("");
+globalThis.window = window;
+globalThis.document = window.document;
+// Imported once the DOM exists: DOMPurify binds to it when it loads.
+const { default: mermaid } = await import("mermaid");
+mermaid.initialize({ startOnLoad: false });
+
+const diagrams = JSON.parse(readFileSync(0, "utf8"));
+const errors = {};
+for (const [name, text] of Object.entries(diagrams)) {
+  try {
+    await mermaid.parse(text);
+    errors[name] = null;
+  } catch (error) {
+    errors[name] = error instanceof Error ? error.message : String(error);
+  }
+}
+process.stdout.write(JSON.stringify(errors));
