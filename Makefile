@@ -69,14 +69,15 @@ policy/.venv/.installed: policy/requirements.txt
 	touch $@
 
 # The pinned Prometheus, Alertmanager and redis_exporter from their Go modules, the Pulumi
-# engine (CLI, Python language host, docker provider) where the machine has none, and Mermaid's
-# parser (npm ci of toolchain/node/, run with node) into ~/.cache/gatewayz-observability: one
-# line per build as it starts and ends, one per piece already built (docs/toolchain.md).
-## tools: build the pinned releases, the Pulumi engine and Mermaid's parser (once)
+# engine (CLI, Python language host, docker provider) where the machine has none, and the
+# Mermaid and LogQL parsers the tests run with node (npm ci of toolchain/node/) into
+# ~/.cache/gatewayz-observability: one line per build as it starts and ends, one per piece
+# already built (docs/toolchain.md).
+## tools: build the pinned releases, the Pulumi engine, the Mermaid and LogQL parsers (once)
 tools: venv
 	$(PY) -m toolchain.releases
 	GATEWAYZ_VENDOR_DIR='$(GATEWAYZ_VENDOR_DIR)' $(PY) -m toolchain.pulumi_engine
-	$(PY) -m toolchain.mermaid
+	$(PY) -m toolchain.node_packages
 
 ## images: local images of those releases; Loki/Tempo/Grafana stand-ins
 images: tools

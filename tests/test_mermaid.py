@@ -14,8 +14,8 @@ import pytest
 from review import diagram, routing_diagram
 from review.stacks_page import STACKS
 from settings.stack_file import ROOT, file_settings
-from tests.support.tools import missing
-from toolchain import mermaid
+from tests.support.tools import node_parser_errors
+from toolchain import node_packages
 from toolchain.cache import BuildError
 
 _BLOCK: Final = re.compile(r"^```mermaid\n(.*?)^```$", re.M | re.S)
@@ -51,10 +51,7 @@ def _generated_diagrams() -> dict[str, str]:
 
 
 def _parse_errors(diagrams: dict[str, str]) -> dict[str, str]:
-    try:
-        return mermaid.parse_errors(diagrams)
-    except BuildError as error:
-        missing(str(error))
+    return node_parser_errors(node_packages.mermaid_errors, diagrams)
 
 
 def test_every_diagram_of_the_docs_parses_with_mermaid() -> None:
@@ -81,4 +78,4 @@ def test_an_uninstalled_parser_says_to_run_make_tools(monkeypatch: pytest.Monkey
     monkeypatch.setenv("GATEWAYZ_CACHE", str(tmp_path))
     with pytest.raises(BuildError, match=r"mermaid 11\.17\.2 .* is not installed: run `make "
                                          r"tools`"):
-        mermaid.parse_errors({"any": "flowchart LR\n  a --> b\n"})
+        node_packages.mermaid_errors({"any": "flowchart LR\n  a --> b\n"})

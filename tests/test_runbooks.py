@@ -1,6 +1,7 @@
 """Every alert of both stacks has a runbook, reachable from its `runbook_url`, whose queries parse
-(PromQL with the real promtool, LogQL with tests/support/logql.py), whose panels and `make verify`
-lines exist, and which Slack shows; docs/alerts.md is what `make docs` writes.
+(PromQL with the real promtool, LogQL with Grafana's LogQL grammar and tests/support/logql.py),
+whose panels and `make verify` lines exist, and which Slack shows; docs/alerts.md is what `make
+docs` writes. The smoke tier runs the PromQL on a live Prometheus (docs/smoke.md).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from review import alerts_doc
 from settings import Settings, SettingsError, parse_settings
 from settings.stack_file import file_settings
 from tests.support.logql import logql_problems
-from tests.support.tools import require_tool
+from tests.support.tools import node_parser_errors, require_tool
+from toolchain import node_packages
 
 STACKS: Final = alerts_doc.STACKS
 # GitHub's heading anchors (as GitLab's and Gitea's): lower case, punctuation dropped, spaces
@@ -164,6 +166,19 @@ def test_every_logql_of_a_runbook_reads_as_logql(settings: Settings) -> None:
     assert queries
     for alert, check in queries:
         assert not logql_problems(check.expr), (alert, check.expr, logql_problems(check.expr))
+
+
+def test_every_logql_of_a_runbook_parses_with_grafanas_grammar(settings: Settings) -> None:
+    queries = {f"{alert}: {check.expr}": check.expr for alert, check in _checks(settings, LogQL)}
+    assert queries
+    errors = node_parser_errors(node_packages.logql_errors, queries)
+    assert not errors, "\n".join(f"{name}\n  {error}" for name, error in errors.items())
+
+
+def test_grafanas_logql_grammar_refuses_a_query_that_does_not_parse() -> None:
+    errors = node_parser_errors(node_packages.logql_errors, {
+        "good": '{service_name="x"} |= "a"', "unclosed": '{service_name="x" |= "a"'})
+    assert errors == {"unclosed": 'syntax error at character 19: {service_name="x" <here>|= "a"'}
 
 
 @pytest.mark.parametrize("expr", ['{service_name=~".*"}', '{service_name="x" |= "a"',

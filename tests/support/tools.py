@@ -1,6 +1,6 @@
 """Finding the real tools the tests run: the pinned releases' validators and servers that
 `make tools` builds (promtool, amtool, alertmanager, ...), the Pulumi engine it finds or builds,
-and redis-server from Debian.
+the parsers it installs from npm and runs under node, and redis-server from Debian.
 
 A missing tool skips its tests on a workstation, but fails them in CI (CI=true): CI must never
 go green because a validator was not built or installed.
@@ -8,6 +8,7 @@ go green because a validator was not built or installed.
 
 import os
 import shutil
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import NoReturn
 
@@ -45,5 +46,15 @@ def require_engine() -> Path:
     (elsewhere) before `make tools`."""
     try:
         return pulumi_engine.bin_dir()
+    except BuildError as error:
+        missing(str(error))
+
+
+def node_parser_errors(parse: Callable[[Mapping[str, str]], dict[str, str]],
+                       texts: Mapping[str, str]) -> dict[str, str]:
+    """`parse(texts)`, a parser of toolchain.node_packages: what it cannot parse, by name; or
+    fail (CI) / skip (elsewhere) without node or before `make tools`."""
+    try:
+        return parse(texts)
     except BuildError as error:
         missing(str(error))
