@@ -1,7 +1,7 @@
-"""Every Mermaid diagram the docs show parses with Mermaid's own parser (toolchain/mermaid.py), so
-GitHub draws it instead of an error box: those the generators draw now (each committed stack's
-services and alert routing, the README's), and every ```mermaid block of the repository's
-Markdown, hand-written ones included."""
+"""Every Mermaid diagram the docs show parses with Mermaid's own parser
+(toolchain/node_packages.py), so GitHub draws it instead of an error box: those the generators
+draw now (each committed stack's services and alert routing, the README's), and every ```mermaid
+block of the repository's Markdown, hand-written ones included."""
 
 from __future__ import annotations
 
