@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.service import ContainerArgs, ContainerSpec, Upload, port_url, service_container
+from components.service import ContainerArgs, ContainerSpec, Upload, service_container
 from configs.alertmanager import (
     HEARTBEAT_URL_FILE,
     SECRET_FILES,
@@ -13,7 +13,7 @@ from configs.alertmanager import (
 )
 from configs.render import to_yaml
 from services import Port, Service, config_path
-from settings import Alerting, Receiver
+from settings import Alerting, Receiver, port_url
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from components.service import ContainerArgs, ContainerSpec, Upload, port_url, service_container
+from components.service import ContainerArgs, ContainerSpec, Upload, service_container
 from configs.grafana import (
     ADMIN_PASSWORD_FILE,
     METRICS_PASSWORD_FILE,
@@ -13,7 +13,7 @@ from configs.grafana import (
     grafana_env,
 )
 from services import Port, Service
-from settings import GrafanaApi
+from settings import GrafanaApi, port_url
 
 
 @dataclass(frozen=True)

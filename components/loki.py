@@ -4,11 +4,11 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.service import ContainerArgs, ContainerSpec, Upload, port_url, service_container
+from components.service import ContainerArgs, ContainerSpec, Upload, service_container
 from configs.loki import loki_command, loki_config
 from configs.render import to_yaml
 from services import Port, Service, config_path
-from settings import Duration
+from settings import Duration, port_url
 
 
 @dataclass(frozen=True)

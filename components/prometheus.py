@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.service import ContainerArgs, ContainerSpec, Upload, port_url, service_container
+from components.service import ContainerArgs, ContainerSpec, Upload, service_container
 from configs.prometheus import (
     GRAFANA_PASSWORD_FILE,
     credentials_file,
@@ -15,7 +15,7 @@ from configs.prometheus import (
 from configs.render import to_yaml
 from configs.rules import RULES_DIR, rule_files
 from services import Port, Service, config_path
-from settings import BackendAuth, Settings
+from settings import BackendAuth, Settings, port_url
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,6 @@ from services import (
     Service,
     container_name,
     container_port,
-    internal_url,
-    owner,
 )
 from settings import Binding, Settings, provider_cpus
 
@@ -136,21 +134,6 @@ def upload_dirs(paths: Sequence[str]) -> list[str]:
     """The directories that hold `paths`, each only once and none inside another."""
     dirs = sorted({posixpath.dirname(path) for path in paths})
     return [d for d in dirs if not any(d.startswith(other + "/") for other in dirs)]
-
-
-def published_url(binding: Binding | None, fallback: str, scheme: str = "http") -> str:
-    """How an operator on the Docker host reaches a port; the in-network URL if unpublished."""
-    if binding is None:
-        return fallback
-    host = "127.0.0.1" if binding.host_ip == "0.0.0.0" else binding.host_ip
-    return f"{scheme}://{host}:{binding.port}"
-
-
-def port_url(bindings: Mapping[Port, Binding | None], port: Port) -> str:
-    """The URL a stack output gives for one of its ports: published, or in-network."""
-    facts = owner(port)
-    return published_url(bindings[port],
-                         internal_url(facts.service, facts.published[port]))
 
 
 def service_container(parent: pulumi.Resource, name: str, args: ContainerArgs,

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from settings import Port
+from services import Port
 from settings.stack_file import file_settings, read_config, stack_argument
 from toolchain.cache import cache_root
 

@@ -7,7 +7,6 @@ of `pulumi.Config`, which only `__main__.py` imports, so configs/ stays free of 
 
 from __future__ import annotations
 
-from services import Port, Service
 from settings.keys import DEFAULT_IMAGES, KEYS, KEYS_BY_NAME, ConfigKey
 from settings.model import (
     PROJECT,
@@ -29,6 +28,7 @@ from settings.model import (
     Severity,
     Size,
     cpus_read_back_exact,
+    port_url,
     provider_cpus,
 )
 from settings.parse import parse_duration, parse_settings
@@ -46,14 +46,12 @@ __all__ = [
     "Duration",
     "GrafanaApi",
     "Kind",
-    "Port",
     "Receiver",
     "Redis",
     "RedisAuth",
     "Retention",
     "ScrapeTarget",
     "Secrets",
-    "Service",
     "Settings",
     "SettingsError",
     "Severity",
@@ -61,5 +59,6 @@ __all__ = [
     "cpus_read_back_exact",
     "parse_duration",
     "parse_settings",
+    "port_url",
     "provider_cpus",
 ]

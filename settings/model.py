@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Final
 
-from services import Port, Service, docker_prefix
+from services import Port, Service, docker_prefix, internal_url, owner
 
 if TYPE_CHECKING:
     import pulumi
@@ -135,6 +135,18 @@ class Binding:
     port: int
 
 
+def port_url(bindings: Mapping[Port, Binding | None], port: Port) -> str:
+    """How an operator on the Docker host reaches a publishable port (`http://<ip>:<port>`,
+    0.0.0.0 as 127.0.0.1); the in-network URL where the stack does not publish it. The stack's
+    outputs and `make verify` both read it here, from the settings."""
+    binding = bindings[port]
+    if binding is None:
+        facts = owner(port)
+        return internal_url(facts.service, facts.published[port])
+    host = "127.0.0.1" if binding.host_ip == "0.0.0.0" else binding.host_ip
+    return f"http://{host}:{binding.port}"
+
+
 @dataclass(frozen=True)
 class ScrapeTarget:
     job: str
@@ -238,6 +250,19 @@ class Settings:
     def production(self) -> bool:
         """Whether this is production, by the stack's name or by the label it gives its series."""
         return PRODUCTION in (self.stack, self.environment)
+
+    @property
+    def services(self) -> tuple[Service, ...]:
+        """The services this stack runs, in `Service` order: every one, but redis_exporter only
+        where a Redis is watched. The one place that decides it: the containers, scrape jobs,
+        rule files, dashboards and panels, verify checks and diagram nodes of a service all
+        follow it."""
+        return tuple(service for service in Service
+                     if service is not Service.REDIS_EXPORTER or self.redis is not None)
+
+    def url(self, port: Port) -> str:
+        """Where this machine reaches a publishable port of the stack (`port_url`)."""
+        return port_url(self.bindings, port)
 
     @property
     def external_targets(self) -> tuple[ScrapeTarget, ...]:

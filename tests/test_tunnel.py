@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from ops import tunnel
-from settings import Port
+from services import Port
 
 FAKE_SSH = f"""#!{sys.executable}
 import os, signal, subprocess, sys
