@@ -46,17 +46,15 @@ grafana_metrics_password = generated("grafana-metrics-password",
                                      secrets.grafana_metrics_password)
 
 prometheus = Prometheus("prometheus", PrometheusArgs(
-    container(Service.PROMETHEUS), settings, backend_bearer_token=secrets.backend_bearer_token,
-    grafana_metrics_password=grafana_metrics_password))
+    container(Service.PROMETHEUS), settings, grafana_metrics_password=grafana_metrics_password))
 loki = Loki("loki", LokiArgs(container(Service.LOKI), settings.retention.logs))
 tempo = Tempo("tempo", TempoArgs(container(Service.TEMPO), settings.retention.traces))
 alertmanager = Alertmanager("alertmanager", AlertmanagerArgs(
-    container(Service.ALERTMANAGER), settings.alerting,
-    slack_webhook_url=secrets.alert_slack_webhook_url, webhook_url=secrets.alert_webhook_url,
-    heartbeat_url=secrets.alert_heartbeat_url))
+    container(Service.ALERTMANAGER), settings.alerting))
+# Where the stack runs it (Settings.services decides: where a Redis is watched).
 if settings.redis is not None:
     RedisExporter("redis-exporter", RedisExporterArgs(
-        container(Service.REDIS_EXPORTER), settings.redis, redis_password=secrets.redis_password))
+        container(Service.REDIS_EXPORTER), settings.redis))
 
 grafana_server = Grafana("grafana", GrafanaArgs(
     container(Service.GRAFANA), settings.grafana, admin_password,

@@ -2,7 +2,8 @@
 
 model (the vocabulary and value types), keys (the schema and its defaults), parse (all-at-once
 validation), stack_file (the one reader of `Pulumi.<stack>.yaml`), pulumi_config (the one reader
-of `pulumi.Config`, which only `__main__.py` imports, so configs/ stays free of Pulumi).
+of `pulumi.Config`, which only the programs and components/ import, so configs/ stays free of
+Pulumi).
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from settings.model import (
     Binding,
     Duration,
     GrafanaApi,
+    Heartbeat,
     Kind,
     Receiver,
     Redis,
     RedisAuth,
     Retention,
     ScrapeTarget,
+    Secret,
     Secrets,
     Settings,
     SettingsError,
@@ -45,12 +48,14 @@ __all__ = [
     "ConfigKey",
     "Duration",
     "GrafanaApi",
+    "Heartbeat",
     "Kind",
     "Receiver",
     "Redis",
     "RedisAuth",
     "Retention",
     "ScrapeTarget",
+    "Secret",
     "Secrets",
     "Settings",
     "SettingsError",

@@ -128,6 +128,15 @@ def cpus_read_back_exact(millis: int) -> bool:
 
 
 @dataclass(frozen=True)
+class Secret:
+    """A secret key the stack sets, carried by the slice of settings that needs it: parsing
+    makes one only where the settings ask for it and the stack sets it (else the key is named in
+    the SettingsError). Its value only the program reads (settings.pulumi_config.reveal)."""
+
+    key: str
+
+
+@dataclass(frozen=True)
 class Binding:
     """Where a container port is published on the host; None when it is not published."""
 
@@ -156,7 +165,12 @@ class ScrapeTarget:
     env: str
     interval: Duration
     timeout: Duration
-    auth: BackendAuth = BackendAuth.NONE
+    # The bearer token the job authenticates with; None: none.
+    token: Secret | None = None
+
+    @property
+    def auth(self) -> BackendAuth:
+        return BackendAuth.NONE if self.token is None else BackendAuth.BEARER
 
     @property
     def url(self) -> str:
@@ -175,7 +189,12 @@ class Retention:
 class Redis:
     address: str
     user: str
-    auth: RedisAuth
+    # The password the exporter logs in with; None: none.
+    password: Secret | None = None
+
+    @property
+    def auth(self) -> RedisAuth:
+        return RedisAuth.NONE if self.password is None else RedisAuth.PASSWORD
 
 
 @dataclass(frozen=True)
@@ -203,15 +222,29 @@ class AlertThresholds:
 
 
 @dataclass(frozen=True)
+class Heartbeat:
+    """The dead man's switch the Watchdog pings: how often, and its URL."""
+
+    interval: Duration
+    url: Secret
+
+
+@dataclass(frozen=True)
 class Alerting:
     receivers: Mapping[Severity, Receiver]
     slack_channel: str
     thresholds: AlertThresholds
-    # How often the Watchdog pings the dead man's switch; None: the stack has none, and the
-    # Watchdog reaches no one.
-    heartbeat_interval: Duration | None
+    # The URL of each receiver a severity routes to that needs one (Slack's, the webhook's).
+    urls: Mapping[Receiver, Secret]
+    # None: the stack has no dead man's switch, and the Watchdog reaches no one.
+    heartbeat: Heartbeat | None
     # Where docs/alerts.md is read; each alert's runbook_url is this plus `#<its anchor>`.
     runbook_base: str
+
+    @property
+    def heartbeat_interval(self) -> Duration | None:
+        """How often the Watchdog pings the dead man's switch, where the stack has one."""
+        return None if self.heartbeat is None else self.heartbeat.interval
 
     def uses(self, receiver: Receiver) -> bool:
         return receiver in self.receivers.values()
@@ -269,19 +302,23 @@ class Settings:
         """Every job that scrapes something outside the stack: the backend first, then extras."""
         return (self.backend, *self.extra_targets)
 
+    @property
+    def secrets(self) -> tuple[Secret, ...]:
+        """Every secret the settings carry, each in the slice that needs it."""
+        found = (self.backend.token, self.redis.password if self.redis else None,
+                 *self.alerting.urls.values(),
+                 self.alerting.heartbeat.url if self.alerting.heartbeat else None)
+        return tuple(secret for secret in found if secret is not None)
+
 
 @dataclass(frozen=True)
 class Secrets:
-    """Secret config as Pulumi secrets; None where the stack does not set it."""
+    """The secrets the program generates where the stack leaves them unset (__main__.py), as
+    Pulumi secrets; None where unset. Every other secret travels in its slice (`Secret`)."""
 
-    backend_bearer_token: pulumi.Output[str] | None
-    redis_password: pulumi.Output[str] | None
     grafana_admin_password: pulumi.Output[str] | None
     grafana_secret_key: pulumi.Output[str] | None
     grafana_metrics_password: pulumi.Output[str] | None
-    alert_slack_webhook_url: pulumi.Output[str] | None
-    alert_webhook_url: pulumi.Output[str] | None
-    alert_heartbeat_url: pulumi.Output[str] | None
 
 
 class SettingsError(ValueError):

@@ -36,12 +36,14 @@ from settings.model import (
     Binding,
     Duration,
     GrafanaApi,
+    Heartbeat,
     Kind,
     Receiver,
     Redis,
     RedisAuth,
     Retention,
     ScrapeTarget,
+    Secret,
     Settings,
     SettingsError,
     Severity,
@@ -100,6 +102,10 @@ _ANY: Final = "0.0.0.0"
 _NAMESPACE_DISTANCE: Final = 3
 _NAMESPACE_FAMILY: Final = "gatewayz"
 
+
+# The secret URL each receiver delivers to, where a severity routes to it.
+RECEIVER_URLS: Final[Mapping[Receiver, str]] = {Receiver.SLACK: "alertSlackWebhookUrl",
+                                                Receiver.WEBHOOK: "alertWebhookUrl"}
 
 _E = TypeVar("_E", bound=StrEnum)
 
@@ -542,7 +548,9 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
 
     redis_auth = parser.choice("redisAuth", RedisAuth)
     redis_address = parser.text("redisAddress")
-    redis = Redis(redis_address, parser.text("redisUser"), redis_auth) if redis_address else None
+    redis = Redis(redis_address, parser.text("redisUser"),
+                  Secret("redisPassword") if redis_auth is RedisAuth.PASSWORD else None
+                  ) if redis_address else None
     if redis is not None and not _valid_redis_address(redis_address):
         parser.fail("redisAddress", redis_address,
                     "`redis://host:port` or `rediss://host:port` (a port from 1 to 65535), "
@@ -553,13 +561,8 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
     receivers = {severity: parser.choice(f"alert{severity.title()}Receiver", Receiver)
                  for severity in Severity}
     heartbeat = _parse_heartbeat(parser)
-    _check_required_secrets(parser, secrets_set, {
-        "backendBearerToken": backend.auth is BackendAuth.BEARER,
-        "redisPassword": redis_auth is RedisAuth.PASSWORD,
-        "alertSlackWebhookUrl": Receiver.SLACK in receivers.values(),
-        "alertWebhookUrl": Receiver.WEBHOOK in receivers.values(),
-        "alertHeartbeatUrl": heartbeat is not None,
-    })
+    urls = {receiver: Secret(key) for receiver, key in RECEIVER_URLS.items()
+            if receiver in receivers.values()}
 
     images = _parse_images(parser)
     memory = {service: parser.integer(f"{camel(service)}MemoryMb") for service in Service}
@@ -601,9 +604,10 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
         log_max_size=log_max_size,
         log_max_file=parser.integer("logMaxFile"),
         protect_data=parser.boolean("protectData"),
-        alerting=Alerting(receivers, parser.text("alertSlackChannel"), thresholds, heartbeat,
-                          _parse_runbook_base(parser)),
+        alerting=Alerting(receivers, parser.text("alertSlackChannel"), thresholds, urls,
+                          heartbeat, _parse_runbook_base(parser)),
     )
+    _check_required_secrets(parser, secrets_set, settings.secrets)
     if settings.production and not settings.protect_data:
         parser.fail("protectData", parser.raw.get("protectData", "unset (false)"),
                     f"true in production (stack {stack!r}, environment {environment!r}): "
@@ -643,7 +647,7 @@ def _parse_backend(parser: _Parser, environment: str) -> ScrapeTarget:
         env=environment,
         interval=parser.duration("backendScrapeInterval"),
         timeout=parser.duration("backendScrapeTimeout"),
-        auth=auth,
+        token=Secret("backendBearerToken") if auth is BackendAuth.BEARER else None,
     )
 
 
@@ -688,17 +692,18 @@ def _parse_runbook_base(parser: _Parser) -> str:
     return base
 
 
-def _parse_heartbeat(parser: _Parser) -> Duration | None:
-    """The Watchdog's repeat interval where the stack has a dead man's switch, else None."""
+def _parse_heartbeat(parser: _Parser) -> Heartbeat | None:
+    """The dead man's switch, where the stack has one."""
     enabled = parser.boolean("alertHeartbeat")
     interval = parser.duration("alertHeartbeatRepeatInterval")
-    return interval if enabled else None
+    return Heartbeat(interval, Secret("alertHeartbeatUrl")) if enabled else None
 
 
 def _check_required_secrets(parser: _Parser, secrets_set: frozenset[str],
-                            needed: Mapping[str, bool]) -> None:
-    for name, required in needed.items():
-        if required and name not in secrets_set:
+                            needed: Iterable[Secret]) -> None:
+    """Each secret the settings carry is one the stack sets."""
+    for name in (secret.key for secret in needed):
+        if name not in secrets_set:
             parser.problems.append(f"{PROJECT}:{name} is required by this stack's settings: "
                                    f"set it with `pulumi config set --secret {name} <value>`")
 
