@@ -270,16 +270,16 @@ KEYS: Final[tuple[ConfigKey, ...]] = (
               bounds=METRICS_RETENTION),
     ConfigKey("metricsRetentionSize", Kind.STRING, "20GB",
               "Disk budget of the Prometheus TSDB (e.g. `20GB`; units B, KB, MB, GB, TB, PB, "
-              "base 2). Less than 1GB and size retention deletes history within days.",
+              "base 2). Below the range, size retention deletes history within days.",
               bounds=Bounds(1 << 30, PROMETHEUS_SIZE_MAX, Unit.BYTES)),
     ConfigKey("logsRetention", Kind.STRING, "7d",
-              "How long Loki keeps logs (duration; Loki's compactor needs at least 24h).",
+              "How long Loki keeps logs (duration; the shortest is what Loki's compactor needs).",
               bounds=Bounds(86400, GO_DURATION_MAX, Unit.SECONDS)),
     ConfigKey("tracesRetention", Kind.STRING, "72h",
               "How long Tempo keeps traces (duration).",
               bounds=Bounds(3600, GO_DURATION_MAX, Unit.SECONDS)),
     ConfigKey("scrapeInterval", Kind.STRING, "15s",
-              "Default scrape interval of every job (at most a quarter of the rules' 5m rate "
+              "Default scrape interval of every job (the longest is a quarter of the rules' rate "
               "window, so a rate keeps its samples through a missed scrape).",
               bounds=SAMPLE_INTERVAL),
     ConfigKey("evaluationInterval", Kind.STRING, "30s",
@@ -385,8 +385,8 @@ KEYS: Final[tuple[ConfigKey, ...]] = (
               "true).", secret=True, schemes=("http", "https")),
     ConfigKey("alertHeartbeatRepeatInterval", Kind.STRING, "5m",
               "How often the `Watchdog` pings `alertHeartbeatUrl`; give the heartbeat service "
-              "this period and a grace of a few periods (longer than 1h, and a dead alerting "
-              "chain goes unnoticed for hours).", bounds=Bounds(60, 3600, Unit.SECONDS)),
+              "this period and a grace of a few periods (any longer, and a dead alerting chain "
+              "goes unnoticed for hours).", bounds=Bounds(60, 3600, Unit.SECONDS)),
     ConfigKey("alertRunbookBaseUrl", Kind.STRING, "docs/alerts.md",
               "Where each alert's `runbook_url` points, plus `#<alert name in lower case>`: the "
               "default is the runbooks' path in this repository; set the URL your team reads "

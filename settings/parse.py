@@ -61,7 +61,9 @@ _DURATION_RE: Final = re.compile(
     r"(?:([0-9]+)y)?(?:([0-9]+)w)?(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?")
 _LOG_SIZE_RE: Final = re.compile(r"([1-9][0-9]*)([kmg])")
 _LOG_SIZE_POWERS: Final[Mapping[str, int]] = {"k": 1, "m": 2, "g": 3}
-_ENV_RE: Final = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+# The longest `env` label (and backend job suffix) the stack takes.
+_ENV_MAX: Final = 32
+_ENV_RE: Final = re.compile(rf"[a-z][a-z0-9_-]{{0,{_ENV_MAX - 1}}}")
 _JOB_RE: Final = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 # What Pulumi allows in a stack name, which every Docker name of the stack carries.
 _STACK_RE: Final = re.compile(r"[A-Za-z0-9_.-]{1,100}")
@@ -75,7 +77,8 @@ _URL_RE: Final = re.compile(
     r"(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<host>[A-Za-z0-9.-]+)(?::(?P<port>[0-9]+))?"
     r"(?P<path>/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?"
     r"(?:\?(?P<query>[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*))?")
-_GRAFANA_USER_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+_GRAFANA_USER_MAX: Final = 64
+_GRAFANA_USER_RE: Final = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._@-]{{0,{_GRAFANA_USER_MAX - 1}}}")
 # Printable ASCII but space; surrounding whitespace and control characters are refused for every
 # value: a YAML block scalar ends in a newline, and `$(cat file)` or Prometheus'
 # credentials_file drop it, so a service would read another value than the one set.
@@ -524,7 +527,7 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
     environment = parser.raw.get("environment") or stack
     if not parser.named("environment") and not _ENV_RE.fullmatch(environment):
         parser.fail("environment", environment, "lower-case letters, digits, - and _ "
-                                                "(at most 32), starting with a letter")
+                                                f"(at most {_ENV_MAX}), starting with a letter")
 
     metrics_time = parser.duration("metricsRetentionTime")
     logs = parser.duration("logsRetention")
@@ -677,8 +680,8 @@ def _parse_grafana(parser: _Parser, bind: Binding | None) -> GrafanaApi:
     admin_user = parser.text("grafanaAdminUser")
     if not parser.named("grafanaAdminUser") and not _GRAFANA_USER_RE.fullmatch(admin_user):
         parser.fail("grafanaAdminUser", admin_user,
-                    "a login of letters, digits and . _ @ - (at most 64, no `:`, which splits "
-                    "the Grafana provider's `user:password`)")
+                    f"a login of letters, digits and . _ @ - (at most {_GRAFANA_USER_MAX}, no "
+                    "`:`, which splits the Grafana provider's `user:password`)")
     return GrafanaApi(url, admin_user or "admin")
 
 
@@ -736,7 +739,8 @@ def _stack_service(settings: Settings, target: ScrapeTarget) -> Service | None:
 
 
 def _parse_cpu(parser: _Parser, name: str) -> int:
-    """From a tenth of a CPU; the most is the host's CPU count, which Docker checks at create."""
+    """Within its bounds, and read back as written; the most the host can give is its CPU count,
+    which Docker checks at create."""
     millis = parser.integer(name)
     if not cpus_read_back_exact(millis):
         parser.fail(name, str(millis), f"a limit the docker provider reads back as written (it "
