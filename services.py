@@ -33,8 +33,9 @@ class Service(StrEnum):
         return self.value.replace("-", "_")
 
 
-class Port(StrEnum):
-    """Host ports a stack may publish; each has its own bind key."""
+class Published(StrEnum):
+    """The endpoints a stack may publish on its Docker host: each forwards a host port, set by
+    its own bind key, to one listener of one service (`ServiceFacts.published`)."""
 
     PROMETHEUS = "prometheus"
     LOKI = "loki"
@@ -43,6 +44,23 @@ class Port(StrEnum):
     TEMPO_OTLP_HTTP = "tempoOtlpHttp"
     GRAFANA = "grafana"
     ALERTMANAGER = "alertmanager"
+
+    @property
+    def bind_key(self) -> str:
+        """The config key that says where the host publishes it."""
+        return f"{self}Bind"
+
+    @property
+    def owner(self) -> ServiceFacts:
+        """The service it forwards to."""
+        (facts,) = (facts for facts in SERVICES.values() if self in facts.published)
+        return facts
+
+    @property
+    def container_port(self) -> int:
+        """The port it forwards to, inside the container."""
+        facts = self.owner
+        return facts.listens[facts.published[self]]
 
 
 class Listener(StrEnum):
@@ -68,7 +86,7 @@ class ServiceFacts:
     health_path: str = ""
     health_command: tuple[str, ...] | None = None
     # The host ports a stack may publish, and the listener each forwards to.
-    published: Mapping[Port, Listener] = field(default_factory=dict)
+    published: Mapping[Published, Listener] = field(default_factory=dict)
     config_path: str | None = None
     data_dir: str | None = None
     secrets_dir: str | None = None
@@ -111,7 +129,7 @@ SERVICES: Final[Mapping[Service, ServiceFacts]] = {
             # prom/prometheus runs as `nobody` (group nobody). It writes its data dir only.
             user_id=65534, group_id=65534,
             health_command=("promtool", "check", "healthy"),
-            published={Port.PROMETHEUS: Listener.HTTP},
+            published={Published.PROMETHEUS: Listener.HTTP},
             config_path="/etc/prometheus/prometheus.yml",
             data_dir="/prometheus",
             secrets_dir="/etc/prometheus/secrets"),
@@ -121,7 +139,7 @@ SERVICES: Final[Mapping[Service, ServiceFacts]] = {
             user_id=10001, group_id=10001,
             # Distroless image: no shell or wget, but the binary checks its own /ready.
             health_command=("/usr/bin/loki", "-health"),
-            published={Port.LOKI: Listener.HTTP},
+            published={Published.LOKI: Listener.HTTP},
             config_path="/etc/loki/config.yaml",
             data_dir="/loki",
             start_period="60s",
@@ -135,8 +153,9 @@ SERVICES: Final[Mapping[Service, ServiceFacts]] = {
             user_id=10001, group_id=10001,
             # Distroless image: no shell or wget, but the binary checks its own /ready.
             health_command=("/tempo", "-health"),
-            published={Port.TEMPO_HTTP: Listener.HTTP, Port.TEMPO_OTLP_GRPC: Listener.OTLP_GRPC,
-                       Port.TEMPO_OTLP_HTTP: Listener.OTLP_HTTP},
+            published={Published.TEMPO_HTTP: Listener.HTTP,
+                       Published.TEMPO_OTLP_GRPC: Listener.OTLP_GRPC,
+                       Published.TEMPO_OTLP_HTTP: Listener.OTLP_HTTP},
             config_path="/etc/tempo/tempo.yaml",
             data_dir="/var/tempo",
             start_period="60s",
@@ -147,7 +166,7 @@ SERVICES: Final[Mapping[Service, ServiceFacts]] = {
             # grafana/grafana runs as uid 472 in the root group (gid 0), as its Dockerfile sets.
             user_id=472, group_id=0,
             health_path="/api/health",
-            published={Port.GRAFANA: Listener.HTTP},
+            published={Published.GRAFANA: Listener.HTTP},
             data_dir="/var/lib/grafana",
             secrets_dir="/etc/grafana/secrets",
             # Its database, plugins and sessions are in the data dir; it logs to the console
@@ -159,7 +178,7 @@ SERVICES: Final[Mapping[Service, ServiceFacts]] = {
             # (silences and the notification log, `--storage.path`).
             user_id=65534, group_id=65534,
             health_path="/-/healthy",
-            published={Port.ALERTMANAGER: Listener.HTTP},
+            published={Published.ALERTMANAGER: Listener.HTTP},
             config_path="/etc/alertmanager/alertmanager.yml",
             data_dir="/alertmanager",
             secrets_dir="/etc/alertmanager/secrets"),
@@ -187,18 +206,6 @@ HOST_GATEWAY: Final = "host-gateway"
 def on_docker_host(url: str) -> bool:
     """Whether `url` names the Docker host itself (DOCKER_HOST_ALIAS)."""
     return urlsplit(url).hostname == DOCKER_HOST_ALIAS
-
-
-def owner(port: Port) -> ServiceFacts:
-    """The service a host port forwards to."""
-    (facts,) = (facts for facts in SERVICES.values() if port in facts.published)
-    return facts
-
-
-def container_port(port: Port) -> int:
-    """The container side of a publishable host port."""
-    facts = owner(port)
-    return facts.listens[facts.published[port]]
 
 
 def internal_address(service: Service, listener: Listener = Listener.HTTP) -> str:
@@ -242,16 +249,14 @@ def secrets_dir(service: Service) -> str:
 __all__ = [
     "SERVICES",
     "Listener",
-    "Port",
+    "Published",
     "Service",
     "ServiceFacts",
     "config_path",
     "container_name",
-    "container_port",
     "data_dir",
     "docker_prefix",
     "internal_address",
     "internal_url",
-    "owner",
     "secrets_dir",
 ]

@@ -12,7 +12,7 @@ from configs.alertmanager import (
     alertmanager_config,
 )
 from configs.render import to_yaml
-from services import Port, Service, config_path
+from services import Published, Service, config_path
 from settings import Alerting, port_url
 from settings.pulumi_config import reveal
 
@@ -30,7 +30,8 @@ class Alertmanager(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gatewayz:observability:Alertmanager", name, None, opts)
         alerting = args.alerting
-        self.url = pulumi.Output.from_input(port_url(args.container.bindings, Port.ALERTMANAGER))
+        self.url = pulumi.Output.from_input(port_url(args.container.bindings,
+                                                     Published.ALERTMANAGER))
         config = to_yaml(alertmanager_config(alerting))
         uploads = [Upload(config_path(Service.ALERTMANAGER), config)]
         uploads += [Upload(SECRET_FILES[receiver], reveal(url), secret=True)

@@ -12,7 +12,7 @@ from configs.grafana import (
     SECRET_KEY_FILE,
     grafana_env,
 )
-from services import Port, Service
+from services import Published, Service
 from settings import GrafanaApi, port_url
 
 
@@ -42,5 +42,5 @@ class Grafana(pulumi.ComponentResource):
                      Upload(METRICS_PASSWORD_FILE, args.metrics_password, secret=True)],
         ))
         self.container = deployed.container
-        self.url = pulumi.Output.from_input(port_url(args.container.bindings, Port.GRAFANA))
+        self.url = pulumi.Output.from_input(port_url(args.container.bindings, Published.GRAFANA))
         self.register_outputs({"url": self.url})

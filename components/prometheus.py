@@ -14,7 +14,7 @@ from configs.prometheus import (
 )
 from configs.render import to_yaml
 from configs.rules import RULES_DIR, rule_files
-from services import Port, Service, config_path
+from services import Published, Service, config_path
 from settings import Settings, port_url
 from settings.pulumi_config import reveal
 
@@ -50,5 +50,5 @@ class Prometheus(pulumi.ComponentResource):
             uploads=uploads,
             reaches_docker_host=scrapes_docker_host(settings),
         )).container
-        self.url = pulumi.Output.from_input(port_url(args.container.bindings, Port.PROMETHEUS))
+        self.url = pulumi.Output.from_input(port_url(args.container.bindings, Published.PROMETHEUS))
         self.register_outputs({"url": self.url})

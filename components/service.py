@@ -30,10 +30,9 @@ from services import (
     DOCKER_HOST_ALIAS,
     HOST_GATEWAY,
     SERVICES,
-    Port,
+    Published,
     Service,
     container_name,
-    container_port,
 )
 from settings import Binding, Settings, provider_cpus
 
@@ -86,7 +85,7 @@ class ContainerArgs:
     image: str
     memory_mb: int
     cpu_millis: int
-    bindings: Mapping[Port, Binding | None]
+    bindings: Mapping[Published, Binding | None]
     log_max_size: str
     log_max_file: int
     protect_data: bool
@@ -161,7 +160,7 @@ def service_container(parent: pulumi.Resource, name: str, args: ContainerArgs,
             from_container=pulumi.Output.concat(files.id, ":ro")))
 
     ports = [
-        docker.ContainerPortArgs(internal=container_port(port), external=binding.port,
+        docker.ContainerPortArgs(internal=port.container_port, external=binding.port,
                                  ip=binding.host_ip)
         for port in facts.published if (binding := args.bindings[port]) is not None
     ]

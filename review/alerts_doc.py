@@ -15,7 +15,7 @@ from typing import Final
 from configs.dashboards import dashboards
 from configs.rules import AlertRunbook, runbooks
 from configs.rules.helpers import Check, LogQL, PromQL, Runbook, Shell, Verify, anchor
-from services import Port
+from services import Published
 from settings import Settings
 from settings.stack_file import ROOT, file_settings
 
@@ -32,7 +32,7 @@ SECTIONS: Final[Mapping[str, str]] = {
 FENCE: Final = "```"
 
 
-def _published(settings: Settings, port: Port) -> str:
+def _published(settings: Settings, port: Published) -> str:
     binding = settings.bindings[port]
     if binding is None:
         return "not published (`make tunnel`)"
@@ -137,8 +137,9 @@ def render(settings: Mapping[str, Settings] | None = None) -> str:
                            (stack, {n: f[stack] for n, f in by_name.items() if stack in f})
                            for stack in stacks))
     where = "\n".join(
-        f"- {stack}: Prometheus {_published(s, Port.PROMETHEUS)}, Grafana "
-        f"{_published(s, Port.GRAFANA)}, Alertmanager {_published(s, Port.ALERTMANAGER)}; "
+        f"- {stack}: Prometheus {_published(s, Published.PROMETHEUS)}, Grafana "
+        f"{_published(s, Published.GRAFANA)}, Alertmanager "
+        f"{_published(s, Published.ALERTMANAGER)}; "
         f"alert links point at `{s.alerting.runbook_base}`."
         for stack, s in stacks.items())
     out = [

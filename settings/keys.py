@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from services import Port, Service, container_port, owner
+from services import Published, Service
 from settings.model import BackendAuth, Duration, Kind, Receiver, RedisAuth, Size
 
 
@@ -176,10 +176,10 @@ def _cpu_key(service: Service, millis: int) -> ConfigKey:
                      bounds=Bounds(100, 256_000))
 
 
-def _bind_key(port: Port, what: str) -> ConfigKey:
+def _bind_key(port: Published, what: str) -> ConfigKey:
     # Published on the Docker host's loopback, on the port the container listens on.
-    service = owner(port).service
-    return ConfigKey(f"{port}Bind", Kind.STRING, f"127.0.0.1:{container_port(port)}",
+    service = port.owner.service
+    return ConfigKey(port.bind_key, Kind.STRING, f"127.0.0.1:{port.container_port}",
                      f"Host address and port that publish {what} (`ip:port`, or `none`).",
                      exposure=exposure_key(service) if service in EXPOSURE_RISKS else None)
 
@@ -357,13 +357,13 @@ KEYS: Final[tuple[ConfigKey, ...]] = (
     *(_image_key(service, image) for service, image in DEFAULT_IMAGES.items()),
     *(_memory_key(service, row.memory_mb) for service, row in SERVICE_DEFAULTS.items()),
     *(_cpu_key(service, row.cpu_millis) for service, row in SERVICE_DEFAULTS.items()),
-    _bind_key(Port.PROMETHEUS, "the Prometheus UI and API"),
-    _bind_key(Port.LOKI, "Loki's push and query API"),
-    _bind_key(Port.TEMPO_HTTP, "Tempo's query API"),
-    _bind_key(Port.TEMPO_OTLP_GRPC, "Tempo's OTLP gRPC receiver"),
-    _bind_key(Port.TEMPO_OTLP_HTTP, "Tempo's OTLP HTTP receiver"),
-    _bind_key(Port.GRAFANA, "Grafana"),
-    _bind_key(Port.ALERTMANAGER, "the Alertmanager UI and API"),
+    _bind_key(Published.PROMETHEUS, "the Prometheus UI and API"),
+    _bind_key(Published.LOKI, "Loki's push and query API"),
+    _bind_key(Published.TEMPO_HTTP, "Tempo's query API"),
+    _bind_key(Published.TEMPO_OTLP_GRPC, "Tempo's OTLP gRPC receiver"),
+    _bind_key(Published.TEMPO_OTLP_HTTP, "Tempo's OTLP HTTP receiver"),
+    _bind_key(Published.GRAFANA, "Grafana"),
+    _bind_key(Published.ALERTMANAGER, "the Alertmanager UI and API"),
     *(_exposure_key(service, risk) for service, risk in EXPOSURE_RISKS.items()),
     ConfigKey("alertCriticalReceiver", Kind.STRING, Receiver.NONE.value,
               "Where critical alerts go: `none`, `slack` or `webhook`."),

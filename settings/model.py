@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Final
 
-from services import Port, Service, docker_prefix, internal_url, owner
+from services import Published, Service, docker_prefix, internal_url
 
 if TYPE_CHECKING:
     import pulumi
@@ -144,13 +144,13 @@ class Binding:
     port: int
 
 
-def port_url(bindings: Mapping[Port, Binding | None], port: Port) -> str:
+def port_url(bindings: Mapping[Published, Binding | None], port: Published) -> str:
     """How an operator on the Docker host reaches a publishable port (`http://<ip>:<port>`,
     0.0.0.0 as 127.0.0.1); the in-network URL where the stack does not publish it. The stack's
     outputs and `make verify` both read it here, from the settings."""
     binding = bindings[port]
     if binding is None:
-        facts = owner(port)
+        facts = port.owner
         return internal_url(facts.service, facts.published[port])
     host = "127.0.0.1" if binding.host_ip == "0.0.0.0" else binding.host_ip
     return f"http://{host}:{binding.port}"
@@ -265,7 +265,7 @@ class Settings:
     images: Mapping[Service, str]
     memory_mb: Mapping[Service, int]
     cpu_millis: Mapping[Service, int]
-    bindings: Mapping[Port, Binding | None]
+    bindings: Mapping[Published, Binding | None]
     log_max_size: str
     log_max_file: int
     protect_data: bool
@@ -293,7 +293,7 @@ class Settings:
         return tuple(service for service in Service
                      if service is not Service.REDIS_EXPORTER or self.redis is not None)
 
-    def url(self, port: Port) -> str:
+    def url(self, port: Published) -> str:
         """Where this machine reaches a publishable port of the stack (`port_url`)."""
         return port_url(self.bindings, port)
 

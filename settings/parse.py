@@ -18,7 +18,7 @@ from enum import StrEnum
 from itertools import combinations
 from typing import Final, TypeVar
 
-from services import SERVICES, Port, Service, container_name, container_port, owner
+from services import SERVICES, Published, Service, container_name
 from settings.keys import (
     KEYS_BY_NAME,
     LOCAL_REPOSITORY,
@@ -376,13 +376,13 @@ def _parse_target(parser: _Parser, key: str, item: str,
     return ScrapeTarget(pairs["job"], *url, env=pairs["env"], interval=interval, timeout=timeout)
 
 
-def _parse_bind(parser: _Parser, port: Port) -> Binding | None:
-    name = f"{port}Bind"
+def _parse_bind(parser: _Parser, port: Published) -> Binding | None:
+    name = port.bind_key
     text = parser.text(name)
     if text == "none":
         return None
     host, _, number = text.rpartition(":")
-    example = f"127.0.0.1:{container_port(port)}"
+    example = f"127.0.0.1:{port.container_port}"
     if (_IPV4_RE.fullmatch(host) is None or not _PORT_RE.fullmatch(number)
             or int(number) > 65535):
         parser.fail(name, text, f"`<IPv4 address>:<port>` such as {example} (ASCII digits, "
@@ -390,7 +390,7 @@ def _parse_bind(parser: _Parser, port: Port) -> Binding | None:
         return None
     exposure = KEYS_BY_NAME[name].exposure
     if exposure is not None and not host.startswith(_LOOPBACK) and not parser.boolean(exposure):
-        service = owner(port).service
+        service = port.owner.service
         parser.fail(name, text, f"a loopback address such as {example}, or `none`: {service} "
                                 f"answers anyone who reaches it; `{exposure}: true` publishes "
                                 f"it beyond loopback (its description says what that risks)")
@@ -398,15 +398,15 @@ def _parse_bind(parser: _Parser, port: Port) -> Binding | None:
     return Binding(host, int(number))
 
 
-def _check_bind_conflicts(parser: _Parser, bindings: Mapping[Port, Binding | None]) -> None:
+def _check_bind_conflicts(parser: _Parser, bindings: Mapping[Published, Binding | None]) -> None:
     """Two ports on one host address: Docker refuses the second container at create, after the
     provider deleted the one it replaces."""
     published = [(port, binding) for port, binding in bindings.items() if binding is not None]
     for (port, one), (other, two) in combinations(published, 2):
         shared = one.host_ip == two.host_ip or _ANY in (one.host_ip, two.host_ip)
         if one.port == two.port and shared:
-            parser.fail(f"{other}Bind", f"{two.host_ip}:{two.port}",
-                        f"a host port no other bind key takes ({port}Bind publishes "
+            parser.fail(other.bind_key, f"{two.host_ip}:{two.port}",
+                        f"a host port no other bind key takes ({port.bind_key} publishes "
                         f"{one.host_ip}:{one.port})")
 
 
@@ -570,7 +570,7 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
     images = _parse_images(parser)
     memory = {service: parser.integer(f"{camel(service)}MemoryMb") for service in Service}
     cpu = {service: _parse_cpu(parser, f"{camel(service)}CpuMillis") for service in Service}
-    bindings = {port: _parse_bind(parser, port) for port in Port}
+    bindings = {port: _parse_bind(parser, port) for port in Published}
     _check_bind_conflicts(parser, bindings)
 
     log_max_size = parser.log_size("logMaxSize")
@@ -599,7 +599,7 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
         backend=backend,
         extra_targets=extra_targets,
         redis=redis,
-        grafana=_parse_grafana(parser, bindings[Port.GRAFANA]),
+        grafana=_parse_grafana(parser, bindings[Published.GRAFANA]),
         images=images,
         memory_mb=memory,
         cpu_millis=cpu,
@@ -675,7 +675,7 @@ def _parse_grafana(parser: _Parser, bind: Binding | None) -> GrafanaApi:
     derived = "grafanaUrl" not in parser.raw and parser.named("grafanaBind")
     if not parser.named("grafanaUrl") and not derived and parse_url(url, schemes) is None:
         parser.fail("grafanaUrl", url, _url_form(schemes, "http://127.0.0.1:"
-                                                 f"{container_port(Port.GRAFANA)}")
+                                                 f"{Published.GRAFANA.container_port}")
                     + " (needed when `grafanaBind` is `none`)")
     admin_user = parser.text("grafanaAdminUser")
     if not parser.named("grafanaAdminUser") and not _GRAFANA_USER_RE.fullmatch(admin_user):
@@ -734,7 +734,7 @@ def _stack_service(settings: Settings, target: ScrapeTarget) -> Service | None:
         return Service.PROMETHEUS if port == SERVICES[Service.PROMETHEUS].http_port else None
     for bound, binding in settings.bindings.items():
         if binding is not None and (binding.host_ip, binding.port) == (host, port):
-            return owner(bound).service
+            return bound.owner.service
     return None
 
 

@@ -4,7 +4,7 @@ path and datasource uid written in one product module only."""
 import re
 
 from configs.datasources import Uid
-from services import SERVICES, Listener, Port, Service, container_port, internal_url, owner
+from services import SERVICES, Listener, Published, Service, internal_url
 from settings.stack_file import ROOT
 
 
@@ -16,9 +16,9 @@ def test_every_service_has_one_row_and_an_http_listener() -> None:
 
 
 def test_every_port_is_published_by_exactly_one_service() -> None:
-    owners = {port: owner(port).service for port in Port}
-    assert owners[Port.TEMPO_OTLP_GRPC] is Service.TEMPO
-    assert container_port(Port.TEMPO_OTLP_HTTP) == SERVICES[Service.TEMPO].listens[
+    owners = {port: port.owner.service for port in Published}
+    assert owners[Published.TEMPO_OTLP_GRPC] is Service.TEMPO
+    assert Published.TEMPO_OTLP_HTTP.container_port == SERVICES[Service.TEMPO].listens[
         Listener.OTLP_HTTP]
 
 

@@ -18,7 +18,7 @@ from configs.dashboards import dashboards
 from configs.datasources import TYPES, Uid, datasources
 from configs.prometheus import prometheus_config
 from configs.rules import rule_files
-from services import Port, Service
+from services import Published, Service
 from settings import Settings
 
 # Short enough that a stack with nothing listening is reported in seconds, long enough for a
@@ -139,12 +139,12 @@ def published_urls(settings: Settings) -> Urls:
     """The URLs the stack publishes on its Docker host (its `*Bind` settings), as its outputs
     compute them; an unpublished port gives the in-network URL, which fails naming it."""
     return Urls(
-        prometheus=settings.url(Port.PROMETHEUS),
-        alertmanager=settings.url(Port.ALERTMANAGER),
-        loki=settings.url(Port.LOKI),
-        tempo=settings.url(Port.TEMPO_HTTP),
-        tempo_otlp_http=settings.url(Port.TEMPO_OTLP_HTTP),
-        grafana=settings.url(Port.GRAFANA),
+        prometheus=settings.url(Published.PROMETHEUS),
+        alertmanager=settings.url(Published.ALERTMANAGER),
+        loki=settings.url(Published.LOKI),
+        tempo=settings.url(Published.TEMPO_HTTP),
+        tempo_otlp_http=settings.url(Published.TEMPO_OTLP_HTTP),
+        grafana=settings.url(Published.GRAFANA),
     )
 
 
