@@ -49,6 +49,7 @@ from settings.model import (
     Severity,
     Size,
     cpus_read_back_exact,
+    port_url,
     provider_cpus,
 )
 
@@ -599,7 +600,7 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
         backend=backend,
         extra_targets=extra_targets,
         redis=redis,
-        grafana=_parse_grafana(parser, bindings[Published.GRAFANA]),
+        grafana=_parse_grafana(parser, bindings),
         images=images,
         memory_mb=memory,
         cpu_millis=cpu,
@@ -666,9 +667,9 @@ def _parse_images(parser: _Parser) -> dict[Service, str]:
     return images
 
 
-def _parse_grafana(parser: _Parser, bind: Binding | None) -> GrafanaApi:
-    default_url = (f"http://{bind.host_ip.replace(_ANY, '127.0.0.1')}:{bind.port}"
-                   if bind else "")
+def _parse_grafana(parser: _Parser, bindings: Mapping[Published, Binding | None]) -> GrafanaApi:
+    # Where its bind publishes it; without one, grafanaUrl must say.
+    default_url = port_url(bindings, Published.GRAFANA) if bindings[Published.GRAFANA] else ""
     url = parser.raw.get("grafanaUrl") or default_url
     schemes = KEYS_BY_NAME["grafanaUrl"].schemes
     # A refused grafanaBind gives no default to refuse again.

@@ -40,6 +40,8 @@ class AlertRunbook:
 class RuleFile:
     name: str
     build: Callable[[Settings], dict[str, Any]]
+    # Its alerts' section of docs/alerts.md; none for recording rules.
+    section: str
     # The service whose metrics its alerts read, written only where the stack runs it
     # (`Settings.services`): without an exporter, RedisExporterDown would fire for its missing
     # target forever. None: the backend's, or the stack's as a whole.
@@ -48,12 +50,12 @@ class RuleFile:
 
 # In the order docs/alerts.md lists them, recording rules first.
 FILES: Final[tuple[RuleFile, ...]] = (
-    RuleFile("recording.yml", lambda _settings: recording.document()),
-    RuleFile("backend.yml", backend.document),
-    RuleFile("redis.yml", redis.document, Service.REDIS_EXPORTER),
-    RuleFile("stack.yml", stack.document),
-    RuleFile("pipeline.yml", pipeline.document),
-    RuleFile("watchdog.yml", watchdog.document),
+    RuleFile("recording.yml", lambda _settings: recording.document(), ""),
+    RuleFile("backend.yml", backend.document, "The GatewayZ backend"),
+    RuleFile("redis.yml", redis.document, "Redis", Service.REDIS_EXPORTER),
+    RuleFile("stack.yml", stack.document, "The observability stack"),
+    RuleFile("pipeline.yml", pipeline.document, "The alerting pipeline and the stores"),
+    RuleFile("watchdog.yml", watchdog.document, "The dead man's switch"),
 )
 
 
