@@ -74,6 +74,9 @@ _HOSTNAME_RE: Final = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 _OCTET: Final = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
 _IPV4_RE: Final = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 _PORT_RE: Final = re.compile(r"[1-9][0-9]{0,4}")
+# TCP's highest port; _PORT_RE takes five digits, this bounds them.
+_PORT_MAX: Final = 65535
+_PORT_RANGE: Final = f"a port from 1 to {_PORT_MAX}"
 _URL_RE: Final = re.compile(
     r"(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<host>[A-Za-z0-9.-]+)(?::(?P<port>[0-9]+))?"
     r"(?P<path>/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?"
@@ -315,14 +318,14 @@ def valid_host(host: str) -> bool:
 
 
 def parse_url(text: str, schemes: Iterable[str], *, query: bool = False) -> Url | None:
-    """The parts of a URL of one of `schemes`: host, a port from 1 to 65535, a path; a query
+    """The parts of a URL of one of `schemes`: host, a port of `_PORT_RANGE`, a path; a query
     only where `query`; never credentials or a fragment. None when it is not one."""
     match = _URL_RE.fullmatch(text)
     if (match is None or match["scheme"] not in schemes or not valid_host(match["host"])
             or (match["query"] is not None and not query)):
         return None
     port = match["port"]
-    if port is not None and (not _PORT_RE.fullmatch(port) or int(port) > 65535):
+    if port is not None and (not _PORT_RE.fullmatch(port) or int(port) > _PORT_MAX):
         return None
     path = (match["path"] or "") + (f"?{match['query']}" if match["query"] is not None else "")
     return Url(match["scheme"], match["host"].lower(), None if port is None else int(port), path)
@@ -331,7 +334,7 @@ def parse_url(text: str, schemes: Iterable[str], *, query: bool = False) -> Url 
 def _url_form(schemes: Iterable[str], example: str) -> str:
     listed = " or ".join(f"{scheme}://" for scheme in schemes)
     return (f"an {listed} URL with a host (a DNS name or an IPv4 address without leading zeros), "
-            f"an optional port from 1 to 65535 and a path, e.g. {example} "
+            f"an optional {_PORT_RANGE} and a path, e.g. {example} "
             "(no credentials, query or fragment, no spaces)")
 
 
@@ -385,9 +388,9 @@ def _parse_bind(parser: _Parser, port: Published) -> Binding | None:
     host, _, number = text.rpartition(":")
     example = f"127.0.0.1:{port.container_port}"
     if (_IPV4_RE.fullmatch(host) is None or not _PORT_RE.fullmatch(number)
-            or int(number) > 65535):
+            or int(number) > _PORT_MAX):
         parser.fail(name, text, f"`<IPv4 address>:<port>` such as {example} (ASCII digits, "
-                                "no leading zeros, a port from 1 to 65535), or `none`")
+                                f"no leading zeros, {_PORT_RANGE}), or `none`")
         return None
     exposure = KEYS_BY_NAME[name].exposure
     if exposure is not None and not host.startswith(_LOOPBACK) and not parser.boolean(exposure):
@@ -552,12 +555,11 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
 
     redis_auth = parser.choice("redisAuth", RedisAuth)
     redis_address = parser.text("redisAddress")
-    redis = Redis(redis_address, parser.text("redisUser"),
-                  Secret("redisPassword") if redis_auth is RedisAuth.PASSWORD else None
-                  ) if redis_address else None
+    password = Secret("redisPassword") if redis_auth is RedisAuth.PASSWORD else None
+    redis = Redis(redis_address, parser.text("redisUser"), password) if redis_address else None
     if redis is not None and not _valid_redis_address(redis_address):
         parser.fail("redisAddress", redis_address,
-                    "`redis://host:port` or `rediss://host:port` (a port from 1 to 65535), "
+                    f"`redis://host:port` or `rediss://host:port` ({_PORT_RANGE}), "
                     "without credentials")
     if redis is None and redis_auth is RedisAuth.PASSWORD:
         parser.problems.append(f"{PROJECT}:redisAuth is `password` but no redisAddress is set")
