@@ -62,7 +62,7 @@ def _label(settings: Settings, service: Service) -> str:
     for listener, port in facts.listens.items():
         published = [f"{binding.host_ip}:{binding.port}"
                      for host_port, served in facts.published.items()
-                     if served is listener and (binding := settings.bindings[host_port])]
+                     if served.listener is listener and (binding := settings.bindings[host_port])]
         if listener is Listener.GRPC:
             continue  # internal cluster port of a single binary: nothing talks to it
         ports.append(f"{listener} :{port}" + (f" on {published[0]}" if published else ""))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from services import Published, Service
+from services import SERVICES, Published, Service
 from settings.model import BackendAuth, Duration, Kind, Receiver, RedisAuth, Size
 
 
@@ -196,72 +196,14 @@ def _exposure_key(service: Service, risk: str) -> ConfigKey:
                      "before setting this.")
 
 
-@dataclass(frozen=True)
-class ServiceDefaults:
-    """What a stack may change of one service, with its defaults: its image and where its
-    project publishes images, its memory and CPU limits, and what publishing its ports beyond
-    loopback risks. One row per service; each key of a service is made from its row."""
-
-    # A release tag its project publishes, never `latest`.
-    image: str
-    # Docker Hub (also spelled `docker.io/...`) and the other registries its releases push
-    # to. An image of another repository is another service.
-    upstream: tuple[str, ...]
-    memory_mb: int
-    # At most one CPU each, so the defaults fit the smallest Docker host (Docker refuses a
-    # container whose limit exceeds the host's CPUs).
-    cpu_millis: int
-    # For a service that answers anyone who reaches its ports: what that someone can do. None:
-    # it asks for a login (Grafana), or publishes nothing.
-    exposure_risk: str | None = None
-
-
-# Pinned releases: prometheus/prometheus v3.14.0, grafana/loki v3.7.6, grafana/tempo v3.0.3,
-# grafana/grafana v13.2.0, prometheus/alertmanager v0.34.0, oliver006/redis_exporter v1.88.0 on
-# GitHub. CPU beside memory, so one busy service cannot take the host's CPUs from the others;
-# kube-prometheus limits Grafana to 0.2 and Alertmanager to 0.1, which dashboards and a
-# notification burst outgrow here.
-SERVICE_DEFAULTS: Final[Mapping[Service, ServiceDefaults]] = {
-    Service.PROMETHEUS: ServiceDefaults(
-        "prom/prometheus:v3.14.0", ("prom/prometheus", "quay.io/prometheus/prometheus"),
-        memory_mb=2048, cpu_millis=1000,
-        exposure_risk="Prometheus has no authentication: whoever reaches the port reads every "
-                      "series, target and rule, and writes series through the remote-write "
-                      "receiver this stack turns on (`/api/v1/write`), which can fake or "
-                      "silence any alert"),
-    Service.LOKI: ServiceDefaults(
-        "grafana/loki:3.7.6", ("grafana/loki",), memory_mb=1024, cpu_millis=1000,
-        exposure_risk="Loki runs with `auth_enabled: false`: whoever reaches the port reads "
-                      "and pushes every log line, and deletes logs through the compactor's "
-                      "delete API (`/loki/api/v1/delete`)"),
-    Service.TEMPO: ServiceDefaults(
-        "grafana/tempo:3.0.3", ("grafana/tempo",), memory_mb=1024, cpu_millis=1000,
-        exposure_risk="Tempo has no authentication: whoever reaches its ports reads every "
-                      "trace and pushes spans, which the metrics generator turns into series "
-                      "in Prometheus"),
-    Service.GRAFANA: ServiceDefaults(
-        "grafana/grafana:13.2.0", ("grafana/grafana", "grafana/grafana-oss"),
-        memory_mb=512, cpu_millis=500),
-    Service.ALERTMANAGER: ServiceDefaults(
-        "prom/alertmanager:v0.34.0", ("prom/alertmanager", "quay.io/prometheus/alertmanager"),
-        memory_mb=128, cpu_millis=250,
-        exposure_risk="Alertmanager has no authentication: whoever reaches the port creates "
-                      "silences (muting every page, the Watchdog's heartbeat too) and posts "
-                      "or resolves alerts through its API"),
-    Service.REDIS_EXPORTER: ServiceDefaults(
-        "oliver006/redis_exporter:v1.88.0-alpine",
-        ("oliver006/redis_exporter", "quay.io/oliver006/redis_exporter",
-         "ghcr.io/oliver006/redis_exporter"),
-        memory_mb=64, cpu_millis=250),
-}
 # Views of the rows, by what the toolchain and the parser look up.
 DEFAULT_IMAGES: Final[Mapping[Service, str]] = {
-    service: row.image for service, row in SERVICE_DEFAULTS.items()}
+    service: facts.defaults.image for service, facts in SERVICES.items()}
 UPSTREAM_REPOSITORIES: Final[Mapping[Service, tuple[str, ...]]] = {
-    service: row.upstream for service, row in SERVICE_DEFAULTS.items()}
+    service: facts.defaults.upstream for service, facts in SERVICES.items()}
 EXPOSURE_RISKS: Final[Mapping[Service, str]] = {
-    service: row.exposure_risk for service, row in SERVICE_DEFAULTS.items()
-    if row.exposure_risk is not None}
+    service: risk for service, facts in SERVICES.items()
+    if (risk := facts.defaults.exposure_risk) is not None}
 
 KEYS: Final[tuple[ConfigKey, ...]] = (
     ConfigKey("environment", Kind.STRING, "",
@@ -355,15 +297,10 @@ KEYS: Final[tuple[ConfigKey, ...]] = (
               "`<imageMirror>/<upstream repository>` (a registry host dropped: "
               "`<imageMirror>/prometheus/prometheus` for `quay.io/prometheus/prometheus`)."),
     *(_image_key(service, image) for service, image in DEFAULT_IMAGES.items()),
-    *(_memory_key(service, row.memory_mb) for service, row in SERVICE_DEFAULTS.items()),
-    *(_cpu_key(service, row.cpu_millis) for service, row in SERVICE_DEFAULTS.items()),
-    _bind_key(Published.PROMETHEUS, "the Prometheus UI and API"),
-    _bind_key(Published.LOKI, "Loki's push and query API"),
-    _bind_key(Published.TEMPO_HTTP, "Tempo's query API"),
-    _bind_key(Published.TEMPO_OTLP_GRPC, "Tempo's OTLP gRPC receiver"),
-    _bind_key(Published.TEMPO_OTLP_HTTP, "Tempo's OTLP HTTP receiver"),
-    _bind_key(Published.GRAFANA, "Grafana"),
-    _bind_key(Published.ALERTMANAGER, "the Alertmanager UI and API"),
+    *(_memory_key(service, facts.defaults.memory_mb) for service, facts in SERVICES.items()),
+    *(_cpu_key(service, facts.defaults.cpu_millis) for service, facts in SERVICES.items()),
+    *(_bind_key(port, publication.what) for facts in SERVICES.values()
+      for port, publication in facts.published.items()),
     *(_exposure_key(service, risk) for service, risk in EXPOSURE_RISKS.items()),
     ConfigKey("alertCriticalReceiver", Kind.STRING, Receiver.NONE.value,
               "Where critical alerts go: `none`, `slack` or `webhook`."),

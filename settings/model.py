@@ -151,7 +151,7 @@ def port_url(bindings: Mapping[Published, Binding | None], port: Published) -> s
     binding = bindings[port]
     if binding is None:
         facts = port.owner
-        return internal_url(facts.service, facts.published[port])
+        return internal_url(facts.service, facts.published[port].listener)
     host = "127.0.0.1" if binding.host_ip == "0.0.0.0" else binding.host_ip
     return f"http://{host}:{binding.port}"
 
