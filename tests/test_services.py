@@ -5,6 +5,7 @@ import re
 
 from configs.datasources import Uid
 from services import SERVICES, Listener, Published, Service, internal_url
+from settings.keys import KEYS_BY_NAME, camel
 from settings.stack_file import ROOT
 
 
@@ -46,3 +47,17 @@ def test_ports_paths_and_uids_are_written_in_one_module() -> None:
         pattern = re.compile(rf"(?<![\w/.-]){re.escape(fact)}(?![\w/.-])")
         homes = sorted(path for path, text in modules.items() if pattern.search(text))
         assert len(homes) <= 1, f"{fact} is written in {homes}"
+
+
+def test_a_services_keys_come_from_its_row_alone() -> None:
+    """Adding a service to SERVICES is all its keys need: each row's defaults and publications
+    become its image, memory, CPU and bind keys, and no key names a port no row publishes."""
+    bind_keys = {key.name for key in KEYS_BY_NAME.values() if key.name.endswith("Bind")}
+    assert bind_keys == {port.bind_key for facts in SERVICES.values() for port in facts.published}
+    for service, facts in SERVICES.items():
+        defaults = facts.defaults
+        assert KEYS_BY_NAME[f"{camel(service)}Image"].default == defaults.image
+        assert KEYS_BY_NAME[f"{camel(service)}MemoryMb"].default == defaults.memory_mb
+        assert KEYS_BY_NAME[f"{camel(service)}CpuMillis"].default == defaults.cpu_millis
+        for port, publication in facts.published.items():
+            assert publication.what in KEYS_BY_NAME[port.bind_key].description, port
