@@ -3,7 +3,9 @@ path and datasource uid written in one product module only."""
 
 import re
 
+from components.stack import COMPONENTS
 from configs.datasources import Uid
+from ops.verify.checks import CHECKS
 from services import SERVICES, Listener, Published, Service, internal_url
 from settings.keys import KEYS_BY_NAME, camel
 from settings.stack_file import ROOT
@@ -61,3 +63,13 @@ def test_a_services_keys_come_from_its_row_alone() -> None:
         assert KEYS_BY_NAME[f"{camel(service)}CpuMillis"].default == defaults.cpu_millis
         for port, publication in facts.published.items():
             assert publication.what in KEYS_BY_NAME[port.bind_key].description, port
+
+
+def test_each_per_service_table_has_one_line_per_service() -> None:
+    """The program's components and `make verify`'s checks are each one line per service of
+    `Service`, and the program decides no service itself: it loops over its table, filtered by
+    Settings.services."""
+    for table in (COMPONENTS, CHECKS):
+        assert sorted(table) == sorted(Service)
+    program = (ROOT / "__main__.py").read_text()
+    assert not re.search(r"Service\.|settings\.redis|components\.(?!stack\b)", program)
