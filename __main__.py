@@ -10,25 +10,14 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from components.alertmanager import Alertmanager, AlertmanagerArgs
-from components.grafana import Grafana, GrafanaArgs
-from components.loki import Loki, LokiArgs
-from components.prometheus import Prometheus, PrometheusArgs
-from components.redis_exporter import RedisExporter, RedisExporterArgs
-from components.service import ContainerArgs
-from components.tempo import Tempo, TempoArgs
-from services import Service
+from components.stack import Generated, run_services
+from services import SERVICES
 from settings.pulumi_config import load_settings
 
 settings, secrets = load_settings()
 
 # Every Docker name derives from the stack's name (unique per backend), never from `environment`.
 network = docker.Network("network", name=settings.name_prefix, driver="bridge")
-
-
-def container(service: Service) -> ContainerArgs:
-    """Each service's container gets its own slice of the settings."""
-    return ContainerArgs.of(settings, service, network.name)
 
 
 def generated(name: str, configured: pulumi.Output[str] | None) -> pulumi.Output[str]:
@@ -45,30 +34,16 @@ grafana_secret_key = generated("grafana-secret-key", secrets.grafana_secret_key)
 grafana_metrics_password = generated("grafana-metrics-password",
                                      secrets.grafana_metrics_password)
 
-prometheus = Prometheus("prometheus", PrometheusArgs(
-    container(Service.PROMETHEUS), settings, backend_bearer_token=secrets.backend_bearer_token,
-    grafana_metrics_password=grafana_metrics_password))
-loki = Loki("loki", LokiArgs(container(Service.LOKI), settings.retention.logs))
-tempo = Tempo("tempo", TempoArgs(container(Service.TEMPO), settings.retention.traces))
-alertmanager = Alertmanager("alertmanager", AlertmanagerArgs(
-    container(Service.ALERTMANAGER), settings.alerting,
-    slack_webhook_url=secrets.alert_slack_webhook_url, webhook_url=secrets.alert_webhook_url,
-    heartbeat_url=secrets.alert_heartbeat_url))
-if settings.redis is not None:
-    RedisExporter("redis-exporter", RedisExporterArgs(
-        container(Service.REDIS_EXPORTER), settings.redis, redis_password=secrets.redis_password))
-
-grafana_server = Grafana("grafana", GrafanaArgs(
-    container(Service.GRAFANA), settings.grafana, admin_password,
-    secret_key=grafana_secret_key, metrics_password=grafana_metrics_password))
+# The services Settings.services names, each from its line in components/stack.py.
+run_services(settings, network.name, Generated(
+    admin_password, secret_key=grafana_secret_key, metrics_password=grafana_metrics_password))
 
 pulumi.export("environment", settings.environment)
-pulumi.export("prometheusUrl", prometheus.url)
-pulumi.export("lokiUrl", loki.url)
-pulumi.export("tempoUrl", tempo.url)
-pulumi.export("tempoOtlpGrpcEndpoint", tempo.otlp_grpc_endpoint)
-pulumi.export("alertmanagerUrl", alertmanager.url)
-pulumi.export("grafanaUrl", grafana_server.url)
+# Where each published endpoint is (settings.port_url), under the output its row names.
+for facts in SERVICES.values():
+    for port, publication in facts.published.items():
+        if publication.output is not None:
+            pulumi.export(publication.output, settings.url(port))
 pulumi.export("grafanaAdminUser", settings.grafana.admin_user)
 # Secret either way: from secret config, or RandomPassword's secret `result`. The content
 # stack (content/) logs in to Grafana with it.

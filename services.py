@@ -4,7 +4,8 @@ Ports, config path, data and secrets directories, the image's user and group, it
 the ports a stack may publish, where it writes besides its data dir and the capabilities it
 needs: what no stack changes. Settings (settings/) hold what a stack may change (images, memory
 and CPU limits among them), configs/ build each service's files from both, components/ run
-them. This module imports
+them. Each row also holds its defaults and what each published endpoint serves, from which
+settings/keys.py makes its keys. This module imports
 nothing of the project, so every other room can read it.
 """
 
@@ -33,8 +34,9 @@ class Service(StrEnum):
         return self.value.replace("-", "_")
 
 
-class Port(StrEnum):
-    """Host ports a stack may publish; each has its own bind key."""
+class Published(StrEnum):
+    """The endpoints a stack may publish on its Docker host: each forwards a host port, set by
+    its own bind key, to one listener of one service (`ServiceFacts.published`)."""
 
     PROMETHEUS = "prometheus"
     LOKI = "loki"
@@ -43,6 +45,23 @@ class Port(StrEnum):
     TEMPO_OTLP_HTTP = "tempoOtlpHttp"
     GRAFANA = "grafana"
     ALERTMANAGER = "alertmanager"
+
+    @property
+    def bind_key(self) -> str:
+        """The config key that says where the host publishes it."""
+        return f"{self}Bind"
+
+    @property
+    def owner(self) -> ServiceFacts:
+        """The service it forwards to."""
+        (facts,) = (facts for facts in SERVICES.values() if self in facts.published)
+        return facts
+
+    @property
+    def container_port(self) -> int:
+        """The port it forwards to, inside the container."""
+        facts = self.owner
+        return facts.listens[facts.published[self].listener]
 
 
 class Listener(StrEnum):
@@ -55,6 +74,36 @@ class Listener(StrEnum):
 
 
 @dataclass(frozen=True)
+class Publication:
+    """One listener a stack may publish: what it serves, for its bind key's description, and
+    the stack output (__main__.py) that says where it is; None: the stack does not export it."""
+
+    listener: Listener
+    what: str
+    output: str | None
+
+
+@dataclass(frozen=True)
+class ServiceDefaults:
+    """What a stack may change of one service, with its defaults: its image and where its
+    project publishes images, its memory and CPU limits, and what publishing its ports beyond
+    loopback risks. Each of its keys (settings/keys.py) is made from it."""
+
+    # A release tag its project publishes, never `latest`.
+    image: str
+    # Docker Hub (also spelled `docker.io/...`) and the other registries its releases push
+    # to. An image of another repository is another service.
+    upstream: tuple[str, ...]
+    memory_mb: int
+    # At most one CPU each, so the defaults fit the smallest Docker host (Docker refuses a
+    # container whose limit exceeds the host's CPUs).
+    cpu_millis: int
+    # For a service that answers anyone who reaches its ports: what that someone can do. None:
+    # it asks for a login (Grafana), or publishes nothing.
+    exposure_risk: str | None = None
+
+
+@dataclass(frozen=True)
 class ServiceFacts:
     service: Service
     # Container ports by what they serve; every service has Listener.HTTP.
@@ -63,12 +112,14 @@ class ServiceFacts:
     # the image); secret files are readable by the user alone.
     user_id: int
     group_id: int
+    defaults: ServiceDefaults
     # How the container checks itself: a command of its image, or (None) busybox wget on
     # `health_path` of its HTTP port.
     health_path: str = ""
     health_command: tuple[str, ...] | None = None
-    # The host ports a stack may publish, and the listener each forwards to.
-    published: Mapping[Port, Listener] = field(default_factory=dict)
+    # The host ports a stack may publish, each forwarding to one listener, in the order of
+    # their keys and the stack's outputs.
+    published: Mapping[Published, Publication] = field(default_factory=dict)
     config_path: str | None = None
     data_dir: str | None = None
     secrets_dir: str | None = None
@@ -104,14 +155,27 @@ class ServiceFacts:
                 f"http://localhost:{self.http_port}{self.health_path}")
 
 
+# Pinned releases: prometheus/prometheus v3.14.0, grafana/loki v3.7.6, grafana/tempo v3.0.3,
+# grafana/grafana v13.2.0, prometheus/alertmanager v0.34.0, oliver006/redis_exporter v1.88.0 on
+# GitHub. CPU beside memory, so one busy service cannot take the host's CPUs from the others;
+# kube-prometheus limits Grafana to 0.2 and Alertmanager to 0.1, which dashboards and a
+# notification burst outgrow here.
 SERVICES: Final[Mapping[Service, ServiceFacts]] = {
     facts.service: facts for facts in (
         ServiceFacts(
             Service.PROMETHEUS, {Listener.HTTP: 9090},
             # prom/prometheus runs as `nobody` (group nobody). It writes its data dir only.
             user_id=65534, group_id=65534,
+            defaults=ServiceDefaults(
+                "prom/prometheus:v3.14.0", ("prom/prometheus", "quay.io/prometheus/prometheus"),
+                memory_mb=2048, cpu_millis=1000,
+                exposure_risk="Prometheus has no authentication: whoever reaches the port reads "
+                              "every series, target and rule, and writes series through the "
+                              "remote-write receiver this stack turns on (`/api/v1/write`), "
+                              "which can fake or silence any alert"),
             health_command=("promtool", "check", "healthy"),
-            published={Port.PROMETHEUS: Listener.HTTP},
+            published={Published.PROMETHEUS: Publication(
+                Listener.HTTP, "the Prometheus UI and API", "prometheusUrl")},
             config_path="/etc/prometheus/prometheus.yml",
             data_dir="/prometheus",
             secrets_dir="/etc/prometheus/secrets"),
@@ -119,9 +183,15 @@ SERVICES: Final[Mapping[Service, ServiceFacts]] = {
             Service.LOKI, {Listener.HTTP: 3100, Listener.GRPC: 9095},
             # grafana/loki images run as this uid and gid (grafana/loki cmd/loki/Dockerfile).
             user_id=10001, group_id=10001,
+            defaults=ServiceDefaults(
+                "grafana/loki:3.7.6", ("grafana/loki",), memory_mb=1024, cpu_millis=1000,
+                exposure_risk="Loki runs with `auth_enabled: false`: whoever reaches the port "
+                              "reads and pushes every log line, and deletes logs through the "
+                              "compactor's delete API (`/loki/api/v1/delete`)"),
             # Distroless image: no shell or wget, but the binary checks its own /ready.
             health_command=("/usr/bin/loki", "-health"),
-            published={Port.LOKI: Listener.HTTP},
+            published={Published.LOKI: Publication(
+                Listener.HTTP, "Loki's push and query API", "lokiUrl")},
             config_path="/etc/loki/config.yaml",
             data_dir="/loki",
             start_period="60s",
@@ -133,10 +203,21 @@ SERVICES: Final[Mapping[Service, ServiceFacts]] = {
                             Listener.OTLP_GRPC: 4317, Listener.OTLP_HTTP: 4318},
             # grafana/tempo images run as this uid and gid (grafana/tempo cmd/tempo/Dockerfile).
             user_id=10001, group_id=10001,
+            defaults=ServiceDefaults(
+                "grafana/tempo:3.0.3", ("grafana/tempo",), memory_mb=1024, cpu_millis=1000,
+                exposure_risk="Tempo has no authentication: whoever reaches its ports reads "
+                              "every trace and pushes spans, which the metrics generator turns "
+                              "into series in Prometheus"),
             # Distroless image: no shell or wget, but the binary checks its own /ready.
             health_command=("/tempo", "-health"),
-            published={Port.TEMPO_HTTP: Listener.HTTP, Port.TEMPO_OTLP_GRPC: Listener.OTLP_GRPC,
-                       Port.TEMPO_OTLP_HTTP: Listener.OTLP_HTTP},
+            published={
+                Published.TEMPO_HTTP: Publication(
+                    Listener.HTTP, "Tempo's query API", "tempoUrl"),
+                Published.TEMPO_OTLP_GRPC: Publication(
+                    Listener.OTLP_GRPC, "Tempo's OTLP gRPC receiver", "tempoOtlpGrpcEndpoint"),
+                # What `make verify` pushes a span to; not a stack output.
+                Published.TEMPO_OTLP_HTTP: Publication(
+                    Listener.OTLP_HTTP, "Tempo's OTLP HTTP receiver", None)},
             config_path="/etc/tempo/tempo.yaml",
             data_dir="/var/tempo",
             start_period="60s",
@@ -146,8 +227,11 @@ SERVICES: Final[Mapping[Service, ServiceFacts]] = {
             Service.GRAFANA, {Listener.HTTP: 3000},
             # grafana/grafana runs as uid 472 in the root group (gid 0), as its Dockerfile sets.
             user_id=472, group_id=0,
+            defaults=ServiceDefaults(
+                "grafana/grafana:13.2.0", ("grafana/grafana", "grafana/grafana-oss"),
+                memory_mb=512, cpu_millis=500),
             health_path="/api/health",
-            published={Port.GRAFANA: Listener.HTTP},
+            published={Published.GRAFANA: Publication(Listener.HTTP, "Grafana", "grafanaUrl")},
             data_dir="/var/lib/grafana",
             secrets_dir="/etc/grafana/secrets",
             # Its database, plugins and sessions are in the data dir; it logs to the console
@@ -158,8 +242,16 @@ SERVICES: Final[Mapping[Service, ServiceFacts]] = {
             # prom/alertmanager runs as `nobody` (group nobody). It writes its data dir only
             # (silences and the notification log, `--storage.path`).
             user_id=65534, group_id=65534,
+            defaults=ServiceDefaults(
+                "prom/alertmanager:v0.34.0",
+                ("prom/alertmanager", "quay.io/prometheus/alertmanager"),
+                memory_mb=128, cpu_millis=250,
+                exposure_risk="Alertmanager has no authentication: whoever reaches the port "
+                              "creates silences (muting every page, the Watchdog's heartbeat "
+                              "too) and posts or resolves alerts through its API"),
             health_path="/-/healthy",
-            published={Port.ALERTMANAGER: Listener.HTTP},
+            published={Published.ALERTMANAGER: Publication(
+                Listener.HTTP, "the Alertmanager UI and API", "alertmanagerUrl")},
             config_path="/etc/alertmanager/alertmanager.yml",
             data_dir="/alertmanager",
             secrets_dir="/etc/alertmanager/secrets"),
@@ -169,6 +261,11 @@ SERVICES: Final[Mapping[Service, ServiceFacts]] = {
             # docker/Dockerfile); the -alpine image has busybox wget, the plain one no shell.
             # It writes nothing.
             user_id=59000, group_id=59000,
+            defaults=ServiceDefaults(
+                "oliver006/redis_exporter:v1.88.0-alpine",
+                ("oliver006/redis_exporter", "quay.io/oliver006/redis_exporter",
+                 "ghcr.io/oliver006/redis_exporter"),
+                memory_mb=64, cpu_millis=250),
             health_path="/health",
             secrets_dir="/etc/redis_exporter"),
     )
@@ -187,18 +284,6 @@ HOST_GATEWAY: Final = "host-gateway"
 def on_docker_host(url: str) -> bool:
     """Whether `url` names the Docker host itself (DOCKER_HOST_ALIAS)."""
     return urlsplit(url).hostname == DOCKER_HOST_ALIAS
-
-
-def owner(port: Port) -> ServiceFacts:
-    """The service a host port forwards to."""
-    (facts,) = (facts for facts in SERVICES.values() if port in facts.published)
-    return facts
-
-
-def container_port(port: Port) -> int:
-    """The container side of a publishable host port."""
-    facts = owner(port)
-    return facts.listens[facts.published[port]]
 
 
 def internal_address(service: Service, listener: Listener = Listener.HTTP) -> str:
@@ -242,16 +327,16 @@ def secrets_dir(service: Service) -> str:
 __all__ = [
     "SERVICES",
     "Listener",
-    "Port",
+    "Publication",
+    "Published",
     "Service",
+    "ServiceDefaults",
     "ServiceFacts",
     "config_path",
     "container_name",
-    "container_port",
     "data_dir",
     "docker_prefix",
     "internal_address",
     "internal_url",
-    "owner",
     "secrets_dir",
 ]

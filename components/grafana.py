@@ -5,15 +5,15 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from components.service import ContainerArgs, ContainerSpec, Upload, port_url, service_container
+from components.service import ContainerArgs, ContainerSpec, Upload, service_container
 from configs.grafana import (
     ADMIN_PASSWORD_FILE,
     METRICS_PASSWORD_FILE,
     SECRET_KEY_FILE,
     grafana_env,
 )
-from services import Port, Service
-from settings import GrafanaApi
+from services import Published, Service
+from settings import GrafanaApi, port_url
 
 
 @dataclass(frozen=True)
@@ -42,5 +42,5 @@ class Grafana(pulumi.ComponentResource):
                      Upload(METRICS_PASSWORD_FILE, args.metrics_password, secret=True)],
         ))
         self.container = deployed.container
-        self.url = pulumi.Output.from_input(port_url(args.container.bindings, Port.GRAFANA))
+        self.url = pulumi.Output.from_input(port_url(args.container.bindings, Published.GRAFANA))
         self.register_outputs({"url": self.url})

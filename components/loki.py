@@ -4,11 +4,11 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.service import ContainerArgs, ContainerSpec, Upload, port_url, service_container
+from components.service import ContainerArgs, ContainerSpec, Upload, service_container
 from configs.loki import loki_command, loki_config
 from configs.render import to_yaml
-from services import Port, Service, config_path
-from settings import Duration
+from services import Published, Service, config_path
+from settings import Duration, port_url
 
 
 @dataclass(frozen=True)
@@ -28,5 +28,5 @@ class Loki(pulumi.ComponentResource):
             command=loki_command(),
             uploads=[Upload(config_path(Service.LOKI), to_yaml(loki_config(args.retention)))],
         )).container
-        self.url = pulumi.Output.from_input(port_url(args.container.bindings, Port.LOKI))
+        self.url = pulumi.Output.from_input(port_url(args.container.bindings, Published.LOKI))
         self.register_outputs({"url": self.url})

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.service import ContainerArgs, ContainerSpec, Upload, port_url, service_container
+from components.service import ContainerArgs, ContainerSpec, Upload, service_container
 from configs.prometheus import (
     GRAFANA_PASSWORD_FILE,
     credentials_file,
@@ -14,8 +14,9 @@ from configs.prometheus import (
 )
 from configs.render import to_yaml
 from configs.rules import RULES_DIR, rule_files
-from services import Port, Service, config_path
-from settings import BackendAuth, Settings
+from services import Published, Service, config_path
+from settings import Settings, port_url
+from settings.pulumi_config import reveal
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,6 @@ class PrometheusArgs:
     container: ContainerArgs
     # Its config and rules read most of the settings: scrape jobs, retention, thresholds.
     settings: Settings
-    backend_bearer_token: pulumi.Input[str] | None
     # The password of Grafana's /metrics, which its scrape job reads from a file.
     grafana_metrics_password: pulumi.Input[str]
 
@@ -41,16 +41,14 @@ class Prometheus(pulumi.ComponentResource):
         uploads = [Upload(config_path(Service.PROMETHEUS), to_yaml(config)),
                    *(Upload(path, content) for path, content in sorted(rules.items())),
                    Upload(GRAFANA_PASSWORD_FILE, args.grafana_metrics_password, secret=True)]
-        if settings.backend.auth is BackendAuth.BEARER:
-            # Settings validation guarantees the token exists when bearer auth is asked for.
-            assert args.backend_bearer_token is not None
-            uploads.append(Upload(credentials_file(settings.backend), args.backend_bearer_token,
-                                  secret=True))
+        if settings.backend.token is not None:
+            uploads.append(Upload(credentials_file(settings.backend),
+                                  reveal(settings.backend.token), secret=True))
         self.container = service_container(self, name, args.container, ContainerSpec(
             service=Service.PROMETHEUS,
             command=prometheus_command(settings),
             uploads=uploads,
             reaches_docker_host=scrapes_docker_host(settings),
         )).container
-        self.url = pulumi.Output.from_input(port_url(args.container.bindings, Port.PROMETHEUS))
+        self.url = pulumi.Output.from_input(port_url(args.container.bindings, Published.PROMETHEUS))
         self.register_outputs({"url": self.url})

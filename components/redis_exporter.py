@@ -7,14 +7,14 @@ import pulumi
 from components.service import ContainerArgs, ContainerSpec, Upload, service_container
 from configs.redis_exporter import PASSWORD_FILE, password_file, redis_exporter_env
 from services import Service, internal_url, on_docker_host
-from settings import Redis, RedisAuth
+from settings import Redis
+from settings.pulumi_config import reveal
 
 
 @dataclass(frozen=True)
 class RedisExporterArgs:
     container: ContainerArgs
     redis: Redis
-    redis_password: pulumi.Input[str] | None
 
 
 class RedisExporter(pulumi.ComponentResource):
@@ -25,12 +25,10 @@ class RedisExporter(pulumi.ComponentResource):
         super().__init__("gatewayz:observability:RedisExporter", name, None, opts)
         redis = args.redis
         uploads = []
-        if redis.auth is RedisAuth.PASSWORD:
-            assert args.redis_password is not None  # guaranteed by settings validation
+        if redis.password is not None:
             uploads.append(Upload(
                 PASSWORD_FILE,
-                pulumi.Output.from_input(args.redis_password).apply(
-                    lambda password: password_file(redis, password)),
+                reveal(redis.password).apply(lambda password: password_file(redis, password)),
                 secret=True))
         self.container = service_container(self, name, args.container, ContainerSpec(
             service=Service.REDIS_EXPORTER,

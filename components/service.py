@@ -30,12 +30,9 @@ from services import (
     DOCKER_HOST_ALIAS,
     HOST_GATEWAY,
     SERVICES,
-    Port,
+    Published,
     Service,
     container_name,
-    container_port,
-    internal_url,
-    owner,
 )
 from settings import Binding, Settings, provider_cpus
 
@@ -88,7 +85,7 @@ class ContainerArgs:
     image: str
     memory_mb: int
     cpu_millis: int
-    bindings: Mapping[Port, Binding | None]
+    bindings: Mapping[Published, Binding | None]
     log_max_size: str
     log_max_file: int
     protect_data: bool
@@ -138,21 +135,6 @@ def upload_dirs(paths: Sequence[str]) -> list[str]:
     return [d for d in dirs if not any(d.startswith(other + "/") for other in dirs)]
 
 
-def published_url(binding: Binding | None, fallback: str, scheme: str = "http") -> str:
-    """How an operator on the Docker host reaches a port; the in-network URL if unpublished."""
-    if binding is None:
-        return fallback
-    host = "127.0.0.1" if binding.host_ip == "0.0.0.0" else binding.host_ip
-    return f"{scheme}://{host}:{binding.port}"
-
-
-def port_url(bindings: Mapping[Port, Binding | None], port: Port) -> str:
-    """The URL a stack output gives for one of its ports: published, or in-network."""
-    facts = owner(port)
-    return published_url(bindings[port],
-                         internal_url(facts.service, facts.published[port]))
-
-
 def service_container(parent: pulumi.Resource, name: str, args: ContainerArgs,
                       spec: ContainerSpec) -> ServiceResources:
     """Create the image, volume and container of one service as children of `parent`."""
@@ -178,7 +160,7 @@ def service_container(parent: pulumi.Resource, name: str, args: ContainerArgs,
             from_container=pulumi.Output.concat(files.id, ":ro")))
 
     ports = [
-        docker.ContainerPortArgs(internal=container_port(port), external=binding.port,
+        docker.ContainerPortArgs(internal=port.container_port, external=binding.port,
                                  ip=binding.host_ip)
         for port in facts.published if (binding := args.bindings[port]) is not None
     ]

@@ -4,11 +4,11 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.service import ContainerArgs, ContainerSpec, Upload, port_url, service_container
+from components.service import ContainerArgs, ContainerSpec, Upload, service_container
 from configs.render import to_yaml
 from configs.tempo import tempo_command, tempo_config
-from services import Port, Service, config_path
-from settings import Duration
+from services import Published, Service, config_path
+from settings import Duration, port_url
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Tempo(pulumi.ComponentResource):
             command=tempo_command(),
             uploads=[Upload(config_path(Service.TEMPO), to_yaml(config))],
         )).container
-        self.url = pulumi.Output.from_input(port_url(container.bindings, Port.TEMPO_HTTP))
+        self.url = pulumi.Output.from_input(port_url(container.bindings, Published.TEMPO_HTTP))
         self.otlp_grpc_endpoint = pulumi.Output.from_input(
-            port_url(container.bindings, Port.TEMPO_OTLP_GRPC))
+            port_url(container.bindings, Published.TEMPO_OTLP_GRPC))
         self.register_outputs({"url": self.url, "otlp_grpc_endpoint": self.otlp_grpc_endpoint})

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from services import internal_url
-from settings import Service, Settings
+from services import Service, internal_url
+from settings import Settings
 
 
 class Uid(StrEnum):

@@ -1,7 +1,8 @@
 """Prometheus: the configuration file (scrapes, rules, alerting, retention) and its flags.
 
-One job per endpoint: the GatewayZ backend (`gatewayz_<env>`), extra targets, redis_exporter and
-each stack service. Every target carries `env` as a target label, so even `up` has it.
+One job per endpoint: the GatewayZ backend (`gatewayz_<env>`), extra targets, and each service the
+stack runs (`Settings.services`; Prometheus scrapes itself on localhost, the others over the
+stack's network). Every target carries `env` as a target label, so even `up` has it.
 """
 
 from collections.abc import Iterable
@@ -25,11 +26,6 @@ DATA_DIR: Final = data_dir(Service.PROMETHEUS)
 # Prometheus' own default; capped by the interval because a longer timeout is a config error.
 DEFAULT_SCRAPE_TIMEOUT: Final = Duration(10)
 
-# Services scraped over the stack's network; Prometheus scrapes itself on localhost.
-SELF_SCRAPED: Final = (Service.PROMETHEUS, Service.LOKI, Service.TEMPO, Service.GRAFANA,
-                       Service.ALERTMANAGER, Service.REDIS_EXPORTER)
-
-
 # Grafana's /metrics is behind basic auth (configs/grafana.py); its password is a file here.
 GRAFANA_PASSWORD_FILE: Final = f"{SECRETS_DIR}/grafana_metrics.password"
 
@@ -42,12 +38,6 @@ def credentials_file(target: ScrapeTarget) -> str:
 def scrapes_docker_host(settings: Settings) -> bool:
     """Whether a job scrapes the Docker host itself (a backend running beside a dev stack)."""
     return any(on_docker_host(target.url) for target in settings.external_targets)
-
-
-def scraped_services(settings: Settings) -> tuple[Service, ...]:
-    """The stack services Prometheus scrapes: all of them, but the exporter only if it runs."""
-    return tuple(service for service in SELF_SCRAPED
-                 if service is not Service.REDIS_EXPORTER or settings.redis is not None)
 
 
 def _service_job(settings: Settings, service: Service) -> dict[str, object]:
@@ -93,7 +83,7 @@ def prometheus_config(settings: Settings, rule_files: Iterable[str]) -> dict[str
         ]},
         "scrape_configs": [
             *(_target_job(target) for target in settings.external_targets),
-            *(_service_job(settings, service) for service in scraped_services(settings)),
+            *(_service_job(settings, service) for service in settings.services),
         ],
     }
 

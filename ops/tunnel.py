@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from settings import Port
+from services import Published
 from settings.stack_file import file_settings, read_config, stack_argument
 from toolchain.cache import cache_root
 
 # What `make verify` calls on the Docker host; OTLP gRPC is not among them.
-VERIFY_PORTS: Final = (Port.PROMETHEUS, Port.ALERTMANAGER, Port.LOKI, Port.TEMPO_HTTP,
-                       Port.TEMPO_OTLP_HTTP, Port.GRAFANA)
+VERIFY_PORTS: Final = (Published.PROMETHEUS, Published.ALERTMANAGER, Published.LOKI,
+                       Published.TEMPO_HTTP, Published.TEMPO_OTLP_HTTP, Published.GRAFANA)
 # `ssh -O check` answers `Master running (pid=1234)` on stderr.
 _MASTER_PID: Final = re.compile(r"pid=(\d+)")
 
@@ -45,7 +45,7 @@ def _state_path(stack: str) -> Path:
 
 
 def ssh_command(stack: str, config: Mapping[str, Any],
-                ports: Sequence[Port] = (Port.GRAFANA,),
+                ports: Sequence[Published] = (Published.GRAFANA,),
                 control: Path | None = None) -> list[str] | None:
     """The ssh forward of `ports` for a stack's config (its stack file's `config:`), or None
     when its Docker host is not reached over ssh. Grafana must be published; other ports
@@ -56,7 +56,7 @@ def ssh_command(stack: str, config: Mapping[str, Any],
         return None
     # Only the bindings matter here: secrets count as set.
     settings = file_settings(stack, config)
-    if settings.bindings[Port.GRAFANA] is None:
+    if settings.bindings[Published.GRAFANA] is None:
         raise SystemExit(f"{stack}: grafanaBind is `none`, so there is no port to forward")
     forwards = [f"{binding.port}:{binding.host_ip}:{binding.port}" for port in ports
                 if (binding := settings.bindings[port]) is not None]
@@ -109,7 +109,7 @@ def _describe(pid: int | None, state: Mapping[str, Any]) -> str:
             + (f", forwarding {forwards}" if forwards else ""))
 
 
-def start(stack: str, ports: Sequence[Port]) -> int:
+def start(stack: str, ports: Sequence[Published]) -> int:
     command = ssh_command(stack, read_config(stack), ports, control_path(stack))
     if command is None:
         print(f"{stack}: docker:host is not ssh://, so its published ports are reachable "
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.stop:
         return stop(args.stack)
-    ports = VERIFY_PORTS if args.all else (Port.GRAFANA,)
+    ports = VERIFY_PORTS if args.all else (Published.GRAFANA,)
     if args.print:
         command = ssh_command(args.stack, read_config(args.stack), ports,
                               control_path(args.stack))

@@ -13,31 +13,23 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
 from configs.dashboards import dashboards
-from configs.rules import AlertRunbook, runbooks
+from configs.rules import FILES, AlertRunbook, runbooks
 from configs.rules.helpers import Check, LogQL, PromQL, Runbook, Shell, Verify, anchor
-from services import Port
+from services import Published
 from settings import Settings
 from settings.stack_file import ROOT, file_settings
 
 PATH: Final = ROOT / "docs" / "alerts.md"
 STACKS: Final = ("staging", "production")
-# Sections by rule file, in the order Prometheus loads them.
-SECTIONS: Final[Mapping[str, str]] = {
-    "backend.yml": "The GatewayZ backend",
-    "redis.yml": "Redis",
-    "stack.yml": "The observability stack",
-    "pipeline.yml": "The alerting pipeline and the stores",
-    "watchdog.yml": "The dead man's switch",
-}
+# Sections by rule file, in the order of the rule files (configs.rules.FILES).
+SECTIONS: Final[Mapping[str, str]] = {file.name: file.section for file in FILES if file.section}
 FENCE: Final = "```"
 
 
-def _published(settings: Settings, port: Port) -> str:
-    binding = settings.bindings[port]
-    if binding is None:
+def _published(settings: Settings, port: Published) -> str:
+    if settings.bindings[port] is None:
         return "not published (`make tunnel`)"
-    host = "127.0.0.1" if binding.host_ip == "0.0.0.0" else binding.host_ip
-    return f"http://{host}:{binding.port}"
+    return settings.url(port)
 
 
 def _merged(texts: Mapping[str, str], indent: str = "") -> str:
@@ -137,8 +129,9 @@ def render(settings: Mapping[str, Settings] | None = None) -> str:
                            (stack, {n: f[stack] for n, f in by_name.items() if stack in f})
                            for stack in stacks))
     where = "\n".join(
-        f"- {stack}: Prometheus {_published(s, Port.PROMETHEUS)}, Grafana "
-        f"{_published(s, Port.GRAFANA)}, Alertmanager {_published(s, Port.ALERTMANAGER)}; "
+        f"- {stack}: Prometheus {_published(s, Published.PROMETHEUS)}, Grafana "
+        f"{_published(s, Published.GRAFANA)}, Alertmanager "
+        f"{_published(s, Published.ALERTMANAGER)}; "
         f"alert links point at `{s.alerting.runbook_base}`."
         for stack, s in stacks.items())
     out = [

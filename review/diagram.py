@@ -11,7 +11,7 @@ between the README's markers; a test fails when the README differs.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -27,7 +27,11 @@ BEGIN: Final = "<!-- stack-diagram:begin -->"
 END: Final = "<!-- stack-diagram:end -->"
 STACK: Final = "production"
 BACKEND: Final = "backend"
-REDIS: Final = "redis"
+# What a service reaches outside the stack, drawn with it where the stack runs it
+# (`Settings.services`): the node's id and shape, and the edge's label.
+OUTSIDE: Final[Mapping[Service, tuple[str, str, str]]] = {
+    Service.REDIS_EXPORTER: ("redis", '[("Redis")]', "INFO"),
+}
 # Where Alertmanager's receivers deliver, by receiver name.
 DESTINATIONS: Final = {Receiver.SLACK.value: "Slack", Receiver.WEBHOOK.value: "pager webhook",
                        HEARTBEAT: "dead man's switch"}
@@ -58,7 +62,7 @@ def _label(settings: Settings, service: Service) -> str:
     for listener, port in facts.listens.items():
         published = [f"{binding.host_ip}:{binding.port}"
                      for host_port, served in facts.published.items()
-                     if served is listener and (binding := settings.bindings[host_port])]
+                     if served.listener is listener and (binding := settings.bindings[host_port])]
         if listener is Listener.GRPC:
             continue  # internal cluster port of a single binary: nothing talks to it
         ports.append(f"{listener} :{port}" + (f" on {published[0]}" if published else ""))
@@ -73,8 +77,10 @@ def _scrapes(settings: Settings) -> Iterator[tuple[str, str, str]]:
         service = _service_of(target)
         if service is not Service.PROMETHEUS:  # not its own /metrics
             yield prometheus, _node_id(service) if service else BACKEND, "scrape"
-    if settings.redis is not None:
-        yield _node_id(Service.REDIS_EXPORTER), REDIS, "INFO"
+    for service in settings.services:
+        if service in OUTSIDE:
+            node, _, label = OUTSIDE[service]
+            yield _node_id(service), node, label
 
 
 def _writes(settings: Settings) -> Iterator[tuple[str, str, str]]:
@@ -118,12 +124,10 @@ def _edges(settings: Settings) -> Iterator[tuple[str, str, str]]:
 def mermaid(settings: Settings) -> str:
     lines = ["```mermaid", "flowchart LR"]
     lines.append(f'  {BACKEND}(["GatewayZ backend<br/>{settings.backend.url}"])')
-    if settings.redis is not None:
-        lines.append(f'  {REDIS}[("Redis")]')
+    lines += [f"  {OUTSIDE[service][0]}{OUTSIDE[service][1]}"
+              for service in settings.services if service in OUTSIDE]
     lines.append(f'  subgraph stack["Docker network {settings.name_prefix}"]')
-    for service in Service:
-        if service is Service.REDIS_EXPORTER and settings.redis is None:
-            continue
+    for service in settings.services:
         lines.append(f'    {_node_id(service)}["{_label(settings, service)}"]')
     lines.append("  end")
     seen = set()

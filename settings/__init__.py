@@ -2,12 +2,12 @@
 
 model (the vocabulary and value types), keys (the schema and its defaults), parse (all-at-once
 validation), stack_file (the one reader of `Pulumi.<stack>.yaml`), pulumi_config (the one reader
-of `pulumi.Config`, which only `__main__.py` imports, so configs/ stays free of Pulumi).
+of `pulumi.Config`, which only the programs and components/ import, so configs/ stays free of
+Pulumi).
 """
 
 from __future__ import annotations
 
-from services import Port, Service
 from settings.keys import DEFAULT_IMAGES, KEYS, KEYS_BY_NAME, ConfigKey
 from settings.model import (
     PROJECT,
@@ -17,18 +17,21 @@ from settings.model import (
     Binding,
     Duration,
     GrafanaApi,
+    Heartbeat,
     Kind,
     Receiver,
     Redis,
     RedisAuth,
     Retention,
     ScrapeTarget,
+    Secret,
     Secrets,
     Settings,
     SettingsError,
     Severity,
     Size,
     cpus_read_back_exact,
+    port_url,
     provider_cpus,
 )
 from settings.parse import parse_duration, parse_settings
@@ -45,15 +48,15 @@ __all__ = [
     "ConfigKey",
     "Duration",
     "GrafanaApi",
+    "Heartbeat",
     "Kind",
-    "Port",
     "Receiver",
     "Redis",
     "RedisAuth",
     "Retention",
     "ScrapeTarget",
+    "Secret",
     "Secrets",
-    "Service",
     "Settings",
     "SettingsError",
     "Severity",
@@ -61,5 +64,6 @@ __all__ = [
     "cpus_read_back_exact",
     "parse_duration",
     "parse_settings",
+    "port_url",
     "provider_cpus",
 ]

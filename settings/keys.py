@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from services import Port, Service, container_port, owner
+from services import SERVICES, Published, Service
 from settings.model import BackendAuth, Duration, Kind, Receiver, RedisAuth, Size
 
 
@@ -176,10 +176,10 @@ def _cpu_key(service: Service, millis: int) -> ConfigKey:
                      bounds=Bounds(100, 256_000))
 
 
-def _bind_key(port: Port, what: str) -> ConfigKey:
+def _bind_key(port: Published, what: str) -> ConfigKey:
     # Published on the Docker host's loopback, on the port the container listens on.
-    service = owner(port).service
-    return ConfigKey(f"{port}Bind", Kind.STRING, f"127.0.0.1:{container_port(port)}",
+    service = port.owner.service
+    return ConfigKey(port.bind_key, Kind.STRING, f"127.0.0.1:{port.container_port}",
                      f"Host address and port that publish {what} (`ip:port`, or `none`).",
                      exposure=exposure_key(service) if service in EXPOSURE_RISKS else None)
 
@@ -196,69 +196,14 @@ def _exposure_key(service: Service, risk: str) -> ConfigKey:
                      "before setting this.")
 
 
-# Pinned releases, each a tag its project publishes (prometheus/prometheus v3.14.0,
-# grafana/loki v3.7.6, grafana/tempo v3.0.3, grafana/grafana v13.2.0, prometheus/alertmanager
-# v0.34.0, oliver006/redis_exporter v1.88.0 on GitHub). Never `latest`.
+# Views of the rows, by what the toolchain and the parser look up.
 DEFAULT_IMAGES: Final[Mapping[Service, str]] = {
-    Service.PROMETHEUS: "prom/prometheus:v3.14.0",
-    Service.LOKI: "grafana/loki:3.7.6",
-    Service.TEMPO: "grafana/tempo:3.0.3",
-    Service.GRAFANA: "grafana/grafana:13.2.0",
-    Service.ALERTMANAGER: "prom/alertmanager:v0.34.0",
-    Service.REDIS_EXPORTER: "oliver006/redis_exporter:v1.88.0-alpine",
-}
-
-# Where each project publishes its images: Docker Hub (also spelled `docker.io/...`) and the
-# other registries its releases push to. An image of another repository is another service.
+    service: facts.defaults.image for service, facts in SERVICES.items()}
 UPSTREAM_REPOSITORIES: Final[Mapping[Service, tuple[str, ...]]] = {
-    Service.PROMETHEUS: ("prom/prometheus", "quay.io/prometheus/prometheus"),
-    Service.LOKI: ("grafana/loki",),
-    Service.TEMPO: ("grafana/tempo",),
-    Service.GRAFANA: ("grafana/grafana", "grafana/grafana-oss"),
-    Service.ALERTMANAGER: ("prom/alertmanager", "quay.io/prometheus/alertmanager"),
-    Service.REDIS_EXPORTER: ("oliver006/redis_exporter", "quay.io/oliver006/redis_exporter",
-                             "ghcr.io/oliver006/redis_exporter"),
-}
-
-DEFAULT_MEMORY_MB: Final[Mapping[Service, int]] = {
-    Service.PROMETHEUS: 2048,
-    Service.LOKI: 1024,
-    Service.TEMPO: 1024,
-    Service.GRAFANA: 512,
-    Service.ALERTMANAGER: 128,
-    Service.REDIS_EXPORTER: 64,
-}
-
-# The services that answer anyone who reaches their ports, and what that someone can do.
-# Grafana is not here: it asks for its admin login.
+    service: facts.defaults.upstream for service, facts in SERVICES.items()}
 EXPOSURE_RISKS: Final[Mapping[Service, str]] = {
-    Service.PROMETHEUS: "Prometheus has no authentication: whoever reaches the port reads every "
-                        "series, target and rule, and writes series through the remote-write "
-                        "receiver this stack turns on (`/api/v1/write`), which can fake or "
-                        "silence any alert",
-    Service.LOKI: "Loki runs with `auth_enabled: false`: whoever reaches the port reads and "
-                  "pushes every log line, and deletes logs through the compactor's delete API "
-                  "(`/loki/api/v1/delete`)",
-    Service.TEMPO: "Tempo has no authentication: whoever reaches its ports reads every trace "
-                   "and pushes spans, which the metrics generator turns into series in "
-                   "Prometheus",
-    Service.ALERTMANAGER: "Alertmanager has no authentication: whoever reaches the port creates "
-                          "silences (muting every page, the Watchdog's heartbeat too) and posts "
-                          "or resolves alerts through its API",
-}
-
-# Beside the memory limit, so one busy service cannot take the host's CPUs from the others.
-# At most one CPU each, so the defaults fit the smallest Docker host (Docker refuses a container
-# whose limit exceeds the host's CPUs); kube-prometheus limits Grafana to 0.2 and Alertmanager
-# to 0.1, which dashboards and a notification burst outgrow here.
-DEFAULT_CPU_MILLIS: Final[Mapping[Service, int]] = {
-    Service.PROMETHEUS: 1000,
-    Service.LOKI: 1000,
-    Service.TEMPO: 1000,
-    Service.GRAFANA: 500,
-    Service.ALERTMANAGER: 250,
-    Service.REDIS_EXPORTER: 250,
-}
+    service: risk for service, facts in SERVICES.items()
+    if (risk := facts.defaults.exposure_risk) is not None}
 
 KEYS: Final[tuple[ConfigKey, ...]] = (
     ConfigKey("environment", Kind.STRING, "",
@@ -270,16 +215,16 @@ KEYS: Final[tuple[ConfigKey, ...]] = (
               bounds=METRICS_RETENTION),
     ConfigKey("metricsRetentionSize", Kind.STRING, "20GB",
               "Disk budget of the Prometheus TSDB (e.g. `20GB`; units B, KB, MB, GB, TB, PB, "
-              "base 2). Less than 1GB and size retention deletes history within days.",
+              "base 2). Below the range, size retention deletes history within days.",
               bounds=Bounds(1 << 30, PROMETHEUS_SIZE_MAX, Unit.BYTES)),
     ConfigKey("logsRetention", Kind.STRING, "7d",
-              "How long Loki keeps logs (duration; Loki's compactor needs at least 24h).",
+              "How long Loki keeps logs (duration; the shortest is what Loki's compactor needs).",
               bounds=Bounds(86400, GO_DURATION_MAX, Unit.SECONDS)),
     ConfigKey("tracesRetention", Kind.STRING, "72h",
               "How long Tempo keeps traces (duration).",
               bounds=Bounds(3600, GO_DURATION_MAX, Unit.SECONDS)),
     ConfigKey("scrapeInterval", Kind.STRING, "15s",
-              "Default scrape interval of every job (at most a quarter of the rules' 5m rate "
+              "Default scrape interval of every job (the longest is a quarter of the rules' rate "
               "window, so a rate keeps its samples through a missed scrape).",
               bounds=SAMPLE_INTERVAL),
     ConfigKey("evaluationInterval", Kind.STRING, "30s",
@@ -352,15 +297,10 @@ KEYS: Final[tuple[ConfigKey, ...]] = (
               "`<imageMirror>/<upstream repository>` (a registry host dropped: "
               "`<imageMirror>/prometheus/prometheus` for `quay.io/prometheus/prometheus`)."),
     *(_image_key(service, image) for service, image in DEFAULT_IMAGES.items()),
-    *(_memory_key(service, mb) for service, mb in DEFAULT_MEMORY_MB.items()),
-    *(_cpu_key(service, millis) for service, millis in DEFAULT_CPU_MILLIS.items()),
-    _bind_key(Port.PROMETHEUS, "the Prometheus UI and API"),
-    _bind_key(Port.LOKI, "Loki's push and query API"),
-    _bind_key(Port.TEMPO_HTTP, "Tempo's query API"),
-    _bind_key(Port.TEMPO_OTLP_GRPC, "Tempo's OTLP gRPC receiver"),
-    _bind_key(Port.TEMPO_OTLP_HTTP, "Tempo's OTLP HTTP receiver"),
-    _bind_key(Port.GRAFANA, "Grafana"),
-    _bind_key(Port.ALERTMANAGER, "the Alertmanager UI and API"),
+    *(_memory_key(service, facts.defaults.memory_mb) for service, facts in SERVICES.items()),
+    *(_cpu_key(service, facts.defaults.cpu_millis) for service, facts in SERVICES.items()),
+    *(_bind_key(port, publication.what) for facts in SERVICES.values()
+      for port, publication in facts.published.items()),
     *(_exposure_key(service, risk) for service, risk in EXPOSURE_RISKS.items()),
     ConfigKey("alertCriticalReceiver", Kind.STRING, Receiver.NONE.value,
               "Where critical alerts go: `none`, `slack` or `webhook`."),
@@ -385,8 +325,8 @@ KEYS: Final[tuple[ConfigKey, ...]] = (
               "true).", secret=True, schemes=("http", "https")),
     ConfigKey("alertHeartbeatRepeatInterval", Kind.STRING, "5m",
               "How often the `Watchdog` pings `alertHeartbeatUrl`; give the heartbeat service "
-              "this period and a grace of a few periods (longer than 1h, and a dead alerting "
-              "chain goes unnoticed for hours).", bounds=Bounds(60, 3600, Unit.SECONDS)),
+              "this period and a grace of a few periods (any longer, and a dead alerting chain "
+              "goes unnoticed for hours).", bounds=Bounds(60, 3600, Unit.SECONDS)),
     ConfigKey("alertRunbookBaseUrl", Kind.STRING, "docs/alerts.md",
               "Where each alert's `runbook_url` points, plus `#<alert name in lower case>`: the "
               "default is the runbooks' path in this repository; set the URL your team reads "

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Final
 
-from services import Port, Service, docker_prefix
+from services import Published, Service, docker_prefix, internal_url
 
 if TYPE_CHECKING:
     import pulumi
@@ -128,11 +128,32 @@ def cpus_read_back_exact(millis: int) -> bool:
 
 
 @dataclass(frozen=True)
+class Secret:
+    """A secret key the stack sets, carried by the slice of settings that needs it: parsing
+    makes one only where the settings ask for it and the stack sets it (else the key is named in
+    the SettingsError). Its value only the program reads (settings.pulumi_config.reveal)."""
+
+    key: str
+
+
+@dataclass(frozen=True)
 class Binding:
     """Where a container port is published on the host; None when it is not published."""
 
     host_ip: str
     port: int
+
+
+def port_url(bindings: Mapping[Published, Binding | None], port: Published) -> str:
+    """How an operator on the Docker host reaches a publishable port (`http://<ip>:<port>`,
+    0.0.0.0 as 127.0.0.1); the in-network URL where the stack does not publish it. The stack's
+    outputs and `make verify` both read it here, from the settings."""
+    binding = bindings[port]
+    if binding is None:
+        facts = port.owner
+        return internal_url(facts.service, facts.published[port].listener)
+    host = "127.0.0.1" if binding.host_ip == "0.0.0.0" else binding.host_ip
+    return f"http://{host}:{binding.port}"
 
 
 @dataclass(frozen=True)
@@ -144,7 +165,12 @@ class ScrapeTarget:
     env: str
     interval: Duration
     timeout: Duration
-    auth: BackendAuth = BackendAuth.NONE
+    # The bearer token the job authenticates with; None: none.
+    token: Secret | None = None
+
+    @property
+    def auth(self) -> BackendAuth:
+        return BackendAuth.NONE if self.token is None else BackendAuth.BEARER
 
     @property
     def url(self) -> str:
@@ -163,7 +189,12 @@ class Retention:
 class Redis:
     address: str
     user: str
-    auth: RedisAuth
+    # The password the exporter logs in with; None: none.
+    password: Secret | None = None
+
+    @property
+    def auth(self) -> RedisAuth:
+        return RedisAuth.NONE if self.password is None else RedisAuth.PASSWORD
 
 
 @dataclass(frozen=True)
@@ -191,15 +222,29 @@ class AlertThresholds:
 
 
 @dataclass(frozen=True)
+class Heartbeat:
+    """The dead man's switch the Watchdog pings: how often, and its URL."""
+
+    interval: Duration
+    url: Secret
+
+
+@dataclass(frozen=True)
 class Alerting:
     receivers: Mapping[Severity, Receiver]
     slack_channel: str
     thresholds: AlertThresholds
-    # How often the Watchdog pings the dead man's switch; None: the stack has none, and the
-    # Watchdog reaches no one.
-    heartbeat_interval: Duration | None
+    # The URL of each receiver a severity routes to that needs one (Slack's, the webhook's).
+    urls: Mapping[Receiver, Secret]
+    # None: the stack has no dead man's switch, and the Watchdog reaches no one.
+    heartbeat: Heartbeat | None
     # Where docs/alerts.md is read; each alert's runbook_url is this plus `#<its anchor>`.
     runbook_base: str
+
+    @property
+    def heartbeat_interval(self) -> Duration | None:
+        """How often the Watchdog pings the dead man's switch, where the stack has one."""
+        return None if self.heartbeat is None else self.heartbeat.interval
 
     def uses(self, receiver: Receiver) -> bool:
         return receiver in self.receivers.values()
@@ -220,7 +265,7 @@ class Settings:
     images: Mapping[Service, str]
     memory_mb: Mapping[Service, int]
     cpu_millis: Mapping[Service, int]
-    bindings: Mapping[Port, Binding | None]
+    bindings: Mapping[Published, Binding | None]
     log_max_size: str
     log_max_file: int
     protect_data: bool
@@ -240,23 +285,40 @@ class Settings:
         return PRODUCTION in (self.stack, self.environment)
 
     @property
+    def services(self) -> tuple[Service, ...]:
+        """The services this stack runs, in `Service` order: every one, but redis_exporter only
+        where a Redis is watched. The one place that decides it: the containers, scrape jobs,
+        rule files, dashboards and panels, verify checks and diagram nodes of a service all
+        follow it."""
+        return tuple(service for service in Service
+                     if service is not Service.REDIS_EXPORTER or self.redis is not None)
+
+    def url(self, port: Published) -> str:
+        """Where this machine reaches a publishable port of the stack (`port_url`)."""
+        return port_url(self.bindings, port)
+
+    @property
     def external_targets(self) -> tuple[ScrapeTarget, ...]:
         """Every job that scrapes something outside the stack: the backend first, then extras."""
         return (self.backend, *self.extra_targets)
 
+    @property
+    def secrets(self) -> tuple[Secret, ...]:
+        """Every secret the settings carry, each in the slice that needs it."""
+        found = (self.backend.token, self.redis.password if self.redis else None,
+                 *self.alerting.urls.values(),
+                 self.alerting.heartbeat.url if self.alerting.heartbeat else None)
+        return tuple(secret for secret in found if secret is not None)
+
 
 @dataclass(frozen=True)
 class Secrets:
-    """Secret config as Pulumi secrets; None where the stack does not set it."""
+    """The secrets the program generates where the stack leaves them unset (__main__.py), as
+    Pulumi secrets; None where unset. Every other secret travels in its slice (`Secret`)."""
 
-    backend_bearer_token: pulumi.Output[str] | None
-    redis_password: pulumi.Output[str] | None
     grafana_admin_password: pulumi.Output[str] | None
     grafana_secret_key: pulumi.Output[str] | None
     grafana_metrics_password: pulumi.Output[str] | None
-    alert_slack_webhook_url: pulumi.Output[str] | None
-    alert_webhook_url: pulumi.Output[str] | None
-    alert_heartbeat_url: pulumi.Output[str] | None
 
 
 class SettingsError(ValueError):

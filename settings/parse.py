@@ -18,7 +18,7 @@ from enum import StrEnum
 from itertools import combinations
 from typing import Final, TypeVar
 
-from services import SERVICES, Port, Service, container_name, container_port, owner
+from services import SERVICES, Published, Service, container_name
 from settings.keys import (
     KEYS_BY_NAME,
     LOCAL_REPOSITORY,
@@ -36,17 +36,20 @@ from settings.model import (
     Binding,
     Duration,
     GrafanaApi,
+    Heartbeat,
     Kind,
     Receiver,
     Redis,
     RedisAuth,
     Retention,
     ScrapeTarget,
+    Secret,
     Settings,
     SettingsError,
     Severity,
     Size,
     cpus_read_back_exact,
+    port_url,
     provider_cpus,
 )
 
@@ -59,7 +62,9 @@ _DURATION_RE: Final = re.compile(
     r"(?:([0-9]+)y)?(?:([0-9]+)w)?(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?")
 _LOG_SIZE_RE: Final = re.compile(r"([1-9][0-9]*)([kmg])")
 _LOG_SIZE_POWERS: Final[Mapping[str, int]] = {"k": 1, "m": 2, "g": 3}
-_ENV_RE: Final = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+# The longest `env` label (and backend job suffix) the stack takes.
+_ENV_MAX: Final = 32
+_ENV_RE: Final = re.compile(rf"[a-z][a-z0-9_-]{{0,{_ENV_MAX - 1}}}")
 _JOB_RE: Final = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 # What Pulumi allows in a stack name, which every Docker name of the stack carries.
 _STACK_RE: Final = re.compile(r"[A-Za-z0-9_.-]{1,100}")
@@ -69,11 +74,15 @@ _HOSTNAME_RE: Final = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 _OCTET: Final = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
 _IPV4_RE: Final = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 _PORT_RE: Final = re.compile(r"[1-9][0-9]{0,4}")
+# TCP's highest port; _PORT_RE takes five digits, this bounds them.
+_PORT_MAX: Final = 65535
+_PORT_RANGE: Final = f"a port from 1 to {_PORT_MAX}"
 _URL_RE: Final = re.compile(
     r"(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<host>[A-Za-z0-9.-]+)(?::(?P<port>[0-9]+))?"
     r"(?P<path>/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?"
     r"(?:\?(?P<query>[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*))?")
-_GRAFANA_USER_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+_GRAFANA_USER_MAX: Final = 64
+_GRAFANA_USER_RE: Final = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._@-]{{0,{_GRAFANA_USER_MAX - 1}}}")
 # Printable ASCII but space; surrounding whitespace and control characters are refused for every
 # value: a YAML block scalar ends in a newline, and `$(cat file)` or Prometheus'
 # credentials_file drop it, so a service would read another value than the one set.
@@ -100,6 +109,10 @@ _ANY: Final = "0.0.0.0"
 _NAMESPACE_DISTANCE: Final = 3
 _NAMESPACE_FAMILY: Final = "gatewayz"
 
+
+# The secret URL each receiver delivers to, where a severity routes to it.
+RECEIVER_URLS: Final[Mapping[Receiver, str]] = {Receiver.SLACK: "alertSlackWebhookUrl",
+                                                Receiver.WEBHOOK: "alertWebhookUrl"}
 
 _E = TypeVar("_E", bound=StrEnum)
 
@@ -305,14 +318,14 @@ def valid_host(host: str) -> bool:
 
 
 def parse_url(text: str, schemes: Iterable[str], *, query: bool = False) -> Url | None:
-    """The parts of a URL of one of `schemes`: host, a port from 1 to 65535, a path; a query
+    """The parts of a URL of one of `schemes`: host, a port of `_PORT_RANGE`, a path; a query
     only where `query`; never credentials or a fragment. None when it is not one."""
     match = _URL_RE.fullmatch(text)
     if (match is None or match["scheme"] not in schemes or not valid_host(match["host"])
             or (match["query"] is not None and not query)):
         return None
     port = match["port"]
-    if port is not None and (not _PORT_RE.fullmatch(port) or int(port) > 65535):
+    if port is not None and (not _PORT_RE.fullmatch(port) or int(port) > _PORT_MAX):
         return None
     path = (match["path"] or "") + (f"?{match['query']}" if match["query"] is not None else "")
     return Url(match["scheme"], match["host"].lower(), None if port is None else int(port), path)
@@ -321,7 +334,7 @@ def parse_url(text: str, schemes: Iterable[str], *, query: bool = False) -> Url 
 def _url_form(schemes: Iterable[str], example: str) -> str:
     listed = " or ".join(f"{scheme}://" for scheme in schemes)
     return (f"an {listed} URL with a host (a DNS name or an IPv4 address without leading zeros), "
-            f"an optional port from 1 to 65535 and a path, e.g. {example} "
+            f"an optional {_PORT_RANGE} and a path, e.g. {example} "
             "(no credentials, query or fragment, no spaces)")
 
 
@@ -367,21 +380,21 @@ def _parse_target(parser: _Parser, key: str, item: str,
     return ScrapeTarget(pairs["job"], *url, env=pairs["env"], interval=interval, timeout=timeout)
 
 
-def _parse_bind(parser: _Parser, port: Port) -> Binding | None:
-    name = f"{port}Bind"
+def _parse_bind(parser: _Parser, port: Published) -> Binding | None:
+    name = port.bind_key
     text = parser.text(name)
     if text == "none":
         return None
     host, _, number = text.rpartition(":")
-    example = f"127.0.0.1:{container_port(port)}"
+    example = f"127.0.0.1:{port.container_port}"
     if (_IPV4_RE.fullmatch(host) is None or not _PORT_RE.fullmatch(number)
-            or int(number) > 65535):
+            or int(number) > _PORT_MAX):
         parser.fail(name, text, f"`<IPv4 address>:<port>` such as {example} (ASCII digits, "
-                                "no leading zeros, a port from 1 to 65535), or `none`")
+                                f"no leading zeros, {_PORT_RANGE}), or `none`")
         return None
     exposure = KEYS_BY_NAME[name].exposure
     if exposure is not None and not host.startswith(_LOOPBACK) and not parser.boolean(exposure):
-        service = owner(port).service
+        service = port.owner.service
         parser.fail(name, text, f"a loopback address such as {example}, or `none`: {service} "
                                 f"answers anyone who reaches it; `{exposure}: true` publishes "
                                 f"it beyond loopback (its description says what that risks)")
@@ -389,15 +402,15 @@ def _parse_bind(parser: _Parser, port: Port) -> Binding | None:
     return Binding(host, int(number))
 
 
-def _check_bind_conflicts(parser: _Parser, bindings: Mapping[Port, Binding | None]) -> None:
+def _check_bind_conflicts(parser: _Parser, bindings: Mapping[Published, Binding | None]) -> None:
     """Two ports on one host address: Docker refuses the second container at create, after the
     provider deleted the one it replaces."""
     published = [(port, binding) for port, binding in bindings.items() if binding is not None]
     for (port, one), (other, two) in combinations(published, 2):
         shared = one.host_ip == two.host_ip or _ANY in (one.host_ip, two.host_ip)
         if one.port == two.port and shared:
-            parser.fail(f"{other}Bind", f"{two.host_ip}:{two.port}",
-                        f"a host port no other bind key takes ({port}Bind publishes "
+            parser.fail(other.bind_key, f"{two.host_ip}:{two.port}",
+                        f"a host port no other bind key takes ({port.bind_key} publishes "
                         f"{one.host_ip}:{one.port})")
 
 
@@ -518,7 +531,7 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
     environment = parser.raw.get("environment") or stack
     if not parser.named("environment") and not _ENV_RE.fullmatch(environment):
         parser.fail("environment", environment, "lower-case letters, digits, - and _ "
-                                                "(at most 32), starting with a letter")
+                                                f"(at most {_ENV_MAX}), starting with a letter")
 
     metrics_time = parser.duration("metricsRetentionTime")
     logs = parser.duration("logsRetention")
@@ -542,10 +555,11 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
 
     redis_auth = parser.choice("redisAuth", RedisAuth)
     redis_address = parser.text("redisAddress")
-    redis = Redis(redis_address, parser.text("redisUser"), redis_auth) if redis_address else None
+    password = Secret("redisPassword") if redis_auth is RedisAuth.PASSWORD else None
+    redis = Redis(redis_address, parser.text("redisUser"), password) if redis_address else None
     if redis is not None and not _valid_redis_address(redis_address):
         parser.fail("redisAddress", redis_address,
-                    "`redis://host:port` or `rediss://host:port` (a port from 1 to 65535), "
+                    f"`redis://host:port` or `rediss://host:port` ({_PORT_RANGE}), "
                     "without credentials")
     if redis is None and redis_auth is RedisAuth.PASSWORD:
         parser.problems.append(f"{PROJECT}:redisAuth is `password` but no redisAddress is set")
@@ -553,18 +567,13 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
     receivers = {severity: parser.choice(f"alert{severity.title()}Receiver", Receiver)
                  for severity in Severity}
     heartbeat = _parse_heartbeat(parser)
-    _check_required_secrets(parser, secrets_set, {
-        "backendBearerToken": backend.auth is BackendAuth.BEARER,
-        "redisPassword": redis_auth is RedisAuth.PASSWORD,
-        "alertSlackWebhookUrl": Receiver.SLACK in receivers.values(),
-        "alertWebhookUrl": Receiver.WEBHOOK in receivers.values(),
-        "alertHeartbeatUrl": heartbeat is not None,
-    })
+    urls = {receiver: Secret(key) for receiver, key in RECEIVER_URLS.items()
+            if receiver in receivers.values()}
 
     images = _parse_images(parser)
     memory = {service: parser.integer(f"{camel(service)}MemoryMb") for service in Service}
     cpu = {service: _parse_cpu(parser, f"{camel(service)}CpuMillis") for service in Service}
-    bindings = {port: _parse_bind(parser, port) for port in Port}
+    bindings = {port: _parse_bind(parser, port) for port in Published}
     _check_bind_conflicts(parser, bindings)
 
     log_max_size = parser.log_size("logMaxSize")
@@ -593,7 +602,7 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
         backend=backend,
         extra_targets=extra_targets,
         redis=redis,
-        grafana=_parse_grafana(parser, bindings[Port.GRAFANA]),
+        grafana=_parse_grafana(parser, bindings),
         images=images,
         memory_mb=memory,
         cpu_millis=cpu,
@@ -601,9 +610,10 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
         log_max_size=log_max_size,
         log_max_file=parser.integer("logMaxFile"),
         protect_data=parser.boolean("protectData"),
-        alerting=Alerting(receivers, parser.text("alertSlackChannel"), thresholds, heartbeat,
-                          _parse_runbook_base(parser)),
+        alerting=Alerting(receivers, parser.text("alertSlackChannel"), thresholds, urls,
+                          heartbeat, _parse_runbook_base(parser)),
     )
+    _check_required_secrets(parser, secrets_set, settings.secrets)
     if settings.production and not settings.protect_data:
         parser.fail("protectData", parser.raw.get("protectData", "unset (false)"),
                     f"true in production (stack {stack!r}, environment {environment!r}): "
@@ -643,7 +653,7 @@ def _parse_backend(parser: _Parser, environment: str) -> ScrapeTarget:
         env=environment,
         interval=parser.duration("backendScrapeInterval"),
         timeout=parser.duration("backendScrapeTimeout"),
-        auth=auth,
+        token=Secret("backendBearerToken") if auth is BackendAuth.BEARER else None,
     )
 
 
@@ -659,22 +669,22 @@ def _parse_images(parser: _Parser) -> dict[Service, str]:
     return images
 
 
-def _parse_grafana(parser: _Parser, bind: Binding | None) -> GrafanaApi:
-    default_url = (f"http://{bind.host_ip.replace(_ANY, '127.0.0.1')}:{bind.port}"
-                   if bind else "")
+def _parse_grafana(parser: _Parser, bindings: Mapping[Published, Binding | None]) -> GrafanaApi:
+    # Where its bind publishes it; without one, grafanaUrl must say.
+    default_url = port_url(bindings, Published.GRAFANA) if bindings[Published.GRAFANA] else ""
     url = parser.raw.get("grafanaUrl") or default_url
     schemes = KEYS_BY_NAME["grafanaUrl"].schemes
     # A refused grafanaBind gives no default to refuse again.
     derived = "grafanaUrl" not in parser.raw and parser.named("grafanaBind")
     if not parser.named("grafanaUrl") and not derived and parse_url(url, schemes) is None:
         parser.fail("grafanaUrl", url, _url_form(schemes, "http://127.0.0.1:"
-                                                 f"{container_port(Port.GRAFANA)}")
+                                                 f"{Published.GRAFANA.container_port}")
                     + " (needed when `grafanaBind` is `none`)")
     admin_user = parser.text("grafanaAdminUser")
     if not parser.named("grafanaAdminUser") and not _GRAFANA_USER_RE.fullmatch(admin_user):
         parser.fail("grafanaAdminUser", admin_user,
-                    "a login of letters, digits and . _ @ - (at most 64, no `:`, which splits "
-                    "the Grafana provider's `user:password`)")
+                    f"a login of letters, digits and . _ @ - (at most {_GRAFANA_USER_MAX}, no "
+                    "`:`, which splits the Grafana provider's `user:password`)")
     return GrafanaApi(url, admin_user or "admin")
 
 
@@ -688,17 +698,18 @@ def _parse_runbook_base(parser: _Parser) -> str:
     return base
 
 
-def _parse_heartbeat(parser: _Parser) -> Duration | None:
-    """The Watchdog's repeat interval where the stack has a dead man's switch, else None."""
+def _parse_heartbeat(parser: _Parser) -> Heartbeat | None:
+    """The dead man's switch, where the stack has one."""
     enabled = parser.boolean("alertHeartbeat")
     interval = parser.duration("alertHeartbeatRepeatInterval")
-    return interval if enabled else None
+    return Heartbeat(interval, Secret("alertHeartbeatUrl")) if enabled else None
 
 
 def _check_required_secrets(parser: _Parser, secrets_set: frozenset[str],
-                            needed: Mapping[str, bool]) -> None:
-    for name, required in needed.items():
-        if required and name not in secrets_set:
+                            needed: Iterable[Secret]) -> None:
+    """Each secret the settings carry is one the stack sets."""
+    for name in (secret.key for secret in needed):
+        if name not in secrets_set:
             parser.problems.append(f"{PROJECT}:{name} is required by this stack's settings: "
                                    f"set it with `pulumi config set --secret {name} <value>`")
 
@@ -726,12 +737,13 @@ def _stack_service(settings: Settings, target: ScrapeTarget) -> Service | None:
         return Service.PROMETHEUS if port == SERVICES[Service.PROMETHEUS].http_port else None
     for bound, binding in settings.bindings.items():
         if binding is not None and (binding.host_ip, binding.port) == (host, port):
-            return owner(bound).service
+            return bound.owner.service
     return None
 
 
 def _parse_cpu(parser: _Parser, name: str) -> int:
-    """From a tenth of a CPU; the most is the host's CPU count, which Docker checks at create."""
+    """Within its bounds, and read back as written; the most the host can give is its CPU count,
+    which Docker checks at create."""
     millis = parser.integer(name)
     if not cpus_read_back_exact(millis):
         parser.fail(name, str(millis), f"a limit the docker provider reads back as written (it "

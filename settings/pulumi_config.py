@@ -1,4 +1,7 @@
-"""Settings and secrets of the running stack, from `pulumi.Config`: the only Pulumi import here."""
+"""Settings and secrets of the running stack, from `pulumi.Config`: the only Pulumi import here.
+
+The programs load the settings; components/ reveal the secrets the settings carry.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 
 from settings.keys import KEYS
-from settings.model import PROJECT, Secrets, Settings
+from settings.model import PROJECT, Secret, Secrets, Settings
 from settings.parse import parse_settings
 from settings.stack_file import config_text, file_settings
 
@@ -37,16 +40,17 @@ def load_settings() -> tuple[Settings, Secrets]:
         return config.require_secret(name) if name in secrets_set else None
 
     secrets = Secrets(
-        backend_bearer_token=secret("backendBearerToken"),
-        redis_password=secret("redisPassword"),
         grafana_admin_password=secret("grafanaAdminPassword"),
         grafana_secret_key=secret("grafanaSecretKey"),
         grafana_metrics_password=secret("grafanaMetricsPassword"),
-        alert_slack_webhook_url=secret("alertSlackWebhookUrl"),
-        alert_webhook_url=secret("alertWebhookUrl"),
-        alert_heartbeat_url=secret("alertHeartbeatUrl"),
     )
     return settings, secrets
+
+
+def reveal(secret: Secret) -> pulumi.Output[str]:
+    """A secret's value, as a Pulumi secret. Settings carry a `Secret` only for a key the stack
+    sets, so it is always there."""
+    return pulumi.Config(PROJECT).require_secret(secret.key)
 
 
 def load_content_settings() -> tuple[Settings, str]:

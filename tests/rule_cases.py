@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from configs.rules import watchdog
-from services import internal_address
-from settings import AlertThresholds, Service, Settings, Severity, Size, parse_settings
+from services import Service, internal_address
+from settings import AlertThresholds, Settings, Severity, Size, parse_settings
 
 # The two stacks' alerting settings, as the rule and Alertmanager tests see them.
 STACKS: Final[Mapping[str, tuple[Mapping[str, str], frozenset[str]]]] = {

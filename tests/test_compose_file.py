@@ -21,7 +21,7 @@ from review.mock_runtime import (
     stack_config,
     stack_settings,
 )
-from services import SERVICES, Service, container_port
+from services import SERVICES, Service
 from toolchain import compose as compose_build
 
 
@@ -64,7 +64,7 @@ def test_every_published_port_and_healthcheck_is_the_programs(program: ProgramRu
     for name in program.containers():
         facts = SERVICES[Service(name)]
         expected = sorted(
-            (container_port(port), str(binding.port), binding.host_ip)
+            (port.container_port, str(binding.port), binding.host_ip)
             for port in facts.published if (binding := settings.bindings[port]) is not None)
         ports = services[name].get("ports", [])
         assert sorted((p["target"], p["published"], p["host_ip"]) for p in ports) == expected

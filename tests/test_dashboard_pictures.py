@@ -169,12 +169,17 @@ def test_each_stack_deploys_its_own_dashboards() -> None:
     assert "| production only |" in index
     assert "## GatewayZ Redis (production only)" in index
     assert "deployed by production ·" in made["gatewayz-redis.svg"]
+    # Application health has a Redis panel only where a Redis is watched: a picture per stack.
+    split = "gatewayz-application-health"
     for board in dashboards(file_settings("production")):
-        assert f"[{board.title}]({board.uid}.svg)" in index
-        assert f"![Layout of {board.title}]({board.uid}.svg)" in index
-    staging_only = {board.uid for board in dashboards(file_settings("staging"))}
-    for uid in staging_only:
-        assert "deployed by staging, production ·" in made[f"{uid}.svg"]
+        name = f"{board.uid}.production.svg" if board.uid == split else f"{board.uid}.svg"
+        assert f"[{board.title}]({name})" in index
+        assert f"![Layout of {board.title}]({name})" in index
+    assert "Redis" not in {title for _, title in panel_titles(made[f"{split}.staging.svg"])}
+    assert ("stat", "Redis") in set(panel_titles(made[f"{split}.production.svg"]))
+    for board in dashboards(file_settings("staging")):
+        if board.uid != split:
+            assert "deployed by staging, production ·" in made[f"{board.uid}.svg"]
 
 
 def test_a_dashboard_laid_out_differently_per_stack_gets_a_picture_per_stack() -> None:

@@ -25,7 +25,8 @@ from configs.dashboards.queries import (
 )
 from configs.datasources import TYPES, Uid, ref
 from configs.render import to_json
-from settings import Service, Settings, parse_settings
+from services import Service
+from settings import Settings, parse_settings
 from tests.support.tools import require_tool
 
 # --- metric names this project may query (the backend's /metrics, the pinned releases) ---------

@@ -21,8 +21,8 @@ from review.mock_runtime import (
     stack_config,
     stack_settings,
 )
-from services import SERVICES
-from settings import DEFAULT_IMAGES, BackendAuth, Duration, Service, Settings, provider_cpus
+from services import SERVICES, Service
+from settings import DEFAULT_IMAGES, BackendAuth, Duration, Settings, provider_cpus
 from tests.support.stack import CONTAINER, containers, files, yaml_file
 
 STATEFUL = {"prometheus", "loki", "tempo", "grafana", "alertmanager"}

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from settings import DEFAULT_IMAGES, Service
+from services import Service
+from settings import DEFAULT_IMAGES
 from tests.support.tools import require_tool
 from toolchain import releases
 from toolchain.cache import BuildError

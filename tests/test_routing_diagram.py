@@ -22,7 +22,7 @@ from review.routing_diagram import (
     routes,
     summary,
 )
-from settings import KEYS, Duration, Receiver, Settings, Severity
+from settings import KEYS, Duration, Heartbeat, Receiver, Secret, Settings, Severity
 from settings.stack_file import file_settings
 
 NODE: Final = re.compile(r'^\s+(\w+)(?:\["|>")(.*?)"\]$', re.M)
@@ -98,7 +98,7 @@ def test_the_watchdog_goes_to_its_heartbeat_on_its_own_clock() -> None:
     assert "POST to alertHeartbeatUrl" in heartbeat
     assert "never sends resolved" in heartbeat
     slower = dataclasses.replace(production, alerting=dataclasses.replace(
-        production.alerting, heartbeat_interval=Duration(600)))
+        production.alerting, heartbeat=Heartbeat(Duration(600), Secret("alertHeartbeatUrl"))))
     assert "repeated every 10m" in mermaid(slower)
 
 

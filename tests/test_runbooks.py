@@ -15,6 +15,7 @@ from typing import Any, Final
 import pytest
 import yaml
 
+from configs import rules
 from configs.dashboards import dashboards
 from configs.dashboards.queries import panels
 from configs.render import to_yaml
@@ -105,7 +106,9 @@ def test_an_alert_without_a_runbook_is_refused(settings: Settings,
         del document["groups"][0]["rules"][0][RUNBOOK]
         return dict(document)
 
-    monkeypatch.setattr(watchdog, "document", without)
+    monkeypatch.setattr(rules, "FILES", tuple(
+        dataclasses.replace(file, build=without) if file.build is built else file
+        for file in rules.FILES))
     with pytest.raises(ValueError, match="Watchdog has no runbook"):
         rule_files(settings)
 

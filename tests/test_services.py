@@ -3,8 +3,11 @@ path and datasource uid written in one product module only."""
 
 import re
 
+from components.stack import COMPONENTS
 from configs.datasources import Uid
-from services import SERVICES, Listener, Port, Service, container_port, internal_url, owner
+from ops.verify.checks import CHECKS
+from services import SERVICES, Listener, Published, Service, internal_url
+from settings.keys import KEYS_BY_NAME, camel
 from settings.stack_file import ROOT
 
 
@@ -16,9 +19,9 @@ def test_every_service_has_one_row_and_an_http_listener() -> None:
 
 
 def test_every_port_is_published_by_exactly_one_service() -> None:
-    owners = {port: owner(port).service for port in Port}
-    assert owners[Port.TEMPO_OTLP_GRPC] is Service.TEMPO
-    assert container_port(Port.TEMPO_OTLP_HTTP) == SERVICES[Service.TEMPO].listens[
+    owners = {port: port.owner.service for port in Published}
+    assert owners[Published.TEMPO_OTLP_GRPC] is Service.TEMPO
+    assert Published.TEMPO_OTLP_HTTP.container_port == SERVICES[Service.TEMPO].listens[
         Listener.OTLP_HTTP]
 
 
@@ -46,3 +49,27 @@ def test_ports_paths_and_uids_are_written_in_one_module() -> None:
         pattern = re.compile(rf"(?<![\w/.-]){re.escape(fact)}(?![\w/.-])")
         homes = sorted(path for path, text in modules.items() if pattern.search(text))
         assert len(homes) <= 1, f"{fact} is written in {homes}"
+
+
+def test_a_services_keys_come_from_its_row_alone() -> None:
+    """Adding a service to SERVICES is all its keys need: each row's defaults and publications
+    become its image, memory, CPU and bind keys, and no key names a port no row publishes."""
+    bind_keys = {key.name for key in KEYS_BY_NAME.values() if key.name.endswith("Bind")}
+    assert bind_keys == {port.bind_key for facts in SERVICES.values() for port in facts.published}
+    for service, facts in SERVICES.items():
+        defaults = facts.defaults
+        assert KEYS_BY_NAME[f"{camel(service)}Image"].default == defaults.image
+        assert KEYS_BY_NAME[f"{camel(service)}MemoryMb"].default == defaults.memory_mb
+        assert KEYS_BY_NAME[f"{camel(service)}CpuMillis"].default == defaults.cpu_millis
+        for port, publication in facts.published.items():
+            assert publication.what in KEYS_BY_NAME[port.bind_key].description, port
+
+
+def test_each_per_service_table_has_one_line_per_service() -> None:
+    """The program's components and `make verify`'s checks are each one line per service of
+    `Service`, and the program decides no service itself: it loops over its table, filtered by
+    Settings.services."""
+    for table in (COMPONENTS, CHECKS):
+        assert sorted(table) == sorted(Service)
+    program = (ROOT / "__main__.py").read_text()
+    assert not re.search(r"Service\.|settings\.redis|components\.(?!stack\b)", program)

@@ -22,7 +22,7 @@ from configs.alertmanager_routing import receiver_for
 from configs.promql import metric_names
 from review.mock_runtime import stack_settings
 from review.render import Rendered, load, render
-from settings import Service
+from services import Service
 from tests.smoke.clients import Notification, parse_notification, remote_write_body
 from tests.smoke.localize import (
     ERROR_RATE_ALERT,

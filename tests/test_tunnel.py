@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from ops import tunnel
-from settings import Port
+from services import Published
 
 FAKE_SSH = f"""#!{sys.executable}
 import os, signal, subprocess, sys
@@ -157,7 +157,7 @@ def test_a_local_docker_has_nothing_to_forward(
 
 
 def test_the_forward_is_the_master_of_the_stacks_control_socket(tmp_path: Path) -> None:
-    command = tunnel.ssh_command("production", REMOTE, (Port.GRAFANA,), tmp_path / "p.sock")
+    command = tunnel.ssh_command("production", REMOTE, (Published.GRAFANA,), tmp_path / "p.sock")
     assert command is not None
     assert command[command.index("-S") + 1] == str(tmp_path / "p.sock")
     assert "-M" in command

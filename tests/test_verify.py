@@ -54,6 +54,7 @@ from ops.verify import (
 )
 from ops.verify.context import excerpt
 from review.mock_runtime import stack_settings
+from services import Service
 from settings import Duration, Settings
 from settings.stack_file import ROOT
 
@@ -822,5 +823,5 @@ def test_expectations_come_from_the_rendered_config() -> None:
     assert expected.receivers == {"critical": "slack", "warning": "slack", "info": "none"}
     assert expected.logs_retention_seconds == 9 * 86400
     assert expected.traces_retention_seconds == 50 * 3600
-    assert not expected.redis_watched
+    assert Service.REDIS_EXPORTER not in expected.services
     assert not expected.heartbeat

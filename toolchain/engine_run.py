@@ -27,7 +27,7 @@ from typing import Any, Final, NoReturn, TypeVar
 import docker
 from docker.errors import NotFound
 
-from services import Port, Service, docker_prefix
+from services import Published, Service, docker_prefix
 from settings.keys import KEYS, camel
 from toolchain import dockerd
 from toolchain.cache import cache_root
@@ -74,8 +74,8 @@ def overrides(stack_name: str, local_images: Mapping[Service, str]) -> dict[str,
                "backendMetricsUrl": f"https://127.0.0.1:{free_port()}/metrics"}
     for service, image in local_images.items():
         changed[f"{camel(service)}Image"] = image
-    for port in Port:
-        changed[f"{port}Bind"] = f"127.0.0.1:{free_port()}"
+    for port in Published:
+        changed[port.bind_key] = f"127.0.0.1:{free_port()}"
     stack_file = (REPO / f"Pulumi.{stack_name}.yaml").read_text()
     if f"{NAMESPACE}:redisAddress" in stack_file:
         changed["redisAddress"] = f"redis://127.0.0.1:{free_port()}"

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from settings import DEFAULT_IMAGES, Service
+from services import Service
+from settings import DEFAULT_IMAGES
 from toolchain.cache import (
     BuildError,
     Progress,

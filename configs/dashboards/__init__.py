@@ -1,5 +1,6 @@
 """GatewayZ's Grafana dashboards as code: two folders by audience and eight dashboards (seven
-without Redis), each built from settings by its own module and serialised to stable JSON.
+without Redis: a service's dashboard only where the stack runs it), each built from settings by
+its own module and serialised to stable JSON.
 """
 
 from collections.abc import Callable, Mapping
@@ -17,6 +18,7 @@ from configs.dashboards import (
     redis,
     tempo,
 )
+from services import Service
 from settings import Settings
 
 
@@ -45,30 +47,35 @@ class Dashboard:
     model: Mapping[str, object]
 
 
+@dataclass(frozen=True)
+class Builder:
+    build: Callable[[Settings], dict[str, object]]
+    folder: FolderUid
+    # The service whose metrics every panel reads, built only where the stack runs it
+    # (`Settings.services`): without it every panel would stay empty. None: the backend's.
+    service: Service | None = None
+
+
 # Who reads what: the service folder is for whoever runs GatewayZ, the stack folder for whoever
 # runs this monitoring stack. Order is the order Pulumi registers them in; keep it stable.
-_BUILDERS: Final[tuple[tuple[Callable[[Settings], dict[str, object]], FolderUid], ...]] = (
-    (application_health.build, FolderUid.SERVICE),
-    (fastapi.build, FolderUid.SERVICE),
-    (backend_metrics.build, FolderUid.SERVICE),
-    (model_health.build, FolderUid.SERVICE),
-    (redis.build, FolderUid.SERVICE),
-    (prometheus.build, FolderUid.STACK),
-    (loki.build, FolderUid.STACK),
-    (tempo.build, FolderUid.STACK),
+BUILDERS: Final[tuple[Builder, ...]] = (
+    Builder(application_health.build, FolderUid.SERVICE),
+    Builder(fastapi.build, FolderUid.SERVICE),
+    Builder(backend_metrics.build, FolderUid.SERVICE),
+    Builder(model_health.build, FolderUid.SERVICE),
+    Builder(redis.build, FolderUid.SERVICE, Service.REDIS_EXPORTER),
+    Builder(prometheus.build, FolderUid.STACK, Service.PROMETHEUS),
+    Builder(loki.build, FolderUid.STACK, Service.LOKI),
+    Builder(tempo.build, FolderUid.STACK, Service.TEMPO),
 )
 
 
 def dashboards(settings: Settings) -> tuple[Dashboard, ...]:
-    """This stack's dashboards, in a stable order.
-
-    The Redis dashboard only where a Redis is watched: without an exporter every panel would
-    stay empty (the Redis rules are left out for the same reason, configs/rules/).
-    """
-    built = [(build(settings), folder) for build, folder in _BUILDERS
-             if build is not redis.build or settings.redis is not None]
+    """This stack's dashboards, in a stable order."""
+    built = [(builder.build(settings), builder.folder) for builder in BUILDERS
+             if builder.service is None or builder.service in settings.services]
     return tuple(Dashboard(str(model["uid"]), str(model["title"]), folder, model)
                  for model, folder in built)
 
 
-__all__ = ["FOLDERS", "Dashboard", "Folder", "FolderUid", "dashboards"]
+__all__ = ["BUILDERS", "FOLDERS", "Builder", "Dashboard", "Folder", "FolderUid", "dashboards"]

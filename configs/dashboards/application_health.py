@@ -9,6 +9,7 @@ from configs.dashboards.panels import (
     UP,
     UP_MAPPINGS,
     Json,
+    Panel,
     dashboard,
     gauge,
     piechart,
@@ -31,7 +32,8 @@ from configs.dashboards.targets import (
 )
 from configs.dashboards.variables import job_variable
 from configs.metric_names import INFERENCE_SUCCESS, INFERENCES, REQUESTS, SERVER_ERROR
-from settings import Service, Settings
+from services import Service
+from settings import Settings
 
 UID: Final = "gatewayz-application-health"
 TITLE: Final = "GatewayZ application health"
@@ -41,6 +43,15 @@ INTRO: Final = (
     "metrics asked of the backend team (provider health, circuit breakers, model uptime, cost, "
     "anomalies): each such panel names its metric in its description and stays empty until the "
     "backend exports it.")
+
+
+def redis_panels(settings: Settings) -> tuple[Panel, ...]:
+    """Whether the backend's Redis is up, where the stack watches one (`Settings.services`):
+    without an exporter the panel could only say "No data"."""
+    if Service.REDIS_EXPORTER not in settings.services:
+        return ()
+    return (stat("Redis", promql(f"min({series('redis_up', stack_job(Service.REDIS_EXPORTER))})"),
+                 thresholds=UP, mappings=UP_MAPPINGS, width=4),)
 
 
 def build(settings: Settings) -> Json:
@@ -55,9 +66,7 @@ def build(settings: Settings) -> Json:
             row("System health",
                 stat("Backend scrape", promql(f"min({series('up', BACKEND_JOB)})"),
                      thresholds=UP, mappings=UP_MAPPINGS, width=4),
-                stat("Redis", promql(
-                    f"min({series('redis_up', stack_job(Service.REDIS_EXPORTER))})"),
-                     thresholds=UP, mappings=UP_MAPPINGS, width=4),
+                *redis_panels(settings),
                 stat("Request success",
                      promql(f"1 - ({server_errors})"),
                      unit="percentunit", width=4,

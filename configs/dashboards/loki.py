@@ -10,7 +10,8 @@ from typing import Final
 from configs.dashboards.panels import Json, dashboard, logs, row, stat, timeseries
 from configs.dashboards.targets import increase, logql, promql, quantile, rate, series, stack_job
 from configs.dashboards.variables import loki_label_variable, textbox_variable
-from settings import Service, Settings
+from services import Service
+from settings import Settings
 
 UID: Final = "gatewayz-loki"
 TITLE: Final = "Loki logs"

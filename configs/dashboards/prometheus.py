@@ -6,7 +6,8 @@ from typing import Final
 
 from configs.dashboards.panels import Json, dashboard, row, stat, table, timeseries
 from configs.dashboards.targets import promql, quantile, rate, series, stack_job
-from settings import Service, Settings
+from services import Service
+from settings import Settings
 
 UID: Final = "gatewayz-prometheus"
 TITLE: Final = "Prometheus"

@@ -15,7 +15,8 @@ from configs.dashboards.panels import (
     timeseries,
 )
 from configs.dashboards.targets import promql, rate, ratio, series, stack_job
-from settings import Service, Settings
+from services import Service
+from settings import Settings
 
 UID: Final = "gatewayz-redis"
 TITLE: Final = "GatewayZ Redis"

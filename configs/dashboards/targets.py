@@ -17,7 +17,7 @@ from configs.dashboards.options import (
     TempoQueryType,
 )
 from configs.datasources import Uid
-from settings import Service
+from services import Service
 
 ENV_VARIABLE: Final = "env"
 # Every PromQL selector filters on this matcher, so switching env switches every panel.

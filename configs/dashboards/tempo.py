@@ -15,7 +15,8 @@ from configs.dashboards.panels import (
 )
 from configs.dashboards.targets import promql, quantile, rate, ratio, series, stack_job
 from configs.dashboards.variables import prometheus_label_variable
-from settings import Service, Settings
+from services import Service
+from settings import Settings
 
 UID: Final = "gatewayz-tempo"
 TITLE: Final = "Tempo tracing"

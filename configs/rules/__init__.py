@@ -9,6 +9,7 @@ annotation; the Prometheus component writes each as YAML (configs.render) under 
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -35,19 +36,33 @@ class AlertRunbook:
     runbook: Runbook
 
 
-def _documents(settings: Settings) -> dict[str, dict[str, Any]]:
-    """Rule documents by file name, recording rules first, alerts still carrying `RUNBOOK`.
+@dataclass(frozen=True)
+class RuleFile:
+    name: str
+    build: Callable[[Settings], dict[str, Any]]
+    # Its alerts' section of docs/alerts.md; none for recording rules.
+    section: str
+    # The service whose metrics its alerts read, written only where the stack runs it
+    # (`Settings.services`): without an exporter, RedisExporterDown would fire for its missing
+    # target forever. None: the backend's, or the stack's as a whole.
+    service: Service | None = None
 
-    Redis alerts only where a Redis is watched: without an exporter, RedisExporterDown would
-    fire for its missing target forever.
-    """
-    files = {"recording.yml": recording.document(), "backend.yml": backend.document(settings)}
-    if settings.redis is not None:
-        files["redis.yml"] = redis.document(settings)
-    files["stack.yml"] = stack.document(settings)
-    files["pipeline.yml"] = pipeline.document(settings)
-    files["watchdog.yml"] = watchdog.document(settings)
-    return files
+
+# In the order docs/alerts.md lists them, recording rules first.
+FILES: Final[tuple[RuleFile, ...]] = (
+    RuleFile("recording.yml", lambda _settings: recording.document(), ""),
+    RuleFile("backend.yml", backend.document, "The GatewayZ backend"),
+    RuleFile("redis.yml", redis.document, "Redis", Service.REDIS_EXPORTER),
+    RuleFile("stack.yml", stack.document, "The observability stack"),
+    RuleFile("pipeline.yml", pipeline.document, "The alerting pipeline and the stores"),
+    RuleFile("watchdog.yml", watchdog.document, "The dead man's switch"),
+)
+
+
+def _documents(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Rule documents by file name, alerts still carrying `RUNBOOK`."""
+    return {file.name: file.build(settings) for file in FILES
+            if file.service is None or file.service in settings.services}
 
 
 def _alert_rules(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -76,4 +91,4 @@ def runbooks(settings: Settings) -> list[AlertRunbook]:
             for group, rule in _alert_rules(document)]
 
 
-__all__ = ["RULES_DIR", "AlertRunbook", "rule_files", "runbooks"]
+__all__ = ["FILES", "RULES_DIR", "AlertRunbook", "RuleFile", "rule_files", "runbooks"]

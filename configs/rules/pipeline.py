@@ -28,7 +28,8 @@ from configs.rules.helpers import (
     label,
     rule_file,
 )
-from settings import Receiver, Service, Settings, Severity
+from services import Service
+from settings import Receiver, Settings, Severity
 
 INSTANCE = label("instance")
 

@@ -19,8 +19,8 @@ from configs.rules.helpers import (
     label,
     rule_file,
 )
-from services import container_name
-from settings import Service, Settings, Severity
+from services import Service, container_name
+from settings import Settings, Severity
 
 INSTANCE = label("instance")
 # What the backend keeps in Redis, as far as its metrics show: caches and rate-limit state.

@@ -25,7 +25,8 @@ from configs.rules.helpers import (
     label,
     rule_file,
 )
-from settings import Service, Settings, Severity
+from services import Service
+from settings import Settings, Severity
 
 JOB = label("job")
 INSTANCE = label("instance")

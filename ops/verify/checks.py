@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Final
 
 import yaml
 
@@ -31,7 +31,7 @@ from ops.verify.context import (
     ready,
     samples,
 )
-from settings import Service
+from services import Service
 
 # --- Prometheus ----------------------------------------------------------------------------
 
@@ -149,10 +149,8 @@ def check_alertmanager(ctx: Context) -> list[Result]:
 
 
 def check_redis_exporter(ctx: Context) -> list[Result]:
-    """`redis_up` 1 where a Redis is watched: on the exporter's /metrics when it is reachable
-    (`--redis-exporter-url`), else as Prometheus scraped it."""
-    if not ctx.expected.redis_watched:
-        return []
+    """`redis_up` 1: on the exporter's /metrics when it is reachable (`--redis-exporter-url`),
+    else as Prometheus scraped it."""
     if ctx.urls.redis_exporter is not None:
         exporter = Endpoint(ctx, ctx.urls.redis_exporter)
 
@@ -299,3 +297,21 @@ def _datasource_uids(panel: Mapping[str, Any]) -> list[str]:
         elif isinstance(ref, str):
             found.append(f"name {ref!r}")
     return found
+
+
+# Each service's checks, run for the services the stack runs (`Settings.services`), in their
+# order; a stack without a Redis runs none of redis_exporter's.
+CHECKS: Final[Mapping[Service, Callable[[Context], list[Result]]]] = {
+    Service.PROMETHEUS: check_prometheus,
+    Service.ALERTMANAGER: check_alertmanager,
+    Service.REDIS_EXPORTER: check_redis_exporter,
+    Service.LOKI: check_loki,
+    Service.TEMPO: check_tempo,
+    Service.GRAFANA: check_grafana,
+}
+
+
+def check_services(ctx: Context) -> list[Result]:
+    """The checks of every service the stack runs."""
+    return [result for service, checks in CHECKS.items() if service in ctx.expected.services
+            for result in checks(ctx)]

@@ -26,14 +26,7 @@ from dataclasses import fields, replace
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from ops.verify.checks import (
-    check_alertmanager,
-    check_grafana,
-    check_loki,
-    check_prometheus,
-    check_redis_exporter,
-    check_tempo,
-)
+from ops.verify.checks import check_services
 from ops.verify.context import (
     OUTPUTS,
     TIMEOUT_SECONDS,
@@ -57,8 +50,7 @@ SERVICE_NAMES: Final[Mapping[str, str]] = {
 
 def run_checks(ctx: Context, *, synthetic: bool = False) -> list[Result]:
     """Every check, service by service; `synthetic` also pushes and finds a span and a line."""
-    results = [*check_prometheus(ctx), *check_alertmanager(ctx), *check_redis_exporter(ctx),
-               *check_loki(ctx), *check_tempo(ctx), *check_grafana(ctx)]
+    results = check_services(ctx)
     if synthetic:
         results += check_synthetic(ctx)
     return results

@@ -14,12 +14,12 @@ import httpx
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from components.service import port_url
 from configs.dashboards import dashboards
 from configs.datasources import TYPES, Uid, datasources
 from configs.prometheus import prometheus_config
 from configs.rules import rule_files
-from settings import Port, Settings
+from services import Published, Service
+from settings import Settings
 
 # Short enough that a stack with nothing listening is reported in seconds, long enough for a
 # loaded Prometheus to answer /api/v1/targets.
@@ -94,7 +94,8 @@ class Expected:
     # Datasource uid -> plugin type.
     datasources: Mapping[str, str]
     dashboards: tuple[str, ...]
-    redis_watched: bool
+    # The services the stack runs (`Settings.services`): each one's checks run, no other's.
+    services: tuple[Service, ...]
     # The stack routes a Watchdog to a heartbeat (`alertHeartbeatUrl`): then it must be firing.
     heartbeat: bool = False
 
@@ -129,7 +130,7 @@ def expected_for(settings: Settings) -> Expected:
         traces_retention_seconds=settings.retention.traces.seconds,
         datasources={source.uid.value: source.type for source in datasources(settings)},
         dashboards=tuple(dashboard.uid for dashboard in dashboards(settings)),
-        redis_watched=settings.redis is not None,
+        services=settings.services,
         heartbeat=settings.alerting.heartbeat_interval is not None,
     )
 
@@ -138,12 +139,12 @@ def published_urls(settings: Settings) -> Urls:
     """The URLs the stack publishes on its Docker host (its `*Bind` settings), as its outputs
     compute them; an unpublished port gives the in-network URL, which fails naming it."""
     return Urls(
-        prometheus=port_url(settings.bindings, Port.PROMETHEUS),
-        alertmanager=port_url(settings.bindings, Port.ALERTMANAGER),
-        loki=port_url(settings.bindings, Port.LOKI),
-        tempo=port_url(settings.bindings, Port.TEMPO_HTTP),
-        tempo_otlp_http=port_url(settings.bindings, Port.TEMPO_OTLP_HTTP),
-        grafana=port_url(settings.bindings, Port.GRAFANA),
+        prometheus=settings.url(Published.PROMETHEUS),
+        alertmanager=settings.url(Published.ALERTMANAGER),
+        loki=settings.url(Published.LOKI),
+        tempo=settings.url(Published.TEMPO_HTTP),
+        tempo_otlp_http=settings.url(Published.TEMPO_OTLP_HTTP),
+        grafana=settings.url(Published.GRAFANA),
     )
 
 

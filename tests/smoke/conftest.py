@@ -39,8 +39,8 @@ from configs.prometheus import RESEND_DELAY_FLAG
 from configs.rules.watchdog import WATCHDOG
 from review.mock_runtime import stack_settings
 from review.render import Rendered, load, render
-from services import SERVICES
-from settings import Service, Settings
+from services import SERVICES, Service
+from settings import Settings
 from settings.stack_file import ROOT
 from tests.smoke.clients import Alertmanager, Catcher, Prometheus
 from tests.smoke.containers import Health, create, logs_tail, wait_healthy

@@ -22,7 +22,7 @@ import yaml
 
 from configs.render import to_json, to_yaml
 from review.render import Rendered
-from settings import Service
+from services import Service
 
 # Services that run here; Loki, Tempo and Grafana have no image that can be built here.
 RUN: Final = (Service.PROMETHEUS, Service.ALERTMANAGER, Service.REDIS_EXPORTER)

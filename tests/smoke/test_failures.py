@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 from docker.models.networks import Network
 
-from settings import Service
+from services import Service
 from tests.smoke.containers import UnhealthyError, create, remove, wait_healthy
 from tests.smoke.localize import NAME_PREFIX, ContainerPlan
 from toolchain.dockerd import Engine

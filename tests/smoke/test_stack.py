@@ -28,8 +28,8 @@ from configs.rules.helpers import PromQL
 from configs.rules.watchdog import WATCHDOG
 from ops import verify
 from review.render import Rendered
-from services import internal_address
-from settings import Receiver, Service, Settings
+from services import Service, internal_address
+from settings import Receiver, Settings
 from tests.smoke.clients import (
     Alertmanager,
     Catcher,
