@@ -291,6 +291,10 @@ def running(directory: Path, binaries: Mapping[str, str]) -> Iterator[ControlPla
             f"--tls-private-key-file={pki.path('controller-manager-serving.key')}",
             f"--service-account-private-key-file={pki.path('service-accounts.key')}",
             f"--root-ca-file={pki.path('ca.crt')}",
+            # Each controller as its own service account, which the API server's RBAC
+            # bootstrap gives its role (system:controller:namespace-controller, ...); as the
+            # controller manager's user, most of them are refused.
+            "--use-service-account-credentials=true",
             # One controller manager: no lease to take first.
             "--leader-elect=false"], directory))
         with httpx.Client(base_url=manager, verify=pki.context(), timeout=10) as health:
