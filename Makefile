@@ -68,14 +68,16 @@ policy/.venv/.installed: policy/requirements.txt
 	policy/.venv/bin/pip install --quiet --disable-pip-version-check -r policy/requirements.txt
 	touch $@
 
-# The pinned Prometheus, Alertmanager and redis_exporter from their Go modules, the Pulumi
-# engine (CLI, Python language host, docker provider) where the machine has none, and the
-# Mermaid and LogQL parsers the tests run with node (npm ci of toolchain/node/) into
-# ~/.cache/gatewayz-observability: one line per build as it starts and ends, one per piece
-# already built (docs/toolchain.md).
-## tools: build the pinned releases, the Pulumi engine, the Mermaid and LogQL parsers (once)
+# The pinned Prometheus, Alertmanager and redis_exporter from their Go modules, the Kubernetes
+# control plane the tests start (etcd, kube-apiserver, kube-controller-manager), the Pulumi
+# engine (CLI, Python language host, docker and kubernetes providers) where the machine has
+# none, and the Mermaid and LogQL parsers the tests run with node (npm ci of toolchain/node/),
+# into ~/.cache/gatewayz-observability: one line per build as it starts and ends, one per piece
+# already built (docs/toolchain.md, docs/engine.md).
+## tools: build the pinned releases, the Kubernetes control plane, the Pulumi engine, the parsers (once)
 tools: venv
 	$(PY) -m toolchain.releases
+	$(PY) -m toolchain.kubernetes
 	GATEWAYZ_VENDOR_DIR='$(GATEWAYZ_VENDOR_DIR)' $(PY) -m toolchain.pulumi_engine
 	$(PY) -m toolchain.node_packages
 

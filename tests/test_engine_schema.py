@@ -10,28 +10,22 @@ the version it was pinned at.
 
 from __future__ import annotations
 
-import collections.abc
 import functools
 import inspect
 import json
 import os
 import re
 import subprocess
-import types
-import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
-import pulumi
 import pulumi_docker
 import pytest
 
-# The SDK's own reading of an `@pulumi.input_type` class: each property's Pulumi name (its
-# `@pulumi.getter(name=...)`) and type, as the SDK serialises it.
-from pulumi._types import input_type_types, is_input_type
-
 from review.mock_runtime import CONTAINER, ProgramRun
+from tests.support import schema as support_schema
+from tests.support.schema import engine_env, get_schema
 from tests.support.tools import require_engine
 from toolchain import pulumi_engine
 
@@ -49,12 +43,6 @@ ALLOWED_DIFFERENCES: Final[Mapping[str, Mapping[str, str]]] = {
 }
 
 
-def _engine_env(engine: Path, home: Path) -> dict[str, str]:
-    # Its own PULUMI_HOME: the test neither reads nor writes ~/.pulumi.
-    return {**os.environ, "PATH": f"{engine}{os.pathsep}{os.environ.get('PATH', '')}",
-            "PULUMI_HOME": str(home), "PULUMI_SKIP_UPDATE_CHECK": "true"}
-
-
 @pytest.fixture(scope="module")
 def engine() -> Path:
     return require_engine()
@@ -62,87 +50,19 @@ def engine() -> Path:
 
 @pytest.fixture(scope="module")
 def schema(engine: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    result = subprocess.run(
-        [str(engine / "pulumi"), "package", "get-schema", str(engine / "pulumi-resource-docker")],
-        capture_output=True, text=True, timeout=120, check=False,
-        env=_engine_env(engine, tmp_path_factory.mktemp("pulumi-home")))
-    assert result.returncode == 0, result.stderr
-    loaded: dict[str, Any] = json.loads(result.stdout)
+    loaded: dict[str, Any] = json.loads(get_schema(
+        engine, pulumi_engine.DOCKER, tmp_path_factory.mktemp("pulumi-home")))
     return loaded
 
 
-def _schema_kind(schema: Mapping[str, Any], prop: Mapping[str, Any]) -> tuple[str, str | None]:
-    """(kind, the object type's token or None): kinds as in _sdk_kind."""
-    if "$ref" in prop:
-        ref = str(prop["$ref"])
-        if not ref.startswith("#/types/"):
-            return "any", None
-        declared = schema["types"][ref.removeprefix("#/types/")]
-        if "enum" in declared:
-            return str(declared["type"]), None
-        return "object", ref.removeprefix("#/types/")
-    if prop["type"] == "array":
-        kind, token = _schema_kind(schema, prop["items"])
-        return f"array<{kind}>", token
-    if prop["type"] == "object":
-        kind, token = _schema_kind(schema, prop.get("additionalProperties", {"type": "string"}))
-        return f"map<{kind}>", token
-    return str(prop["type"]), None
-
-
 def schema_inputs(schema: Mapping[str, Any]) -> dict[str, str]:
-    """Every input of the container, nested ones as `uploads[].owner` / `healthcheck.tests`:
-    its kind (`string`, `integer`, `array<object>`, `map<string>`, ...)."""
-    found: dict[str, str] = {}
-
-    def walk(properties: Mapping[str, Any], prefix: str) -> None:
-        for name, prop in properties.items():
-            kind, token = _schema_kind(schema, prop)
-            found[prefix + name] = kind
-            if token is not None:
-                nested = "[]." if kind.startswith("array<") else "."
-                walk(schema["types"][token].get("properties", {}), prefix + name + nested)
-
-    walk(schema["resources"][RESOURCE]["inputProperties"], "")
-    return found
-
-
-def _sdk_kind(hint: Any) -> tuple[str, type | None]:
-    """The kind of one SDK input annotation: `pulumi.Input[T]` (a Union of T, Awaitable[T] and
-    Output) read as T; Sequence as array, Mapping as map, an `@pulumi.input_type` as object."""
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        plain = [arg for arg in typing.get_args(hint)
-                 if arg is not type(None)
-                 and typing.get_origin(arg) not in (collections.abc.Awaitable, pulumi.Output)]
-        assert len(plain) == 1, hint
-        return _sdk_kind(plain[0])
-    origin = typing.get_origin(hint)
-    if origin is collections.abc.Sequence:
-        kind, nested = _sdk_kind(typing.get_args(hint)[0])
-        return f"array<{kind}>", nested
-    if origin is collections.abc.Mapping:
-        kind, nested = _sdk_kind(typing.get_args(hint)[1])
-        return f"map<{kind}>", nested
-    if isinstance(hint, type) and is_input_type(hint):
-        return "object", hint
-    names = {str: "string", int: "integer", float: "number", bool: "boolean", Any: "any"}
-    return names[hint], None
+    """Every input of the container, nested ones as `uploads[].owner` / `healthcheck.tests`."""
+    return support_schema.schema_inputs(schema, RESOURCE)
 
 
 def sdk_inputs() -> dict[str, str]:
-    """The same for the pinned SDK's ContainerArgs and the nested `*Args` it takes, by the
-    Pulumi names their `@pulumi.getter(name=...)` declare."""
-    found: dict[str, str] = {}
-
-    def walk(args: type, prefix: str) -> None:
-        for name, hint in input_type_types(args).items():
-            kind, nested = _sdk_kind(hint)
-            found[prefix + name] = kind
-            if nested is not None:
-                walk(nested, prefix + name + ("[]." if kind.startswith("array<") else "."))
-
-    walk(pulumi_docker.ContainerArgs, "")
-    return found
+    """The same for the pinned SDK's ContainerArgs and the nested `*Args` it takes."""
+    return support_schema.sdk_inputs(pulumi_docker.ContainerArgs)
 
 
 def program_inputs(run: ProgramRun, known: set[str]) -> set[str]:
@@ -168,10 +88,7 @@ def program_inputs(run: ProgramRun, known: set[str]) -> set[str]:
 
 @functools.cache
 def _differences(schema_json: str) -> dict[str, str]:
-    provider = schema_inputs(json.loads(schema_json))
-    sdk = sdk_inputs()
-    return {path: f"provider {provider.get(path, 'has none')}, SDK {sdk.get(path, 'has none')}"
-            for path in sorted(provider.keys() | sdk.keys()) if provider.get(path) != sdk.get(path)}
+    return support_schema.differences(schema_inputs(json.loads(schema_json)), sdk_inputs())
 
 
 def differences(schema: Mapping[str, Any]) -> dict[str, str]:
@@ -219,7 +136,7 @@ def test_the_schema_reports_the_provider_version(schema: dict[str, Any]) -> None
 
 def _version(engine: Path, tmp_path: Path, *command: str) -> str:
     result = subprocess.run([str(engine / command[0]), *command[1:]], capture_output=True,
-                            text=True, timeout=60, check=False, env=_engine_env(engine, tmp_path))
+                            text=True, timeout=60, check=False, env=engine_env(engine, tmp_path))
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 

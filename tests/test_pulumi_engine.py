@@ -21,6 +21,7 @@ from toolchain.pulumi_engine import (
     DOCKER,
     DOCKER_TOOL,
     EXECUTABLES,
+    KUBERNETES,
     LANGUAGE_EXEC,
     LANGUAGE_HOST,
     LANGUAGE_HOST_SOURCE,
@@ -55,33 +56,40 @@ def _installed_cli(machine: Path, version: str = CLI_VERSION) -> Path:
     return cli
 
 
+def _installed(machine: Path, plugin: str) -> Path:
+    kind = plugin.removeprefix("pulumi-resource-")
+    return _script(machine / "pulumi-home" / "plugins" /
+                   f"resource-{kind}-v{pulumi_engine.sdk_version(plugin)}" / plugin)
+
+
 def _installed_docker(machine: Path) -> Path:
-    plugin = (machine / "pulumi-home" / "plugins" /
-              f"resource-docker-v{pulumi_engine.sdk_docker_version()}" / DOCKER)
-    return _script(plugin)
+    return _installed(machine, DOCKER)
 
 
 def test_what_the_machine_has_is_used_and_nothing_built(
         machine: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cli = _installed_cli(machine)
     plugin = _installed_docker(machine)
+    kubernetes = _installed(machine, KUBERNETES)
     # No vendor directory: nothing may need it.
     directory = pulumi_engine.ensure(vendor=NOWHERE)
     assert directory == pulumi_engine.bin_dir()
     assert {name: (directory / name).resolve() for name in EXECUTABLES} == {
         CLI: cli, LANGUAGE_HOST: cli.parent / LANGUAGE_HOST,
-        LANGUAGE_EXEC: cli.parent / LANGUAGE_EXEC, DOCKER: plugin}
+        LANGUAGE_EXEC: cli.parent / LANGUAGE_EXEC, DOCKER: plugin, KUBERNETES: kubernetes}
     out = capsys.readouterr().out
     assert "building" not in out
-    # One line per piece: the CLI, the language host with its exec script, the docker plugin.
+    # One line per piece: the CLI, the language host with its exec script, the docker and
+    # kubernetes plugins.
     found = [line for line in out.splitlines() if "already there: " in line]
-    assert len(found) == 3, out
+    assert len(found) == 4, out
     assert all(line.endswith("(not built)") for line in found)
-    assert out.splitlines()[-2].startswith("Pulumi engine: nothing built, 3 already there")
+    assert out.splitlines()[-2].startswith("Pulumi engine: nothing built, 4 already there")
     # Said, not tried: the providers that cannot be built here.
     assert "not built: pulumi-resource-grafana: " in out
     assert "not built: pulumi-resource-random: " in out
     assert pulumi_engine.manifest()[DOCKER]["origin"] == "found installed"
+    assert pulumi_engine.manifest()[KUBERNETES]["version"] == pulumi_engine.KUBERNETES_VERSION
 
 
 def test_a_cli_at_another_version_is_not_used(machine: Path) -> None:
@@ -100,13 +108,21 @@ def test_a_docker_plugin_is_used_only_at_the_sdks_version_and_once_installed(
         machine: Path) -> None:
     other = machine / "pulumi-home" / "plugins" / "resource-docker-v5.1.0" / DOCKER
     _script(other)
-    assert pulumi_engine.found_docker() is None
+    assert pulumi_engine.found_plugin(DOCKER) is None
     plugin = _installed_docker(machine)
     partial = plugin.parent.with_name(plugin.parent.name + ".partial")
     partial.touch()
-    assert pulumi_engine.found_docker() is None
+    assert pulumi_engine.found_plugin(DOCKER) is None
     partial.unlink()
-    assert pulumi_engine.found_docker() == plugin
+    assert pulumi_engine.found_plugin(DOCKER) == plugin
+
+
+def test_the_kubernetes_plugin_is_the_release_the_python_sdk_is(machine: Path) -> None:
+    # The CLI asks for the plugin at the SDK's version; the one built is that release.
+    assert pulumi_engine.sdk_version(KUBERNETES) == pulumi_engine.KUBERNETES_VERSION
+    assert pulumi_engine.found_plugin(KUBERNETES) is None
+    plugin = _installed(machine, KUBERNETES)
+    assert pulumi_engine.found_plugin(KUBERNETES) == plugin
 
 
 def test_before_make_tools_the_engine_is_not_there(machine: Path) -> None:
@@ -135,9 +151,10 @@ def test_an_archive_with_another_sha256_is_refused(tmp_path: Path) -> None:
 
 def test_a_missing_archive_stops_a_cold_build(
         machine: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # The CLI and docker plugin are there; the language host is not, and needs its archive.
+    # The CLI and the plugins are there; the language host is not, and needs its archive.
     _script(machine / "path" / CLI, CLI_VERSION)
     _installed_docker(machine)
+    _installed(machine, KUBERNETES)
     with pytest.raises(BuildError, match=re.escape(f"{LANGUAGE_HOST_SOURCE.name} is missing")):
         pulumi_engine.ensure(vendor=machine / "empty")
     assert "building pulumi-language-python" in capsys.readouterr().out
@@ -170,5 +187,5 @@ def test_a_warm_cache_builds_nothing(capsys: pytest.CaptureFixture[str]) -> None
     assert "building" not in out
     # One line per piece, each saying it is there already, and where.
     pieces = [line for line in out.splitlines() if line.startswith("[")]
-    assert len(pieces) == 3, out
+    assert len(pieces) == 4, out
     assert all("already built: " in line or "already there: " in line for line in pieces), out

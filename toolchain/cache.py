@@ -73,6 +73,14 @@ def install(staged: Path, target: Path, facts: Mapping[str, object]) -> None:
     shutil.move(staged, target)
 
 
+def writable_copy(source: Path, target: Path) -> None:
+    """Copy a module out of the module cache, which is read-only, so a build can write into it
+    (placeholders, `go mod edit`, `go generate`)."""
+    shutil.copytree(source, target)
+    for path in [target, *target.rglob("*")]:
+        path.chmod(path.stat().st_mode | 0o200)
+
+
 def go(args: list[str], cwd: Path | None = None,
        env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run `go` as the builds do: static (cgo off), outside any workspace, no VCS stamping."""

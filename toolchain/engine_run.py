@@ -112,10 +112,12 @@ def copy_project(root: Path, stack_name: str | None, *, as_stack: str | None = N
     return project
 
 
-def engine_env(root: Path, engine_bin: Path, docker_engine: dockerd.Engine) -> dict[str, str]:
+def engine_env(root: Path, engine_bin: Path,
+               docker_engine: dockerd.Engine | None) -> dict[str, str]:
     """The environment of the run's pulumi commands: the engine on PATH, PULUMI_HOME under
-    `root`, no plugin download, no access token, the run's Docker engine. The backend and the
-    passphrase are the caller's."""
+    `root`, no plugin download, no access token, the run's Docker engine (None: a program of
+    no Docker resource, such as the Kubernetes tests'). The backend and the passphrase are the
+    caller's."""
     env = {**os.environ,
            "PATH": os.pathsep.join((str(engine_bin), str(REPO / ".venv" / "bin"),
                                     os.environ.get("PATH", ""))),
@@ -124,8 +126,9 @@ def engine_env(root: Path, engine_bin: Path, docker_engine: dockerd.Engine) -> d
            "GATEWAYZ_CACHE": str(cache_root()),
            "PULUMI_SKIP_UPDATE_CHECK": "true",
            # Offline: the plugins are the engine's on PATH, never a download.
-           "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-           "DOCKER_HOST": docker_engine.base_url}
+           "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true"}
+    if docker_engine is not None:
+        env["DOCKER_HOST"] = docker_engine.base_url
     for inherited in ("PULUMI_ACCESS_TOKEN", "PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE",
                       "PULUMI_CONFIG_PASSPHRASE_FILE"):
         env.pop(inherited, None)

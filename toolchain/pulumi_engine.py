@@ -1,15 +1,16 @@
 """The Pulumi engine the engine tier runs: taken from this machine, or built offline.
 
-The CLI, the Python language host and the Docker provider, from what the machine has or else
-built from the Go module proxy and the vendored sources.
+The CLI, the Python language host, the Docker provider and the Kubernetes provider, from what
+the machine has or else built from the Go module proxy and the vendored sources.
 
 `make tools` (`python -m toolchain.pulumi_engine`) takes `pulumi` v3.276.0 from PATH (with the
-language host its release ships beside it) and the docker plugin the SDK asks for from
-~/.pulumi/plugins when they are there; whatever is missing it builds, into a cache outside the
-repository keyed by name@version (the provider's also by a hash of our patches), and links all
-four executables into one directory for PATH (`bin_dir()`). The sources that are not Go modules
-come from `GATEWAYZ_VENDOR_DIR` (default `../shared/vendor` beside the repository), checked
-against their sha256 first; the program and the tests never read that setting.
+language host its release ships beside it) and the docker and kubernetes plugins the SDKs ask
+for from ~/.pulumi/plugins when they are there; whatever is missing it builds, into a cache
+outside the repository keyed by name@version (the docker provider's also by a hash of our
+patches), and links all five executables into one directory for PATH (`bin_dir()`). The
+sources that are not Go modules come from `GATEWAYZ_VENDOR_DIR` (default `../shared/vendor`
+beside the repository), checked against their sha256 first; the program and the tests never
+read that setting.
 
 The Grafana and random providers are not built (see NOT_BUILT).
 """
@@ -42,6 +43,7 @@ from toolchain.cache import (
     make_tools_main,
     reported_version,
     stamp,
+    writable_copy,
 )
 from toolchain.cache import download as download_module
 
@@ -60,6 +62,17 @@ PULUMI_VERSION_FLAG: Final = "github.com/pulumi/pulumi/sdk/v3/go/common/version.
 DOCKER_VERSION: Final = "5.1.0"
 # pulumi/pulumi-docker provider/pkg/version/version.go.
 DOCKER_VERSION_FLAG: Final = "github.com/pulumi/pulumi-docker/provider/v5/pkg/version.Version"
+# pulumi/pulumi-kubernetes tags its releases `v4.x.y` at the repository's root, not at the
+# provider/v4 module, so the module proxy serves the v4.25.0 tag (commit f47bc2d6f199) as this
+# pseudo-version. The Python SDK of the same release is the one requirements.txt pins.
+KUBERNETES_VERSION: Final = "4.25.0"
+KUBERNETES_MODULE: Final = "github.com/pulumi/pulumi-kubernetes/provider/v4"
+KUBERNETES_PSEUDO_VERSION: Final = "v4.0.0-20260115033456-f47bc2d6f199"
+# Its go.mod replaces the Go SDK with the repository's `../sdk`, which a module zip cannot
+# serve; this is the version that go.mod requires, which the proxy serves.
+KUBERNETES_GO_SDK: Final = "github.com/pulumi/pulumi-kubernetes/sdk/v4@v4.24.0"
+# pulumi/pulumi-kubernetes provider/pkg/version/version.go.
+KUBERNETES_VERSION_FLAG: Final = f"{KUBERNETES_MODULE}/pkg/version.Version"
 
 CLI: Final = "pulumi"
 LANGUAGE_HOST: Final = "pulumi-language-python"
@@ -67,7 +80,8 @@ LANGUAGE_HOST: Final = "pulumi-language-python"
 # module at python/cmd/pulumi-language-python-exec (the CLI's release archive ships it).
 LANGUAGE_EXEC: Final = "pulumi-language-python-exec"
 DOCKER: Final = "pulumi-resource-docker"
-EXECUTABLES: Final = (CLI, LANGUAGE_HOST, LANGUAGE_EXEC, DOCKER)
+KUBERNETES: Final = "pulumi-resource-kubernetes"
+EXECUTABLES: Final = (CLI, LANGUAGE_HOST, LANGUAGE_EXEC, DOCKER, KUBERNETES)
 
 # What the program also needs and this machine cannot build; said by `make tools` and docs/.
 NOT_BUILT: Final[Mapping[str, str]] = {
@@ -126,6 +140,9 @@ LANGUAGE_TOOL: Final = Tool(LANGUAGE_HOST, CLI_VERSION, LANGUAGE_HOST_SOURCE.ups
                             (LANGUAGE_HOST, LANGUAGE_EXEC), "seconds once the CLI is built")
 DOCKER_TOOL: Final = Tool(DOCKER, DOCKER_VERSION, PULUMI_DOCKER_SOURCE.upstream, (DOCKER,),
                           "about 3 min cold")
+KUBERNETES_TOOL: Final = Tool(KUBERNETES, KUBERNETES_VERSION,
+                              f"{KUBERNETES_MODULE}@{KUBERNETES_PSEUDO_VERSION}", (KUBERNETES,),
+                              "about 8 min cold")
 
 
 def engine_root() -> Path:
@@ -275,9 +292,26 @@ def build_docker(staged: Path, scratch: Path, vendor: Path) -> None:
          "-o", str(staged / DOCKER), f"./cmd/{DOCKER}"], what, provider)
 
 
+def build_kubernetes(staged: Path, scratch: Path, vendor: Path) -> None:
+    """pulumi-kubernetes' provider the way its Makefile builds it, from the module zip: the Go
+    SDK from the proxy instead of `../sdk`; `VERSION=... go generate` writes the schema (and
+    the terraform mapping) with that version for `//go:embed`."""
+    del vendor
+    what = f"{KUBERNETES} {KUBERNETES_VERSION}"
+    tree = scratch / "pulumi-kubernetes"
+    writable_copy(Path(download_module(KUBERNETES_TOOL.source)["Dir"]), tree)
+    sdk = KUBERNETES_GO_SDK.partition("@")[0]
+    _go(["mod", "edit", f"-dropreplace={sdk}", f"-require={KUBERNETES_GO_SDK}"], what, tree)
+    _go(["mod", "tidy"], what, tree)
+    _go(["generate", "."], what, tree / "cmd" / KUBERNETES, {"VERSION": KUBERNETES_VERSION})
+    _go(["build", *_ldflags(KUBERNETES_VERSION_FLAG, KUBERNETES_VERSION), "-o",
+         str(staged / KUBERNETES), f"./cmd/{KUBERNETES}"], what, tree)
+
+
 Builder = Callable[[Path, Path, Path], None]
 BUILDERS: Final[Mapping[str, Builder]] = {
-    CLI: build_cli, LANGUAGE_HOST: build_language_host, DOCKER: build_docker}
+    CLI: build_cli, LANGUAGE_HOST: build_language_host, DOCKER: build_docker,
+    KUBERNETES: build_kubernetes}
 
 
 def _built(tool: Tool) -> dict[str, Path] | None:
@@ -321,17 +355,28 @@ def found_cli() -> dict[str, Path] | None:
     return found
 
 
+# Each provider plugin's Python SDK, whose version is the plugin version it asks the CLI for.
+SDK_PACKAGES: Final[Mapping[str, str]] = {DOCKER: "pulumi-docker", KUBERNETES: "pulumi-kubernetes"}
+PROVIDER_TOOLS: Final[Mapping[str, Tool]] = {DOCKER: DOCKER_TOOL, KUBERNETES: KUBERNETES_TOOL}
+
+
+def sdk_version(plugin: str) -> str:
+    """The version of `plugin` the pinned SDK asks the CLI for (its package's version)."""
+    return importlib.metadata.version(SDK_PACKAGES[plugin])
+
+
 def sdk_docker_version() -> str:
     """The docker plugin version the pinned SDK asks the CLI for (pulumi-docker's package)."""
-    return importlib.metadata.version("pulumi-docker")
+    return sdk_version(DOCKER)
 
 
-def found_docker() -> Path | None:
-    """The docker plugin at the SDK's own version, installed (`pulumi plugin ls`) under
-    `$PULUMI_HOME/plugins`: that one has what the SDK has, uploads' owner included."""
+def found_plugin(plugin: str) -> Path | None:
+    """The provider plugin at its SDK's own version, installed (`pulumi plugin ls`) under
+    `$PULUMI_HOME/plugins`: that one has what the SDK has (for docker, uploads' owner)."""
     home = Path(os.environ.get("PULUMI_HOME") or Path.home() / ".pulumi")
-    directory = home / "plugins" / f"resource-docker-v{sdk_docker_version()}"
-    binary = directory / DOCKER
+    kind = plugin.removeprefix("pulumi-resource-")
+    directory = home / "plugins" / f"resource-{kind}-v{sdk_version(plugin)}"
+    binary = directory / plugin
     # The CLI marks an install in progress with a `.partial` file beside the directory.
     partial = directory.with_name(directory.name + ".partial")
     return binary if binary.is_file() and not partial.exists() else None
@@ -339,7 +384,8 @@ def found_docker() -> Path | None:
 
 def bin_dir() -> Path:
     """The directory to put on PATH for the engine tier: `pulumi`, the Python language host
-    and its exec script, and `pulumi-resource-docker`. BuildError before `make tools`."""
+    and its exec script, `pulumi-resource-docker` and `pulumi-resource-kubernetes`.
+    BuildError before `make tools`."""
     directory = engine_root() / "bin"
     if stamp(directory) is None:
         raise BuildError("the Pulumi engine is not built: run `make tools`")
@@ -375,7 +421,7 @@ def ensure(vendor: Path | None = None, report: bool = True) -> Path:
     """Find or build each piece, link them into bin_dir() and return it. With `report`, one
     line per piece: found on the machine, already built (and where), or `building` as its build
     starts and `built` with how long it took; then what is not built, and a summary."""
-    progress = Progress(3, report=report)
+    progress = Progress(2 + len(PROVIDER_TOOLS), report=report)
     chosen: dict[str, tuple[Path, str, str]] = {}
 
     def obtain(tool: Tool) -> None:
@@ -405,12 +451,13 @@ def ensure(vendor: Path | None = None, report: bool = True) -> Path:
                            cli[LANGUAGE_HOST].parent)
         else:
             obtain(LANGUAGE_TOOL)
-        docker = found_docker()
-        if docker is not None:
-            chosen[DOCKER] = (docker, sdk_docker_version(), "found installed")
-            progress.found(f"{DOCKER} {sdk_docker_version()} installed", docker)
-        else:
-            obtain(DOCKER_TOOL)
+        for plugin, tool in PROVIDER_TOOLS.items():
+            installed = found_plugin(plugin)
+            if installed is not None:
+                chosen[plugin] = (installed, sdk_version(plugin), "found installed")
+                progress.found(f"{plugin} {sdk_version(plugin)} installed", installed)
+            else:
+                obtain(tool)
         directory = _link({name: chosen[name] for name in EXECUTABLES})
     for name, why in NOT_BUILT.items():
         progress.say(f"not built: {name}: {why}")

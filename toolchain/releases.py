@@ -33,6 +33,7 @@ from toolchain.cache import (
     locked,
     make_tools_main,
     stamp,
+    writable_copy,
 )
 from toolchain.cache import download as download_module
 
@@ -144,10 +145,7 @@ def build(release: GoRelease) -> Path:
     target = release_dir(release)
     with tempfile.TemporaryDirectory(prefix="gatewayz-build-") as scratch:
         work = Path(scratch) / "src"
-        # The module cache is read-only, and the placeholders must be written into the tree.
-        shutil.copytree(source, work)
-        for path in [work, *work.rglob("*")]:
-            path.chmod(path.stat().st_mode | 0o200)
+        writable_copy(source, work)
         for relative, content in (release.placeholders or {}).items():
             (work / relative).parent.mkdir(parents=True, exist_ok=True)
             (work / relative).write_text(content)

@@ -1,5 +1,6 @@
 """Finding the real tools the tests run: the pinned releases' validators and servers that
-`make tools` builds (promtool, amtool, alertmanager, ...), the Pulumi engine it finds or builds,
+`make tools` builds (promtool, amtool, alertmanager, ...), the Kubernetes control plane it
+builds (etcd, kube-apiserver, kube-controller-manager), the Pulumi engine it finds or builds,
 the parsers it installs from npm and runs under node, and redis-server from Debian.
 
 A missing tool skips its tests on a workstation, but fails them in CI (CI=true): CI must never
@@ -14,16 +15,16 @@ from typing import NoReturn
 
 import pytest
 
-from toolchain import pulumi_engine
+from toolchain import kubernetes, pulumi_engine
 from toolchain.cache import BuildError
 from toolchain.releases import RELEASE_OF_BINARY, built
 
 
 def require_tool(name: str) -> str:
     """Absolute path of `name`, or fail (CI) / skip (elsewhere) when it is not there."""
-    if name in RELEASE_OF_BINARY:
+    if name in RELEASE_OF_BINARY or name in kubernetes.BUILD_OF_BINARY:
         try:
-            return str(built(name))
+            return str(built(name) if name in RELEASE_OF_BINARY else kubernetes.built(name))
         except BuildError as error:
             message = str(error)
     else:

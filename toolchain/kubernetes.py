@@ -1,0 +1,192 @@
+"""The Kubernetes control plane the tests start on loopback: etcd, kube-apiserver and
+kube-controller-manager, built from their Go modules.
+
+`make tools` (`python -m toolchain.kubernetes`) builds each in a wrapper module that requires
+the pinned module (a `go install module@version` is refused where its go.mod replaces modules
+with folders of its repository), static with cgo off and with the version ldflags of the
+project's own build, into a cache outside the repository keyed by module@version. No kubelet,
+scheduler or kube-proxy: the tests need an API server that stores, validates and deletes
+objects, and the controllers that finish a deletion (namespace controller, garbage collector).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from toolchain.cache import (
+    BuildError,
+    Progress,
+    cache_root,
+    go,
+    install,
+    last_of,
+    locked,
+    make_tools_main,
+    stamp,
+)
+from toolchain.cache import download as download_module
+
+KUBERNETES_MODULE: Final = "k8s.io/kubernetes"
+# k8s.io/component-base/version/base.go (and its client-go twin): what `--version` and the
+# API server's /version report; unset, a build reports v0.0.0-master. hack/lib/version.sh sets
+# both packages' variables.
+_KUBE_VERSION_PACKAGES: Final = ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
+# go.etcd.io/etcd/api/v3/version/version.go: the commit `etcd --version` reports (its Version
+# is a constant of the module).
+_ETCD_GIT_SHA: Final = "go.etcd.io/etcd/api/v3/version.GitSHA"
+
+
+@dataclass(frozen=True)
+class ControlPlaneBuild:
+    """One Go module of the control plane and the binaries built from it."""
+
+    # The wrapper module's name: `gatewayz.local/<name>`.
+    name: str
+    module: str
+    version: str
+    # Binary name -> its main package.
+    binaries: Mapping[str, str]
+    # k8s.io/kubernetes' go.mod replaces each of its `k8s.io/*` staging modules with its own
+    # folder (`./staging/src/k8s.io/api`); a wrapper module takes each at this version instead,
+    # the one its release publishes them at.
+    staging_version: str | None = None
+    # For the line a cold build starts with (2 cores).
+    cold: str = ""
+
+    @property
+    def pin(self) -> str:
+        return f"{self.module}@{self.version}"
+
+    @property
+    def release(self) -> str:
+        """`v1.37.2` as the binary reports it: `1.37.2`."""
+        return self.version.removeprefix("v")
+
+    def ldflags(self, revision: str, released: str) -> str:
+        if self.module == KUBERNETES_MODULE:
+            major, minor, _ = self.release.split(".")
+            values = {"gitVersion": self.version, "gitMajor": major, "gitMinor": minor,
+                      "gitCommit": revision, "gitTreeState": "clean", "buildDate": released}
+            return " ".join(f"-X {package}.{name}={value}" for package in _KUBE_VERSION_PACKAGES
+                            for name, value in values.items())
+        return f"-X {_ETCD_GIT_SHA}={revision[:12]}"
+
+
+ETCD: Final = ControlPlaneBuild("etcd", "go.etcd.io/etcd/server/v3", "v3.7.3",
+                                {"etcd": "go.etcd.io/etcd/server/v3"}, cold="about 1.5 min cold")
+KUBERNETES: Final = ControlPlaneBuild(
+    "kubernetes", KUBERNETES_MODULE, "v1.37.2",
+    {"kube-apiserver": f"{KUBERNETES_MODULE}/cmd/kube-apiserver",
+     "kube-controller-manager": f"{KUBERNETES_MODULE}/cmd/kube-controller-manager"},
+    staging_version="v0.37.2", cold="about 7 min cold")
+BUILDS: Final[tuple[ControlPlaneBuild, ...]] = (ETCD, KUBERNETES)
+BUILD_OF_BINARY: Final[Mapping[str, ControlPlaneBuild]] = {
+    binary: build for build in BUILDS for binary in build.binaries}
+
+
+def kubernetes_root() -> Path:
+    return cache_root() / "kubernetes"
+
+
+def build_dir(build: ControlPlaneBuild) -> Path:
+    return kubernetes_root() / build.pin.replace("/", "_")
+
+
+def binary_path(name: str) -> Path | None:
+    """The cached build of a control-plane binary, or None before `make tools`."""
+    directory = build_dir(BUILD_OF_BINARY[name])
+    path = directory / name
+    return path if stamp(directory) is not None and path.is_file() else None
+
+
+def built(name: str) -> Path:
+    """The cached build of a control-plane binary; BuildError before `make tools`."""
+    path = binary_path(name)
+    if path is None:
+        raise BuildError(f"{name} of {BUILD_OF_BINARY[name].pin} is not built: run "
+                         "`make tools`")
+    return path
+
+
+def _go(args: list[str], what: str, cwd: Path) -> None:
+    result = go(args, cwd)
+    if result.returncode != 0:
+        raise BuildError(f"{what}: go {' '.join(args[:2])} failed: "
+                         f"{last_of(result.stderr.strip() or result.stdout)}")
+
+
+def staging_replaces(piece: ControlPlaneBuild, gomod: str) -> list[str]:
+    """`-replace=path=path@version` for each module the pinned go.mod (`go mod edit -json`)
+    replaces with one of its folders."""
+    if piece.staging_version is None:
+        return []
+    replaces = json.loads(gomod).get("Replace") or []
+    return [f"-replace={old}={old}@{piece.staging_version}"
+            for old, new in ((r["Old"]["Path"], r["New"]) for r in replaces)
+            if "Version" not in new and new["Path"].startswith("./")]
+
+
+def build(piece: ControlPlaneBuild) -> Path:
+    """Build every binary of `piece` into its cache directory (replaced whole)."""
+    info = download_module(piece.pin)
+    revision = info.get("Origin", {}).get("Hash", "unknown")
+    released = json.loads(Path(info["Info"]).read_text()).get("Time", "unknown")
+    target = build_dir(piece)
+    with tempfile.TemporaryDirectory(prefix="gatewayz-kubernetes-") as scratch:
+        work = Path(scratch) / "wrapper"
+        work.mkdir()
+        (work / "go.mod").write_text(f"module gatewayz.local/{piece.name}\n\ngo 1.26\n")
+        # `go mod tidy` keeps a requirement only for a package something imports.
+        imports = "".join(f'\t_ "{package}"\n' for package in piece.binaries.values())
+        (work / "tools.go").write_text(
+            f"//go:build tools\n\npackage tools\n\nimport (\n{imports})\n")
+        gomod = go(["mod", "edit", "-json", info["GoMod"]]).stdout
+        _go(["mod", "edit", f"-require={piece.pin}", *staging_replaces(piece, gomod)],
+            piece.pin, work)
+        _go(["mod", "tidy"], piece.pin, work)
+        staged = Path(scratch) / "out"
+        staged.mkdir()
+        for binary, package in piece.binaries.items():
+            _go(["build", "-trimpath", "-ldflags", piece.ldflags(revision, released),
+                 "-o", str(staged / binary), package], piece.pin, work)
+        install(staged, target, {
+            "module": piece.module, "version": piece.version, "revision": revision,
+            "staging_version": piece.staging_version,
+            "go": go(["env", "GOVERSION"]).stdout.strip(), "binaries": sorted(piece.binaries)})
+    return target
+
+
+def describe(piece: ControlPlaneBuild) -> str:
+    """`kube-apiserver, kube-controller-manager 1.37.2 (k8s.io/kubernetes@v1.37.2)`."""
+    return f"{', '.join(piece.binaries)} {piece.release} ({piece.pin})"
+
+
+def ensure(builds: tuple[ControlPlaneBuild, ...] = BUILDS, report: bool = True) -> None:
+    """Build what is missing, with the same lines as the releases' (toolchain/releases.py)."""
+    progress = Progress(len(builds), report=report)
+    with locked(kubernetes_root(), progress.say):
+        for one in builds:
+            if all(binary_path(name) is not None for name in one.binaries):
+                progress.cached(describe(one), build_dir(one))
+                continue
+            with progress.building(describe(one),
+                                   f"from the Go module proxy, then go build; {one.cold}") as went:
+                went(build(one))
+    progress.say(progress.summary("Kubernetes control plane"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.parse_args(argv)
+    return make_tools_main(ensure)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
