@@ -29,9 +29,8 @@ import pytest
 import yaml
 
 from configs.alertmanager import alertmanager_config
-from configs.dashboards import dashboards
 from configs.loki import loki_config
-from configs.rules import rule_files
+from configs.mixins import dashboards, rule_files
 from configs.tempo import PROCESSORS, tempo_config
 from ops.verify import (
     ENDPOINTS,

@@ -14,10 +14,9 @@ import httpx
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from configs.dashboards import dashboards
 from configs.datasources import TYPES, Uid, datasources
+from configs.mixins import dashboards, rule_files
 from configs.prometheus import prometheus_config
-from configs.rules import rule_files
 from services import SERVICES, Listener, Published, Service
 from settings import Settings
 
