@@ -825,8 +825,6 @@ def test_each_published_http_endpoint_is_a_urls_field_and_a_flag() -> None:
                        "grafana": "grafanaUrl", "alertmanager": "alertmanagerUrl"}
     flags = {option for action in cli._parser()._actions for option in action.option_strings}
     assert {f"--{name.replace('_', '-')}-url" for name in URL_NAMES} <= flags
-    # And each has the name an UNREACHABLE line calls it by.
-    assert sorted(cli.SERVICE_NAMES) == sorted(URL_NAMES)
 
 
 def test_expectations_come_from_the_rendered_config() -> None:

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 from ops.verify.checks import check_services
 from ops.verify.context import (
+    ENDPOINTS,
     OUTPUTS,
     TIMEOUT_SECONDS,
     URL_NAMES,
@@ -40,13 +41,14 @@ from ops.verify.context import (
     published_urls,
 )
 from ops.verify.synthetic import check_synthetic
+from services import Service
 from settings.stack_file import file_settings, read_config, stack_argument
 
-# How each Urls field is named in the lines a person reads.
+# How each Urls field is named in the lines a person reads: its Publication's name; the
+# unpublished redis_exporter by its job.
 SERVICE_NAMES: Final[Mapping[str, str]] = {
-    "prometheus": "Prometheus", "alertmanager": "Alertmanager", "loki": "Loki",
-    "tempo": "Tempo", "tempo_otlp_http": "Tempo's OTLP/HTTP receiver", "grafana": "Grafana",
-    "redis_exporter": "redis_exporter"}
+    **{name: endpoint.owner.published[endpoint].name for name, endpoint in ENDPOINTS.items()},
+    "redis_exporter": Service.REDIS_EXPORTER.job}
 
 
 def run_checks(ctx: Context, *, synthetic: bool = False) -> list[Result]:
