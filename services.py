@@ -75,12 +75,14 @@ class Listener(StrEnum):
 
 @dataclass(frozen=True)
 class Publication:
-    """One listener a stack may publish: what it serves, for its bind key's description, and
-    the stack output (__main__.py) that says where it is; None: the stack does not export it."""
+    """One listener a stack may publish: what it serves, for its bind key's description, the
+    stack output (__main__.py) that says where it is (None: the stack does not export it), and
+    the name a person reads for it (`make verify`'s UNREACHABLE lines)."""
 
     listener: Listener
     what: str
     output: str | None
+    name: str
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,7 @@ SERVICES: Final[Mapping[Service, ServiceFacts]] = {
                               "which can fake or silence any alert"),
             health_command=("promtool", "check", "healthy"),
             published={Published.PROMETHEUS: Publication(
-                Listener.HTTP, "the Prometheus UI and API", "prometheusUrl")},
+                Listener.HTTP, "the Prometheus UI and API", "prometheusUrl", "Prometheus")},
             config_path="/etc/prometheus/prometheus.yml",
             data_dir="/prometheus",
             secrets_dir="/etc/prometheus/secrets"),
@@ -191,7 +193,7 @@ SERVICES: Final[Mapping[Service, ServiceFacts]] = {
             # Distroless image: no shell or wget, but the binary checks its own /ready.
             health_command=("/usr/bin/loki", "-health"),
             published={Published.LOKI: Publication(
-                Listener.HTTP, "Loki's push and query API", "lokiUrl")},
+                Listener.HTTP, "Loki's push and query API", "lokiUrl", "Loki")},
             config_path="/etc/loki/config.yaml",
             data_dir="/loki",
             start_period="60s",
@@ -212,12 +214,14 @@ SERVICES: Final[Mapping[Service, ServiceFacts]] = {
             health_command=("/tempo", "-health"),
             published={
                 Published.TEMPO_HTTP: Publication(
-                    Listener.HTTP, "Tempo's query API", "tempoUrl"),
+                    Listener.HTTP, "Tempo's query API", "tempoUrl", "Tempo"),
                 Published.TEMPO_OTLP_GRPC: Publication(
-                    Listener.OTLP_GRPC, "Tempo's OTLP gRPC receiver", "tempoOtlpGrpcEndpoint"),
+                    Listener.OTLP_GRPC, "Tempo's OTLP gRPC receiver", "tempoOtlpGrpcEndpoint",
+                    "Tempo's OTLP/gRPC receiver"),
                 # What `make verify` pushes a span to; not a stack output.
                 Published.TEMPO_OTLP_HTTP: Publication(
-                    Listener.OTLP_HTTP, "Tempo's OTLP HTTP receiver", None)},
+                    Listener.OTLP_HTTP, "Tempo's OTLP HTTP receiver", None,
+                    "Tempo's OTLP/HTTP receiver")},
             config_path="/etc/tempo/tempo.yaml",
             data_dir="/var/tempo",
             start_period="60s",
@@ -231,7 +235,8 @@ SERVICES: Final[Mapping[Service, ServiceFacts]] = {
                 "grafana/grafana:13.2.0", ("grafana/grafana", "grafana/grafana-oss"),
                 memory_mb=512, cpu_millis=500),
             health_path="/api/health",
-            published={Published.GRAFANA: Publication(Listener.HTTP, "Grafana", "grafanaUrl")},
+            published={Published.GRAFANA: Publication(
+                Listener.HTTP, "Grafana", "grafanaUrl", "Grafana")},
             data_dir="/var/lib/grafana",
             secrets_dir="/etc/grafana/secrets",
             # Its database, plugins and sessions are in the data dir; it logs to the console
@@ -251,7 +256,7 @@ SERVICES: Final[Mapping[Service, ServiceFacts]] = {
                               "too) and posts or resolves alerts through its API"),
             health_path="/-/healthy",
             published={Published.ALERTMANAGER: Publication(
-                Listener.HTTP, "the Alertmanager UI and API", "alertmanagerUrl")},
+                Listener.HTTP, "the Alertmanager UI and API", "alertmanagerUrl", "Alertmanager")},
             config_path="/etc/alertmanager/alertmanager.yml",
             data_dir="/alertmanager",
             secrets_dir="/etc/alertmanager/secrets"),

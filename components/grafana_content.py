@@ -9,8 +9,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumiverse_grafana as grafana
 
-from configs import dashboards as dashboard_builders
+from configs.dashboards import FOLDERS
 from configs.datasources import datasources, linked_uids
+from configs.mixins import dashboards
 from configs.render import to_json
 from settings import Settings
 
@@ -58,9 +59,9 @@ class GrafanaContent(pulumi.ComponentResource):
         folders = {
             folder.uid: grafana.oss.Folder(f"{name}-folder-{folder.uid}", title=folder.title,
                                            uid=folder.uid.value, opts=child)
-            for folder in dashboard_builders.FOLDERS
+            for folder in FOLDERS
         }
-        for dashboard in dashboard_builders.dashboards(args.settings):
+        for dashboard in dashboards(args.settings):
             grafana.oss.Dashboard(
                 f"{name}-dashboard-{dashboard.uid}",
                 config_json=to_json(dashboard.model),

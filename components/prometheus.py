@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.service import ContainerArgs, ContainerSpec, Upload, service_container
+from configs.mixins import rule_files
 from configs.prometheus import (
     GRAFANA_PASSWORD_FILE,
     credentials_file,
@@ -13,7 +14,7 @@ from configs.prometheus import (
     scrapes_docker_host,
 )
 from configs.render import to_yaml
-from configs.rules import RULES_DIR, rule_files
+from configs.rules import RULES_DIR
 from services import Published, Service, config_path
 from settings import Settings, port_url
 from settings.pulumi_config import reveal

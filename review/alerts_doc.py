@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
-from configs.dashboards import dashboards
-from configs.rules import FILES, AlertRunbook, runbooks
+from configs.mixins import FILES, AlertRunbook, dashboards, runbooks
 from configs.rules.helpers import Check, LogQL, PromQL, Runbook, Shell, Verify, anchor
 from services import Published
 from settings import Settings
@@ -21,7 +20,7 @@ from settings.stack_file import ROOT, file_settings
 
 PATH: Final = ROOT / "docs" / "alerts.md"
 STACKS: Final = ("staging", "production")
-# Sections by rule file, in the order of the rule files (configs.rules.FILES).
+# Sections by rule file, in the order of the rule files (configs.mixins.FILES).
 SECTIONS: Final[Mapping[str, str]] = {file.name: file.section for file in FILES if file.section}
 FENCE: Final = "```"
 

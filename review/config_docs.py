@@ -20,7 +20,7 @@ from typing import Any, Final
 
 import yaml
 
-from configs.dashboards import dashboards
+from configs.mixins import dashboards
 from review import alerts_doc, dashboard_pictures, diagram, stacks_page
 from settings import KEYS, ConfigKey, Kind
 from settings.stack_file import ROOT, file_settings

@@ -22,7 +22,7 @@ from typing import Any, Final
 
 from configs.alertmanager import HEARTBEAT_URL_FILE, SECRET_FILES, alertmanager_config
 from configs.alertmanager_routing import matches
-from configs.rules import rule_files
+from configs.mixins import rule_files
 from configs.rules.watchdog import WATCHDOG
 from review.diagram import DESTINATIONS
 from settings import Receiver, Settings

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
-from configs.dashboards import dashboards
+from configs.mixins import dashboards
 from review import diagram, routing_diagram
 from settings import Duration, Receiver, Settings, Severity
 from settings.stack_file import file_settings

@@ -27,8 +27,8 @@ from configs.alertmanager import (
     alertmanager_config,
 )
 from configs.alertmanager_routing import matches
+from configs.mixins import rule_files
 from configs.render import to_yaml as render
-from configs.rules import rule_files
 from configs.rules.watchdog import SEVERITY as WATCHDOG_SEVERITY
 from configs.rules.watchdog import WATCHDOG
 from settings import Receiver, Settings, SettingsError, Severity, parse_duration, parse_settings

@@ -10,8 +10,9 @@ from typing import Any, Final
 
 import pytest
 
-from configs.dashboards import Dashboard, FolderUid, dashboards
+from configs.dashboards import Dashboard, FolderUid
 from configs.dashboards.panels import Panel, Row, dashboard, row, stat, timeseries
+from configs.mixins import dashboards
 from review.dashboard_pictures import (
     COLUMN,
     GAP,

@@ -14,7 +14,7 @@ from typing import Any, Final
 import pytest
 import yaml
 
-from configs.dashboards import FOLDERS, Dashboard, dashboards
+from configs.dashboards import FOLDERS, Dashboard
 from configs.dashboards.queries import (
     Query,
     panels,
@@ -24,6 +24,7 @@ from configs.dashboards.queries import (
     variables,
 )
 from configs.datasources import TYPES, Uid, ref
+from configs.mixins import dashboards
 from configs.render import to_json
 from services import Service
 from settings import Settings, parse_settings

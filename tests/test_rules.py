@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
+from configs.mixins import rule_files
 from configs.render import to_yaml as render
-from configs.rules import rule_files
 from configs.rules.watchdog import WATCHDOG
 from settings import AlertThresholds, Settings, Severity, Size, parse_duration
 from tests import rule_cases

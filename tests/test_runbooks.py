@@ -15,11 +15,11 @@ from typing import Any, Final
 import pytest
 import yaml
 
-from configs import rules
-from configs.dashboards import dashboards
+from configs import mixins
 from configs.dashboards.queries import panels
+from configs.mixins import dashboards, rule_files, runbooks
 from configs.render import to_yaml
-from configs.rules import rule_files, runbooks, watchdog
+from configs.rules import watchdog
 from configs.rules.helpers import RUNBOOK, LogQL, Panel, PromQL, Runbook, Verify
 from ops.verify import run_checks
 from ops.verify.context import Urls, expected_for, open_context
@@ -106,9 +106,11 @@ def test_an_alert_without_a_runbook_is_refused(settings: Settings,
         del document["groups"][0]["rules"][0][RUNBOOK]
         return dict(document)
 
-    monkeypatch.setattr(rules, "FILES", tuple(
-        dataclasses.replace(file, build=without) if file.build is built else file
-        for file in rules.FILES))
+    monkeypatch.setattr(mixins, "MIXINS", tuple(
+        dataclasses.replace(mixin, rules=tuple(
+            dataclasses.replace(file, build=without) if file.build is built else file
+            for file in mixin.rules))
+        for mixin in mixins.MIXINS))
     with pytest.raises(ValueError, match="Watchdog has no runbook"):
         rule_files(settings)
 

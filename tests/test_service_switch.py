@@ -13,11 +13,10 @@ from typing import Any, Final
 import httpx
 import pytest
 
-from configs.dashboards import dashboards
 from configs.dashboards.queries import panels
+from configs.mixins import dashboards, rule_files
 from configs.prometheus import prometheus_config
 from configs.render import to_yaml
-from configs.rules import rule_files
 from ops.verify import run_checks
 from ops.verify.context import Context, expected_for, published_urls
 from review.diagram import mermaid

@@ -9,7 +9,7 @@ from typing import Any, Final
 import pytest
 import yaml
 
-from configs.rules import rule_files
+from configs.mixins import rule_files
 from policy.policies import PRODUCTION_STACKS
 from review import mock_runtime
 from review.config_docs import pulumi_config, readme_table

@@ -29,11 +29,11 @@ import pytest
 import yaml
 
 from configs.alertmanager import alertmanager_config
-from configs.dashboards import dashboards
 from configs.loki import loki_config
-from configs.rules import rule_files
+from configs.mixins import dashboards, rule_files
 from configs.tempo import PROCESSORS, tempo_config
 from ops.verify import (
+    ENDPOINTS,
     LOKI_RETENTION_RUN,
     OUTPUTS,
     REMOTE_SAMPLES_FAILED,
@@ -41,6 +41,7 @@ from ops.verify import (
     SPAN_METRIC,
     TEMPO_ACTIVE_PROCESSORS,
     TIMEOUT_SECONDS,
+    URL_NAMES,
     Context,
     Result,
     Urls,
@@ -54,7 +55,7 @@ from ops.verify import (
 )
 from ops.verify.context import excerpt
 from review.mock_runtime import stack_settings
-from services import Service
+from services import Published, Service
 from settings import Duration, Settings
 from settings.stack_file import ROOT
 
@@ -809,6 +810,21 @@ def test_flags_win_over_outputs_which_win_over_bindings(staging: Settings) -> No
                         {"loki": "http://127.0.0.1:13100", "tempo": None})
     assert (urls.prometheus, urls.loki, urls.tempo) == (
         "http://10.0.0.5:9090", "http://127.0.0.1:13100", base.tempo)
+
+
+def test_each_published_http_endpoint_is_a_urls_field_and_a_flag() -> None:
+    # Publishing an endpoint in services.py without its Urls field fails here; Tempo's OTLP
+    # gRPC receiver is published but not HTTP, so make verify takes no URL for it.
+    assert (*ENDPOINTS, "redis_exporter") == URL_NAMES
+    assert ENDPOINTS == {
+        "prometheus": Published.PROMETHEUS, "loki": Published.LOKI, "tempo": Published.TEMPO_HTTP,
+        "tempo_otlp_http": Published.TEMPO_OTLP_HTTP, "grafana": Published.GRAFANA,
+        "alertmanager": Published.ALERTMANAGER}
+    # Each filled from the stack output its Publication names, if it has one.
+    assert OUTPUTS == {"prometheus": "prometheusUrl", "loki": "lokiUrl", "tempo": "tempoUrl",
+                       "grafana": "grafanaUrl", "alertmanager": "alertmanagerUrl"}
+    flags = {option for action in cli._parser()._actions for option in action.option_strings}
+    assert {f"--{name.replace('_', '-')}-url" for name in URL_NAMES} <= flags
 
 
 def test_expectations_come_from_the_rendered_config() -> None:

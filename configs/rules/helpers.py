@@ -5,7 +5,7 @@ from configs.promql).
 `alert()` refuses annotations that do not show the alert's value and environment, and an alert
 without its `Runbook`, so no rule can reach Alertmanager without saying what it measured, where,
 and what the person it wakes should do. The runbook travels inside the rule entry (`RUNBOOK`)
-until `configs.rules.rule_files` turns it into the `runbook_url` annotation.
+until `configs.mixins.rule_files` turns it into the `runbook_url` annotation.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from ops.verify.checks import (
 )
 from ops.verify.cli import main, resolve_urls, run_checks
 from ops.verify.context import (
+    ENDPOINTS,
     LOKI_RETENTION_RUN,
     OUTPUTS,
     REMOTE_SAMPLES_FAILED,
@@ -21,6 +22,7 @@ from ops.verify.context import (
     SPAN_METRIC,
     TEMPO_ACTIVE_PROCESSORS,
     TIMEOUT_SECONDS,
+    URL_NAMES,
     Context,
     Result,
     Urls,
@@ -32,9 +34,9 @@ from ops.verify.context import (
 from ops.verify.synthetic import check_synthetic
 
 __all__ = [
-    "LOKI_RETENTION_RUN", "OUTPUTS", "REMOTE_SAMPLES_FAILED", "REMOTE_SAMPLES_SENT", "SPAN_METRIC",
-    "TEMPO_ACTIVE_PROCESSORS", "TIMEOUT_SECONDS", "Context", "Result", "Urls", "check_alertmanager",
-    "check_grafana", "check_loki", "check_prometheus", "check_redis_exporter", "check_synthetic",
-    "check_tempo", "duration_seconds", "expected_for", "main", "open_context", "published_urls",
-    "resolve_urls", "run_checks",
+    "ENDPOINTS", "LOKI_RETENTION_RUN", "OUTPUTS", "REMOTE_SAMPLES_FAILED", "REMOTE_SAMPLES_SENT",
+    "SPAN_METRIC", "TEMPO_ACTIVE_PROCESSORS", "TIMEOUT_SECONDS", "URL_NAMES", "Context", "Result",
+    "Urls", "check_alertmanager", "check_grafana", "check_loki", "check_prometheus",
+    "check_redis_exporter", "check_synthetic", "check_tempo", "duration_seconds", "expected_for",
+    "main", "open_context", "published_urls", "resolve_urls", "run_checks",
 ]

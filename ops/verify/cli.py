@@ -22,14 +22,16 @@ import shutil
 import subprocess
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import fields, replace
+from dataclasses import replace
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 from ops.verify.checks import check_services
 from ops.verify.context import (
+    ENDPOINTS,
     OUTPUTS,
     TIMEOUT_SECONDS,
+    URL_NAMES,
     Context,
     Result,
     Urls,
@@ -39,13 +41,14 @@ from ops.verify.context import (
     published_urls,
 )
 from ops.verify.synthetic import check_synthetic
+from services import Service
 from settings.stack_file import file_settings, read_config, stack_argument
 
-# How each Urls field is named in the lines a person reads.
+# How each Urls field is named in the lines a person reads: its Publication's name; the
+# unpublished redis_exporter by its job.
 SERVICE_NAMES: Final[Mapping[str, str]] = {
-    "prometheus": "Prometheus", "alertmanager": "Alertmanager", "loki": "Loki",
-    "tempo": "Tempo", "tempo_otlp_http": "Tempo's OTLP/HTTP receiver", "grafana": "Grafana",
-    "redis_exporter": "redis_exporter"}
+    **{name: endpoint.owner.published[endpoint].name for name, endpoint in ENDPOINTS.items()},
+    "redis_exporter": Service.REDIS_EXPORTER.job}
 
 
 def run_checks(ctx: Context, *, synthetic: bool = False) -> list[Result]:
@@ -94,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="print one JSON document, and nothing else, on stdout")
     parser.add_argument("--synthetic", action="store_true",
                         help="push a span and a log line, then find them")
-    for name in (*OUTPUTS, "tempo_otlp_http", "redis_exporter"):
+    for name in URL_NAMES:
         parser.add_argument(f"--{name.replace('_', '-')}-url", dest=name, metavar="URL")
     parser.add_argument("--timeout", type=float, default=TIMEOUT_SECONDS,
                         help="seconds per request (default %(default)s)")
@@ -102,16 +105,21 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def unreachable_addresses(ctx: Context, results: Sequence[Result]) -> list[dict[str, Any]]:
-    """Each address that did not answer, in the order the checks met it: its URL, the services
-    it stands for, why, and how many checks could not look because of it."""
+    """Each address that did not answer, in the order of the Urls fields (services.py's SERVICES
+    order, whichever check met it first): its URL, the services it stands for, why, and how
+    many checks could not look because of it."""
     services: dict[str, list[str]] = {}
-    for item in fields(ctx.urls):
-        value = getattr(ctx.urls, item.name)
+    for name in URL_NAMES:
+        value = getattr(ctx.urls, name)
         if value:
-            services.setdefault(str(value).rstrip("/"), []).append(SERVICE_NAMES[item.name])
+            services.setdefault(str(value).rstrip("/"), []).append(SERVICE_NAMES[name])
+    order = list(services)
     blocked = Counter(result.unreachable for result in results if result.unreachable)
+    # An address no field names (none today) after the others, in the order the checks met it.
+    met = sorted(ctx.unreachable.items(),
+                 key=lambda item: order.index(item[0]) if item[0] in order else len(order))
     return [{"url": url, "services": services.get(url, []), "error": error,
-             "checks": blocked[url]} for url, error in ctx.unreachable.items()]
+             "checks": blocked[url]} for url, error in met]
 
 
 def _count(number: int, one: str, many: str = "") -> str:
@@ -146,8 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         notes.append(f"URLs from the stack's bindings and flags: {outputs}")
         outputs = {}
     urls = resolve_urls(published_urls(settings), outputs,
-                        {name: getattr(args, name)
-                         for name in (*OUTPUTS, "tempo_otlp_http", "redis_exporter")})
+                        {name: getattr(args, name) for name in URL_NAMES})
     user = str(outputs.get("grafanaAdminUser") or settings.grafana.admin_user)
     # Never a flag: a password on the command line lands in shell history and `ps`.
     password = str(outputs.get("grafanaAdminPassword") or os.environ.get(

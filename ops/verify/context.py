@@ -7,18 +7,17 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Final, NamedTuple
 
 import httpx
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from configs.dashboards import dashboards
 from configs.datasources import TYPES, Uid, datasources
+from configs.mixins import dashboards, rule_files
 from configs.prometheus import prometheus_config
-from configs.rules import rule_files
-from services import Published, Service
+from services import SERVICES, Listener, Published, Service
 from settings import Settings
 
 # Short enough that a stack with nothing listening is reported in seconds, long enough for a
@@ -48,10 +47,31 @@ REMOTE_SAMPLES_FAILED: Final = "prometheus_remote_storage_samples_failed_total"
 # public/app/plugins/datasource/alertmanager/plugin.json sets no `backend`), so its health API
 # has nothing to call; it is reached through Grafana's datasource proxy instead.
 PROXIED_HEALTH: Final[Mapping[str, str]] = {TYPES[Uid.ALERTMANAGER]: "/api/v2/status"}
-# Stack outputs (__main__.py) by the Urls field they fill.
+# make verify speaks HTTP, so it calls the published endpoints whose listener does (not Tempo's
+# OTLP gRPC receiver).
+HTTP_LISTENERS: Final = frozenset({Listener.HTTP, Listener.OTLP_HTTP})
+
+
+def _url_name(endpoint: Published) -> str:
+    """An endpoint's Urls field and `--<name>-url` flag: its service's job name, followed by the
+    listener for any but the HTTP one (`tempo`, `tempo_otlp_http`)."""
+    facts = endpoint.owner
+    listener = facts.published[endpoint].listener
+    if listener is Listener.HTTP:
+        return facts.service.job
+    return f"{facts.service.job}_{listener.value.replace('-', '_')}"
+
+
+# The published endpoints make verify calls, by their Urls field, in the order of services.py's
+# SERVICES table (the order `Urls` declares its fields and the report lists addresses in).
+ENDPOINTS: Final[Mapping[str, Published]] = {
+    _url_name(endpoint): endpoint for facts in SERVICES.values()
+    for endpoint, publication in facts.published.items()
+    if publication.listener in HTTP_LISTENERS}
+# Stack outputs (__main__.py, each endpoint's `Publication.output`) by the Urls field they fill.
 OUTPUTS: Final[Mapping[str, str]] = {
-    "prometheus": "prometheusUrl", "alertmanager": "alertmanagerUrl", "loki": "lokiUrl",
-    "tempo": "tempoUrl", "grafana": "grafanaUrl"}
+    name: output for name, endpoint in ENDPOINTS.items()
+    if (output := endpoint.owner.published[endpoint].output) is not None}
 
 
 class Result(NamedTuple):
@@ -67,16 +87,23 @@ class Result(NamedTuple):
 
 @dataclass(frozen=True)
 class Urls:
-    """Where this machine reaches each service. redis_exporter is not published: None means
-    `redis_up` is read through Prometheus."""
+    """Where this machine reaches each endpoint of `ENDPOINTS`, a field each in its order
+    (tests/test_verify.py holds the two together), then redis_exporter, which is not published:
+    None means `redis_up` is read through Prometheus. Fields, not a mapping, so a check reads
+    its endpoint typed (`ctx.urls.loki`) and a caller replaces one (`dataclasses.replace`)."""
 
     prometheus: str
-    alertmanager: str
     loki: str
     tempo: str
     tempo_otlp_http: str
     grafana: str
+    alertmanager: str
     redis_exporter: str | None = None
+
+
+# Every Urls field, in order: the `--<name>-url` flags of `make verify`.
+URL_NAMES: Final = tuple(item.name for item in fields(Urls))
+
 
 
 @dataclass(frozen=True)
@@ -138,14 +165,7 @@ def expected_for(settings: Settings) -> Expected:
 def published_urls(settings: Settings) -> Urls:
     """The URLs the stack publishes on its Docker host (its `*Bind` settings), as its outputs
     compute them; an unpublished port gives the in-network URL, which fails naming it."""
-    return Urls(
-        prometheus=settings.url(Published.PROMETHEUS),
-        alertmanager=settings.url(Published.ALERTMANAGER),
-        loki=settings.url(Published.LOKI),
-        tempo=settings.url(Published.TEMPO_HTTP),
-        tempo_otlp_http=settings.url(Published.TEMPO_OTLP_HTTP),
-        grafana=settings.url(Published.GRAFANA),
-    )
+    return Urls(**{name: settings.url(endpoint) for name, endpoint in ENDPOINTS.items()})
 
 
 @contextlib.contextmanager

@@ -21,9 +21,9 @@ from configs.alertmanager import HEARTBEAT
 from configs.alertmanager_routing import receiver_for
 from configs.dashboards.queries import plain, promql_queries, variable_values
 from configs.dashboards.targets import WANTED_METRICS
+from configs.mixins import runbooks
 from configs.promql import metric_names
 from configs.render import to_yaml
-from configs.rules import runbooks
 from configs.rules.helpers import PromQL
 from configs.rules.watchdog import WATCHDOG
 from ops import verify
