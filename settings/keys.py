@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Final
 
 from services import SERVICES, Published, Service
-from settings.model import BackendAuth, Duration, Kind, Receiver, RedisAuth, Size
+from settings.model import BackendAuth, Duration, Kind, Platform, Receiver, RedisAuth, Size
 
 
 class Unit(StrEnum):
@@ -205,7 +205,23 @@ EXPOSURE_RISKS: Final[Mapping[Service, str]] = {
     service: risk for service, facts in SERVICES.items()
     if (risk := facts.defaults.exposure_risk) is not None}
 
+# Alertmanager peers on Kubernetes: one is no cluster, and kube-prometheus runs three; more than
+# a handful only multiplies the gossip every silence and notification log entry makes.
+ALERTMANAGER_REPLICAS: Final = Bounds(1, 9)
+
 KEYS: Final[tuple[ConfigKey, ...]] = (
+    ConfigKey("platform", Kind.STRING, Platform.DOCKER.value,
+              "What runs the stack: `docker` (one Docker host) or `kubernetes` (a cluster, "
+              "through the kubeconfig Pulumi's Kubernetes provider reads). Only `docker` "
+              "deploys today: the Kubernetes layer has Alertmanager alone so far (issue 20), "
+              "and `kubernetes` is refused rather than half-applied."),
+    ConfigKey("kubernetesNamespace", Kind.STRING, "",
+              "The namespace the Kubernetes platform runs the stack in, a DNS-1123 label "
+              "(lower-case letters, digits and `-`, at most 63; default: `gatewayz-<stack>`)."),
+    ConfigKey("alertmanagerReplicas", Kind.INTEGER, 3,
+              "Alertmanager replicas on the Kubernetes platform, meshed into one cluster "
+              "(`--cluster.peer`) that notifies once; the Docker platform runs one.",
+              bounds=ALERTMANAGER_REPLICAS),
     ConfigKey("environment", Kind.STRING, "",
               "Value of the `env` label on every series and of the dashboards' env variable "
               "(default: the stack name). Docker names come from the stack name, never from "

@@ -48,6 +48,13 @@ class Severity(StrEnum):
     INFO = "info"
 
 
+class Platform(StrEnum):
+    """What runs the stack's services: one Docker host, or a Kubernetes cluster."""
+
+    DOCKER = "docker"
+    KUBERNETES = "kubernetes"
+
+
 class Receiver(StrEnum):
     """Where alerts of one severity go; `none` drops them on purpose."""
 
@@ -251,6 +258,15 @@ class Alerting:
 
 
 @dataclass(frozen=True)
+class Kubernetes:
+    """Where and how wide the Kubernetes platform runs the stack: its namespace (a DNS-1123
+    label) and the Alertmanager replicas meshed into one cluster."""
+
+    namespace: str
+    alertmanager_replicas: int
+
+
+@dataclass(frozen=True)
 class Settings:
     stack: str
     environment: str
@@ -270,6 +286,8 @@ class Settings:
     log_max_file: int
     protect_data: bool
     alerting: Alerting
+    platform: Platform
+    kubernetes: Kubernetes
 
     @property
     def name_prefix(self) -> str:

@@ -18,7 +18,7 @@ from enum import StrEnum
 from itertools import combinations
 from typing import Final, TypeVar
 
-from services import SERVICES, Published, Service, container_name
+from services import SERVICES, Published, Service, container_name, docker_prefix
 from settings.keys import (
     KEYS_BY_NAME,
     LOCAL_REPOSITORY,
@@ -38,6 +38,8 @@ from settings.model import (
     GrafanaApi,
     Heartbeat,
     Kind,
+    Kubernetes,
+    Platform,
     Receiver,
     Redis,
     RedisAuth,
@@ -66,6 +68,11 @@ _LOG_SIZE_POWERS: Final[Mapping[str, int]] = {"k": 1, "m": 2, "g": 3}
 _ENV_MAX: Final = 32
 _ENV_RE: Final = re.compile(rf"[a-z][a-z0-9_-]{{0,{_ENV_MAX - 1}}}")
 _JOB_RE: Final = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+# A namespace's name: a DNS-1123 label (k8s.io/apimachinery pkg/util/validation IsDNS1123Label).
+_DNS_LABEL_RE: Final = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+# What the Kubernetes layer (components/kubernetes/) deploys so far; a stack on the platform
+# needs every service it runs there, or `pulumi up` would apply half of it.
+_KUBERNETES_BUILT: Final = frozenset({Service.ALERTMANAGER})
 # What Pulumi allows in a stack name, which every Docker name of the stack carries.
 _STACK_RE: Final = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 _LABEL: Final = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -612,7 +619,10 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
         protect_data=parser.boolean("protectData"),
         alerting=Alerting(receivers, parser.text("alertSlackChannel"), thresholds, urls,
                           heartbeat, _parse_runbook_base(parser)),
+        platform=parser.choice("platform", Platform),
+        kubernetes=_parse_kubernetes(parser, stack),
     )
+    _check_platform(parser, settings)
     _check_required_secrets(parser, secrets_set, settings.secrets)
     if settings.production and not settings.protect_data:
         parser.fail("protectData", parser.raw.get("protectData", "unset (false)"),
@@ -655,6 +665,30 @@ def _parse_backend(parser: _Parser, environment: str) -> ScrapeTarget:
         timeout=parser.duration("backendScrapeTimeout"),
         token=Secret("backendBearerToken") if auth is BackendAuth.BEARER else None,
     )
+
+
+def _parse_kubernetes(parser: _Parser, stack: str) -> Kubernetes:
+    namespace = parser.text("kubernetesNamespace") or docker_prefix(stack)
+    return Kubernetes(namespace, parser.integer("alertmanagerReplicas"))
+
+
+def _check_platform(parser: _Parser, settings: Settings) -> None:
+    """A namespace Kubernetes takes, where the stack runs there; and a stack the Kubernetes
+    layer deploys whole, or none of it."""
+    namespace = settings.kubernetes.namespace
+    explicit = "kubernetesNamespace" in parser.raw
+    if (explicit or settings.platform is Platform.KUBERNETES) \
+            and not _DNS_LABEL_RE.fullmatch(namespace):
+        parser.fail("kubernetesNamespace", namespace,
+                    "a DNS-1123 label: lower-case letters, digits and `-`, at most 63, starting "
+                    "and ending with a letter or digit"
+                    + ("" if explicit else " (the default `gatewayz-<stack>` is not one: set it)"))
+    missing = [service for service in settings.services if service not in _KUBERNETES_BUILT]
+    if settings.platform is Platform.KUBERNETES and missing:
+        parser.fail("platform", settings.platform.value,
+                    f"{Platform.DOCKER.value}: the Kubernetes layer deploys "
+                    + ", ".join(sorted(_KUBERNETES_BUILT)) + " so far, not yet "
+                    + ", ".join(missing) + ", and a half-applied stack is refused")
 
 
 def _parse_images(parser: _Parser) -> dict[Service, str]:

@@ -68,6 +68,12 @@ def settings_error(stack: str, **overrides: Any) -> SettingsError:
     # The provider reads NanoCpus 10.05e9 back as `10.1`: a change at every preview.
     ({"lokiCpuMillis": "10050"}, "lokiCpuMillis", "reads 10.05 CPUs as 10.1"),
     ({"grafanaAdminPassword": "admin"}, "grafanaAdminPassword", "at least 16"),
+    ({"platform": "nomad"}, "platform", "one of docker, kubernetes"),
+    # Never half-applied: the Kubernetes layer has Alertmanager alone so far.
+    ({"platform": "kubernetes"}, "platform", "not yet prometheus, loki, tempo, grafana"),
+    ({"kubernetesNamespace": "Gatewayz_Prod"}, "kubernetesNamespace", "a DNS-1123 label"),
+    ({"kubernetesNamespace": "x" * 64}, "kubernetesNamespace", "at most 63"),
+    ({"alertmanagerReplicas": "0"}, "alertmanagerReplicas", "a whole number from 1 to 9"),
 ])
 def test_each_bad_setting_names_its_key_and_the_accepted_form(
         overrides: dict[str, Any], key: str, accepted: str) -> None:
@@ -478,3 +484,24 @@ def test_every_default_image_is_of_its_upstream_repository() -> None:
 
 def test_the_program_and_the_policy_pack_name_the_same_production_stack() -> None:
     assert {PRODUCTION} == PRODUCTION_STACKS
+
+
+def test_the_kubernetes_namespace_defaults_to_the_stacks_docker_prefix() -> None:
+    assert file_settings("staging").kubernetes.namespace == "gatewayz-staging"
+    config = {**read_config("staging"), "gatewayz-observability:kubernetesNamespace": "obs"}
+    assert file_settings("staging", config).kubernetes.namespace == "obs"
+
+
+def test_a_derived_namespace_that_is_no_label_is_refused_only_on_kubernetes() -> None:
+    # A Docker stack named `Dev_1` keeps working; on Kubernetes its default namespace
+    # `gatewayz-Dev_1` is no DNS-1123 label, and the message says to set one.
+    config, _ = stack_config("staging")
+    raw = {key.split(":", 1)[1]: str(value) for key, value in config.items()
+           if key.startswith("gatewayz-observability:")}
+    secrets = frozenset(key.name for key in KEYS if key.secret)
+    raw["environment"] = "dev"
+    assert parse_settings("Dev_1", raw, secrets).kubernetes.namespace == "gatewayz-Dev_1"
+    with pytest.raises(SettingsError) as caught:
+        parse_settings("Dev_1", {**raw, "platform": "kubernetes"}, secrets)
+    assert any("kubernetesNamespace = 'gatewayz-Dev_1'" in problem and "set it" in problem
+               for problem in caught.value.problems), caught.value.problems
