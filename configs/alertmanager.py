@@ -7,7 +7,7 @@ Secrets never enter the YAML: Slack, webhook and heartbeat URLs are read from fi
 `SECRETS_DIR` that the Alertmanager component uploads (`SECRET_FILES`, `HEARTBEAT_URL_FILE`).
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 from configs.rules import watchdog
@@ -129,6 +129,26 @@ def alertmanager_config(alerting: Alerting) -> dict[str, object]:
     }
 
 
+# Where replicas gossip (silences, the notification log): `--cluster.listen-address`'s default
+# port, over TCP and UDP (memberlist; alertmanager@v0.34.0 cmd/alertmanager/main.go).
+CLUSTER_PORT: Final = 9094
+# The variable a replica's own IP arrives in (the Kubernetes layer sets it from the pod's
+# status); Kubernetes expands `$(NAME)` in a container's args from its env.
+POD_IP_ENV: Final = "POD_IP"
+
+
+def alertmanager_cluster_command(peers: Sequence[str]) -> list[str]:
+    """Flags of one replica of a cluster: gossip on CLUSTER_PORT, advertised on the replica's
+    own IP (Alertmanager refuses to guess one on a public address), and every peer listed, itself
+    among them, as prometheus-operator lists them: each replica dials the others, so any one
+    that starts first still finds the rest."""
+    return [f"--config.file={config_path(Service.ALERTMANAGER)}",
+            f"--storage.path={data_dir(Service.ALERTMANAGER)}",
+            f"--cluster.listen-address=0.0.0.0:{CLUSTER_PORT}",
+            f"--cluster.advertise-address=[$({POD_IP_ENV})]:{CLUSTER_PORT}",
+            *(f"--cluster.peer={peer}:{CLUSTER_PORT}" for peer in sorted(peers))]
+
+
 def alertmanager_command() -> list[str]:
     """Flags: where the file and the data are; a single node, so gossip is off, or it waits for
     peers that never come."""
@@ -138,12 +158,15 @@ def alertmanager_command() -> list[str]:
 
 
 __all__ = [
+    "CLUSTER_PORT",
     "GROUP_BY",
     "HEARTBEAT",
     "HEARTBEAT_URL_FILE",
     "INHIBIT_EQUAL",
+    "POD_IP_ENV",
     "SECRETS_DIR",
     "SECRET_FILES",
+    "alertmanager_cluster_command",
     "alertmanager_command",
     "alertmanager_config",
 ]

@@ -237,6 +237,13 @@ def run_program(stack: str, config: Mapping[str, str], secret_keys: list[str],
                 referenced={})
 
 
+def run_file(main: Path, stack: str, config: Mapping[str, str], secret_keys: list[str]
+             ) -> ProgramRun:
+    """Run another program of this project (`main`) for `stack` under mocks, with this
+    project's config."""
+    return _run(main, PROJECT, stack, config, secret_keys, preview=False, referenced={})
+
+
 def run_content(observability: ProgramRun, config: Mapping[str, str] | None = None
                 ) -> ProgramRun:
     """Run content/__main__.py for the observability run's stack, its stack reference reading

@@ -55,6 +55,9 @@ def sdk_resources(schema: Mapping[str, Any]) -> set[str]:
         if not info.ispkg or any(part.startswith("_") for part in parts):
             continue
         module = importlib.import_module(info.name)
+        # A package the SDK imported lazily (pulumi._utils._LazyModule, once any sibling was
+        # used) loads at its first attribute read; `vars` alone would see it empty.
+        getattr(module, "__all__", None)
         path = "/".join(parts)
         found |= {f"kubernetes:{back.get(path, path)}:{name}"
                   for name, value in vars(module).items()

@@ -1,0 +1,227 @@
+"""The Kubernetes layer's Alertmanager under mocks, beside the Docker layer's: the invariants a
+user relies on hold on both platforms (secrets never plain, the same file, the same limits and
+health check), and what only Kubernetes has holds too (replicas meshed with every peer, Pod
+Security `restricted`, a default-deny namespace that lets in Prometheus and the peers alone,
+objects the same at every run)."""
+
+from __future__ import annotations
+
+import posixpath
+from pathlib import Path
+from typing import Any, Final
+
+import pytest
+import yaml
+
+from configs.alertmanager import CLUSTER_PORT, HEARTBEAT_URL_FILE, SECRET_FILES
+from review.mock_runtime import (
+    FAKE_SECRET_PREFIX,
+    ProgramRun,
+    Registration,
+    run_file,
+    run_program,
+    stack_config,
+)
+from services import SERVICES, Service, config_path
+from tests.support.stack import containers, files
+from tests.test_program import plain_strings
+
+PROGRAM: Final = Path(__file__).with_name("slice_program.py")
+FACTS: Final = SERVICES[Service.ALERTMANAGER]
+STATEFUL_SET: Final = "kubernetes:apps/v1:StatefulSet"
+NETWORK_POLICY: Final = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+
+
+def kubernetes_run(stack: str, **overrides: Any) -> ProgramRun:
+    config, secret_keys = stack_config(stack, overrides=overrides)
+    return run_file(PROGRAM, stack, config, secret_keys)
+
+
+def docker_run(stack: str, **overrides: Any) -> ProgramRun:
+    config, secret_keys = stack_config(stack, overrides=overrides)
+    return run_program(stack, config, secret_keys)
+
+
+def one(run: ProgramRun, type_: str) -> dict[str, Any]:
+    (found,) = run.of_type(type_)
+    return found.plain_inputs()
+
+
+def pod(run: ProgramRun) -> dict[str, Any]:
+    spec: dict[str, Any] = one(run, STATEFUL_SET)["spec"]["template"]["spec"]
+    return spec
+
+
+def container(run: ProgramRun) -> dict[str, Any]:
+    (only,) = pod(run)["containers"]
+    assert isinstance(only, dict)
+    return only
+
+
+@pytest.fixture(scope="module", params=["staging", "production"])
+def runs(request: pytest.FixtureRequest) -> tuple[ProgramRun, ProgramRun]:
+    """The Docker program and the Kubernetes slice of one stack."""
+    return docker_run(request.param), kubernetes_run(request.param)
+
+
+def test_no_secret_value_sits_in_a_plain_input_on_either_platform(
+        runs: tuple[ProgramRun, ProgramRun]) -> None:
+    for run in runs:
+        leaks = [(resource.name, path) for resource in run.resources
+                 for path, text in plain_strings(resource.inputs) if FAKE_SECRET_PREFIX in text]
+        assert leaks == []
+
+
+def test_receiver_urls_reach_alertmanager_as_read_only_files_of_its_user(
+        runs: tuple[ProgramRun, ProgramRun]) -> None:
+    docker, kubernetes = runs
+    uploaded = {upload["file"]: upload for upload in
+                containers(docker)[str(Service.ALERTMANAGER)].plain_inputs()["uploads"]
+                if FAKE_SECRET_PREFIX in upload["content"]}
+    assert uploaded, "the stack routes a severity to a receiver with a URL"
+    assert {upload["permissions"] for upload in uploaded.values()} == {"0400"}
+
+    (secret,) = kubernetes.of_type("kubernetes:core/v1:Secret")
+    stored = secret.plain_inputs()["stringData"]
+    assert all(FAKE_SECRET_PREFIX in value for value in stored.values())
+    (volume,) = [v for v in pod(kubernetes)["volumes"] if "projected" in v]
+    mount = {m["name"]: m for m in container(kubernetes)["volumeMounts"]}[volume["name"]]
+    assert mount["readOnly"] is True
+    mounted = {posixpath.join(mount["mountPath"], item["path"]): item
+               for source in volume["projected"]["sources"] if "secret" in source
+               for item in source["secret"]["items"]}
+    # The same files the Docker layer uploads, where alertmanager.yml reads them, owner-only.
+    assert set(mounted) == set(uploaded)
+    assert {item["mode"] for item in mounted.values()} == {0o400}
+    assert {mounted[path]["key"] for path in mounted} == set(stored)
+    assert pod(kubernetes)["securityContext"]["fsGroup"] == FACTS.group_id
+    assert pod(kubernetes)["securityContext"]["runAsUser"] == FACTS.user_id
+    # Never in the environment: the only variable is the pod's own IP.
+    assert [env["name"] for env in container(kubernetes)["env"]] == ["POD_IP"]
+
+
+def test_both_platforms_run_the_same_alertmanager_yml(
+        runs: tuple[ProgramRun, ProgramRun]) -> None:
+    docker, kubernetes = runs
+    path = config_path(Service.ALERTMANAGER)
+    on_docker = files(containers(docker)[str(Service.ALERTMANAGER)])[path]
+    (config_map,) = kubernetes.of_type("kubernetes:core/v1:ConfigMap")
+    assert config_map.plain_inputs()["data"] == {posixpath.basename(path): on_docker}
+    assert container(kubernetes)["args"][0] == f"--config.file={path}"
+    referenced = {value for receiver in yaml.safe_load(on_docker)["receivers"]
+                  for integration in receiver.get("slack_configs", [])
+                  + receiver.get("webhook_configs", [])
+                  for value in (integration.get("api_url_file"), integration.get("url_file"))
+                  if value}
+    assert referenced <= {*SECRET_FILES.values(), HEARTBEAT_URL_FILE}
+
+
+@pytest.mark.parametrize(("memory", "cpu"), [(128, 250), (384, 1500)])
+def test_memory_and_cpu_settings_limit_alertmanager_on_both_platforms(memory: int,
+                                                                      cpu: int) -> None:
+    overrides = {"alertmanagerMemoryMb": str(memory), "alertmanagerCpuMillis": str(cpu)}
+    docker = containers(docker_run("staging", **overrides))[str(Service.ALERTMANAGER)]
+    assert docker.plain_inputs()["memory"] == memory
+    assert float(docker.plain_inputs()["cpus"]) * 1000 == cpu
+    resources = container(kubernetes_run("staging", **overrides))["resources"]
+    # Requests equal to limits: the scheduler reserves what the pod may use.
+    assert resources == {"limits": {"cpu": f"{cpu}m", "memory": f"{memory}Mi"},
+                         "requests": {"cpu": f"{cpu}m", "memory": f"{memory}Mi"}}
+
+
+def test_probes_ask_the_endpoint_the_docker_healthcheck_asks(
+        runs: tuple[ProgramRun, ProgramRun]) -> None:
+    docker, kubernetes = runs
+    test = containers(docker)[str(Service.ALERTMANAGER)].plain_inputs()["healthcheck"]["tests"]
+    checked = test[-1]
+    for kind in ("livenessProbe", "readinessProbe"):
+        get = container(kubernetes)[kind]["httpGet"]
+        assert checked == f"http://localhost:{int(get['port'])}{get['path']}"
+
+
+@pytest.mark.parametrize("replicas", [2, 3, 5])
+def test_every_replica_lists_every_peer_by_its_stable_name(replicas: int) -> None:
+    run = kubernetes_run("staging", alertmanagerReplicas=str(replicas))
+    stateful_set = one(run, STATEFUL_SET)["spec"]
+    assert stateful_set["replicas"] == replicas
+    (headless,) = run.of_type("kubernetes:core/v1:Service")
+    service = headless.plain_inputs()
+    assert service["spec"]["clusterIP"] == "None"
+    assert stateful_set["serviceName"] == service["metadata"]["name"]
+    pods = {f"{one(run, STATEFUL_SET)['metadata']['name']}-{ordinal}"
+            for ordinal in range(replicas)}
+    peers = {arg.removeprefix("--cluster.peer=") for arg in container(run)["args"]
+             if arg.startswith("--cluster.peer=")}
+    assert peers == {f"{name}.{service['metadata']['name']}:{CLUSTER_PORT}" for name in pods}
+    assert {(p["port"], p["protocol"]) for p in service["spec"]["ports"]} >= {
+        (CLUSTER_PORT, "TCP"), (CLUSTER_PORT, "UDP")}
+
+
+def test_one_replica_keeps_gossip_off_as_on_docker() -> None:
+    args = container(kubernetes_run("staging", alertmanagerReplicas="1"))["args"]
+    docker = containers(docker_run("staging"))[str(Service.ALERTMANAGER)].plain_inputs()
+    assert args == docker["command"]
+
+
+def test_pods_meet_pod_security_restricted(runs: tuple[ProgramRun, ProgramRun]) -> None:
+    _, kubernetes = runs
+    (namespace,) = kubernetes.of_type("kubernetes:core/v1:Namespace")
+    assert namespace.plain_inputs()["metadata"]["labels"][
+        "pod-security.kubernetes.io/enforce"] == "restricted"
+    security = container(kubernetes)["securityContext"]
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert pod(kubernetes)["securityContext"]["runAsNonRoot"] is True
+    assert pod(kubernetes)["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod(kubernetes)["topologySpreadConstraints"][0]["topologyKey"] == \
+        "kubernetes.io/hostname"
+    budget = one(kubernetes, "kubernetes:policy/v1:PodDisruptionBudget")["spec"]
+    assert budget == {"maxUnavailable": 1,
+                      "selector": one(kubernetes, STATEFUL_SET)["spec"]["selector"]}
+
+
+def _allowed(policies: list[Registration]) -> set[tuple[str, str, int, str]]:
+    """(from pod, to pod, port, protocol) each ingress rule lets in, by the pods' names."""
+    flows = set()
+    for policy in policies:
+        spec = policy.plain_inputs()["spec"]
+        target = spec["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/name", "*")
+        for rule in spec.get("ingress", []):
+            for peer in rule["from"]:
+                for port in rule["ports"]:
+                    flows.add((peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"],
+                               target, port["port"], port["protocol"]))
+    return flows
+
+
+def test_the_namespace_denies_ingress_but_prometheus_and_the_peers(
+        runs: tuple[ProgramRun, ProgramRun]) -> None:
+    _, kubernetes = runs
+    policies = kubernetes.of_type(NETWORK_POLICY)
+    (deny,) = [p for p in policies if not p.plain_inputs()["spec"]["podSelector"]]
+    assert deny.plain_inputs()["spec"]["policyTypes"] == ["Ingress"]
+    assert "ingress" not in deny.plain_inputs()["spec"]
+    assert _allowed(policies) == {
+        ("prometheus", "alertmanager", FACTS.http_port, "TCP"),
+        ("alertmanager", "alertmanager", CLUSTER_PORT, "TCP"),
+        ("alertmanager", "alertmanager", CLUSTER_PORT, "UDP")}
+
+
+def test_objects_are_the_same_at_every_run_with_stable_names() -> None:
+    first, second = kubernetes_run("production"), kubernetes_run("production")
+    # Registered in whatever order their inputs resolve; the same objects either way.
+    assert {(r.type, r.name): r.inputs for r in first.resources} == \
+        {(r.type, r.name): r.inputs for r in second.resources}
+    # Every object is named by the program, never auto-named with a random suffix.
+    for resource in first.resources:
+        if resource.custom:
+            assert resource.plain_inputs()["metadata"]["name"], resource.name
+
+
+def test_the_namespace_is_the_setting() -> None:
+    run = kubernetes_run("staging", kubernetesNamespace="obs-staging")
+    namespaced = [r for r in run.resources if r.custom
+                  and r.type != "kubernetes:core/v1:Namespace"]
+    assert namespaced
+    assert {r.plain_inputs()["metadata"]["namespace"] for r in namespaced} == {"obs-staging"}

@@ -1,0 +1,117 @@
+"""The Kubernetes layer built so far (tests/kubernetes/slice_program.py: Alertmanager in its
+namespace) through the real CLI and the provider `make tools` builds, against the tests' control
+plane: `pulumi up` has every object admitted by the API server (its schema, its validation, Pod
+Security `restricted` enforced on the namespace), `pulumi preview --expect-no-changes` passes
+right after, and `pulumi destroy` leaves the namespace gone.
+
+No kubelet or scheduler runs here, so no pod ever runs or turns Ready: the StatefulSet's and the
+headless Service's await (ready replicas, endpoints) would wait out its timeout. The test's
+program, not the layer, marks those two with the provider's documented
+`pulumi.com/skipAwait: "true"` annotation (pulumi/pulumi-kubernetes#417; the provider's
+"Await logic" docs), through a stack transform; what the API server alone shows is checked:
+the objects as stored, and the pods the StatefulSet controller would create admitted."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Final
+
+import pytest
+
+from tests.kubernetes.test_control_plane import DELETION_SECONDS
+from tests.support.kubernetes import ControlPlane
+from tests.support.tools import require_engine
+from tests.support.waiting import wait_until
+from toolchain.engine_run import Cli, copy_project, engine_env
+
+SOURCE: Final = "staging"
+STACK: Final = "kubernetes-slice"
+NAMESPACE: Final = f"gatewayz-{STACK}"
+REPLICAS: Final = 2
+SKIP_AWAIT: Final = "pulumi.com/skipAwait"
+# What the program marks: the kinds whose await needs pods that run.
+NEEDS_PODS: Final = ("kubernetes:apps/v1:StatefulSet", "kubernetes:core/v1:Service")
+PROGRAM: Final = f'''"""The slice; what awaits running pods marked skipAwait (no kubelet here)."""
+
+import pulumi
+
+AWAITED = {NEEDS_PODS!r}
+
+
+def skip_await(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+    if args.type_ not in AWAITED:
+        return None
+    props = dict(args.props)
+    metadata = dict(props.get("metadata") or {{}})
+    metadata["annotations"] = {{**(metadata.get("annotations") or {{}}), "{SKIP_AWAIT}": "true"}}
+    props["metadata"] = metadata
+    return pulumi.ResourceTransformResult(props, args.opts)
+
+
+pulumi.runtime.register_resource_transform(skip_await)
+
+'''
+
+
+@pytest.fixture
+def cli(control_plane: ControlPlane, tmp_path: Path) -> Iterator[Cli]:
+    engine = require_engine()
+    project = copy_project(tmp_path, SOURCE, as_stack=STACK)
+    slice_program = Path(__file__).with_name("slice_program.py").read_text()
+    (project / "__main__.py").write_text(PROGRAM + slice_program)
+    backend = tmp_path / "state"
+    backend.mkdir()
+    env = {**engine_env(tmp_path, engine, None),
+           "PULUMI_BACKEND_URL": f"file://{backend}",
+           "PULUMI_CONFIG_PASSPHRASE": secrets.token_urlsafe(24),
+           "KUBECONFIG": str(control_plane.kubeconfig)}
+    run = Cli(STACK, project, backend, env, source=SOURCE)
+    run.run("stack", "init", "--secrets-provider", "passphrase")
+    run.config_set("alertmanagerReplicas", str(REPLICAS))
+    for key in ("backendBearerToken", "alertSlackWebhookUrl"):
+        run.config_set(key, f"https://hooks.example.invalid/{secrets.token_hex(8)}", secret=True)
+    yield run
+    run.run("destroy", "--yes", "--skip-preview", check=False)
+    run.run("stack", "rm", "--yes", "--force", check=False)
+    shutil.rmtree(tmp_path / "home", ignore_errors=True)
+
+
+def test_up_is_admitted_preview_sees_no_change_and_destroy_removes_the_namespace(
+        cli: Cli, control_plane: ControlPlane) -> None:
+    base = f"/api/v1/namespaces/{NAMESPACE}"
+    with control_plane.client() as api:
+        assert api.get(base).status_code == 404
+
+        cli.run("up", "--yes", "--skip-preview")
+        namespace = api.get(base).raise_for_status().json()
+        assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == \
+            "restricted"
+        stateful_set = api.get(f"/apis/apps/v1/namespaces/{NAMESPACE}/statefulsets/"
+                               "alertmanager").raise_for_status().json()
+        assert stateful_set["spec"]["replicas"] == REPLICAS
+        secret = api.get(f"{base}/secrets/alertmanager-receivers").raise_for_status().json()
+        assert set(secret["data"]) == {"slack_api_url"}
+        policies = api.get(f"/apis/networking.k8s.io/v1/namespaces/{NAMESPACE}/"
+                           "networkpolicies").raise_for_status().json()["items"]
+        assert {policy["metadata"]["name"] for policy in policies} == {
+            "default-deny-ingress", "alertmanager-ingress"}
+        assert api.get(f"/apis/policy/v1/namespaces/{NAMESPACE}/poddisruptionbudgets/"
+                       "alertmanager").status_code == 200
+
+        # The StatefulSet controller creates the pods; the API server admits them only if they
+        # meet Pod Security `restricted` (a refused pod never appears, an event says why).
+        def pods() -> set[str]:
+            items = api.get(f"{base}/pods").raise_for_status().json()["items"]
+            return {pod["metadata"]["name"] for pod in items}
+
+        expected = {f"alertmanager-{ordinal}" for ordinal in range(REPLICAS)}
+        wait_until("the StatefulSet's pods admitted by Pod Security", DELETION_SECONDS, pods,
+                   lambda found: found == expected)
+
+        cli.run("preview", "--expect-no-changes")
+
+        cli.run("destroy", "--yes", "--skip-preview")
+        assert api.get(base).status_code == 404
