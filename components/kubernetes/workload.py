@@ -5,7 +5,6 @@ security context)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -49,11 +48,11 @@ def labels(service: Service) -> dict[str, str]:
     return {NAME_LABEL: str(service), "app.kubernetes.io/part-of": PART_OF}
 
 
-def metadata(name: str, args: WorkloadArgs, service: Service,
-             annotations: Mapping[str, str] | None = None) -> meta.ObjectMetaArgs:
+def metadata(name: str, args: WorkloadArgs, service: Service) -> meta.ObjectMetaArgs:
+    """A named object (never auto-named, so its name is the same at every run), labelled with
+    its service and the stack's `env`."""
     return meta.ObjectMetaArgs(name=name, namespace=args.namespace,
-                               labels={**labels(service), "gatewayz.ai/env": args.environment},
-                               annotations=dict(sorted((annotations or {}).items())) or None)
+                               labels={**labels(service), "gatewayz.ai/env": args.environment})
 
 
 def resources(args: WorkloadArgs) -> core.ResourceRequirementsArgs:
