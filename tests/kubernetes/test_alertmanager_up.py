@@ -4,12 +4,15 @@ plane: `pulumi up` has every object admitted by the API server (its schema, its 
 Security `restricted` enforced on the namespace), `pulumi preview --expect-no-changes` passes
 right after, and `pulumi destroy` leaves the namespace gone.
 
-No kubelet or scheduler runs here, so no pod ever runs or turns Ready: the StatefulSet's and the
-headless Service's await (ready replicas, endpoints) would wait out its timeout. The test's
-program, not the layer, marks those two with the provider's documented
-`pulumi.com/skipAwait: "true"` annotation (pulumi/pulumi-kubernetes#417; the provider's
-"Await logic" docs), through a stack transform; what the API server alone shows is checked:
-the objects as stored, and the pods the StatefulSet controller would create admitted."""
+No kubelet or scheduler runs here, so no pod ever runs or turns Ready, and two awaits would wait
+out their 10 minutes: the StatefulSet's (`.status.readyReplicas` equal to `spec.replicas`) and
+the headless Service's (no "not ready" endpoints; it has a selector, so it is no "empty
+headless" Service), as pulumi-kubernetes 4.25.0 documents on each resource (apps/v1
+StatefulSet, core/v1 Service). The test's program, not the layer, marks those two with the
+provider's `pulumi.com/skipAwait: "true"` annotation (pulumi/pulumi-kubernetes#417, the
+workaround of #1974) through a stack transform, so the program a cluster runs still waits for
+Ready pods; what the API server alone shows is checked: the objects as stored, and the pods
+the StatefulSet controller creates admitted under Pod Security `restricted`."""
 
 from __future__ import annotations
 
