@@ -17,18 +17,17 @@ the StatefulSet controller creates admitted under Pod Security `restricted`."""
 from __future__ import annotations
 
 import secrets
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
 import pytest
 
+from tests.kubernetes.conftest import stack_on
 from tests.kubernetes.test_control_plane import DELETION_SECONDS
 from tests.support.kubernetes import ControlPlane
-from tests.support.tools import require_engine
 from tests.support.waiting import wait_until
-from toolchain.engine_run import Cli, copy_project, engine_env
+from toolchain.engine_run import Cli, copy_project
 
 SOURCE: Final = "staging"
 STACK: Final = "kubernetes-slice"
@@ -61,25 +60,15 @@ pulumi.runtime.register_resource_transform(skip_await)
 
 @pytest.fixture
 def cli(control_plane: ControlPlane, tmp_path: Path) -> Iterator[Cli]:
-    engine = require_engine()
     project = copy_project(tmp_path, SOURCE, as_stack=STACK)
     slice_program = Path(__file__).with_name("slice_program.py").read_text()
     (project / "__main__.py").write_text(PROGRAM + slice_program)
-    backend = tmp_path / "state"
-    backend.mkdir()
-    env = {**engine_env(tmp_path, engine, None),
-           "PULUMI_BACKEND_URL": f"file://{backend}",
-           "PULUMI_CONFIG_PASSPHRASE": secrets.token_urlsafe(24),
-           "KUBECONFIG": str(control_plane.kubeconfig)}
-    run = Cli(STACK, project, backend, env, source=SOURCE)
-    run.run("stack", "init", "--secrets-provider", "passphrase")
-    run.config_set("alertmanagerReplicas", str(REPLICAS))
-    for key in ("backendBearerToken", "alertSlackWebhookUrl"):
-        run.config_set(key, f"https://hooks.example.invalid/{secrets.token_hex(8)}", secret=True)
-    yield run
-    run.run("destroy", "--yes", "--skip-preview", check=False)
-    run.run("stack", "rm", "--yes", "--force", check=False)
-    shutil.rmtree(tmp_path / "home", ignore_errors=True)
+    with stack_on(control_plane, tmp_path, project, STACK, source=SOURCE) as run:
+        run.config_set("alertmanagerReplicas", str(REPLICAS))
+        for key in ("backendBearerToken", "alertSlackWebhookUrl"):
+            run.config_set(key, f"https://hooks.example.invalid/{secrets.token_hex(8)}",
+                           secret=True)
+        yield run
 
 
 def test_up_is_admitted_preview_sees_no_change_and_destroy_removes_the_namespace(

@@ -7,17 +7,15 @@ the run (KUBECONFIG), no plugin download."""
 
 from __future__ import annotations
 
-import secrets
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
 import pytest
 
+from tests.kubernetes.conftest import stack_on
 from tests.support.kubernetes import ControlPlane
-from tests.support.tools import require_engine
-from toolchain.engine_run import REPO, Cli, engine_env
+from toolchain.engine_run import REPO, Cli
 
 STACK: Final = "kubernetes-check"
 NAMESPACE: Final = "gatewayz-pulumi-check"
@@ -48,19 +46,8 @@ def _project(root: Path) -> Path:
 
 @pytest.fixture
 def cli(control_plane: ControlPlane, tmp_path: Path) -> Iterator[Cli]:
-    engine = require_engine()
-    backend = tmp_path / "state"
-    backend.mkdir()
-    env = {**engine_env(tmp_path, engine, None),
-           "PULUMI_BACKEND_URL": f"file://{backend}",
-           "PULUMI_CONFIG_PASSPHRASE": secrets.token_urlsafe(24),
-           "KUBECONFIG": str(control_plane.kubeconfig)}
-    run = Cli(STACK, _project(tmp_path), backend, env)
-    run.run("stack", "init", "--secrets-provider", "passphrase")
-    yield run
-    run.run("destroy", "--yes", "--skip-preview", check=False)
-    run.run("stack", "rm", "--yes", "--force", check=False)
-    shutil.rmtree(tmp_path / "home", ignore_errors=True)
+    with stack_on(control_plane, tmp_path, _project(tmp_path), STACK) as run:
+        yield run
 
 
 def test_up_creates_preview_sees_no_change_and_destroy_leaves_nothing(
