@@ -1,23 +1,21 @@
-"""GatewayZ observability stack: Prometheus, Loki, Tempo, Grafana, Alertmanager and redis_exporter
-as Docker containers on one network. Grafana's datasources, folders and dashboards are the
-project in content/, a stack of their own that reads this one's outputs.
+"""GatewayZ observability stack: Prometheus, Loki, Tempo, Grafana, Alertmanager and redis_exporter,
+on one Docker host (`platform: docker`) or a Kubernetes cluster (`platform: kubernetes`), from the
+same settings and config builders. Grafana's datasources, folders and dashboards are the project
+in content/, a stack of their own that reads this one's outputs.
 
 Wiring only: settings -> components -> exports. What each file says lives in configs/, each
 service's fixed facts in services.py.
 """
 
 import pulumi
-import pulumi_docker as docker
 import pulumi_random as random
 
 from components.stack import Generated, run_services
 from services import SERVICES
+from settings import Platform
 from settings.pulumi_config import load_settings
 
 settings, secrets = load_settings()
-
-# Every Docker name derives from the stack's name (unique per backend), never from `environment`.
-network = docker.Network("network", name=settings.name_prefix, driver="bridge")
 
 
 def generated(name: str, configured: pulumi.Output[str] | None) -> pulumi.Output[str]:
@@ -33,17 +31,30 @@ admin_password = generated("grafana-admin-password", secrets.grafana_admin_passw
 grafana_secret_key = generated("grafana-secret-key", secrets.grafana_secret_key)
 grafana_metrics_password = generated("grafana-metrics-password",
                                      secrets.grafana_metrics_password)
+secret_values = Generated(admin_password, secret_key=grafana_secret_key,
+                          metrics_password=grafana_metrics_password)
 
-# The services Settings.services names, each from its line in components/stack.py.
-run_services(settings, network.name, Generated(
-    admin_password, secret_key=grafana_secret_key, metrics_password=grafana_metrics_password))
+if settings.platform is Platform.KUBERNETES:
+    # Imported here: a Docker stack needs no Kubernetes SDK, and the other way round.
+    from components.kubernetes.stack import run_kubernetes
+
+    namespace = run_kubernetes(settings, secret_values)
+    pulumi.export("kubernetesNamespace", namespace.name)
+else:
+    import pulumi_docker as docker
+
+    # Every Docker name derives from the stack's name (unique per backend), never from
+    # `environment`.
+    network = docker.Network("network", name=settings.name_prefix, driver="bridge")
+    # The services Settings.services names, each from its line in components/stack.py.
+    run_services(settings, network.name, secret_values)
+    # Where each published endpoint is (settings.port_url), under the output its row names.
+    for facts in SERVICES.values():
+        for port, publication in facts.published.items():
+            if publication.output is not None:
+                pulumi.export(publication.output, settings.url(port))
 
 pulumi.export("environment", settings.environment)
-# Where each published endpoint is (settings.port_url), under the output its row names.
-for facts in SERVICES.values():
-    for port, publication in facts.published.items():
-        if publication.output is not None:
-            pulumi.export(publication.output, settings.url(port))
 pulumi.export("grafanaAdminUser", settings.grafana.admin_user)
 # Secret either way: from secret config, or RandomPassword's secret `result`. The content
 # stack (content/) logs in to Grafana with it.

@@ -103,6 +103,19 @@ class ServiceDefaults:
     # For a service that answers anyone who reaches its ports: what that someone can do. None:
     # it asks for a login (Grafana), or publishes nothing.
     exposure_risk: str | None = None
+    # The volume each pod of it claims on the Kubernetes platform, where it keeps data (a size
+    # as `metricsRetentionSize` takes it; "": derived from its retention size, settings/parse.py);
+    # the Docker platform's volumes take what they need.
+    storage: str | None = None
+
+
+class LokiTarget(StrEnum):
+    """The three targets of Loki's simple-scalable deployment, each a workload of its own on
+    Kubernetes (grafana/loki docs, "Simple scalable deployment"; `-target=`)."""
+
+    READ = "read"
+    WRITE = "write"
+    BACKEND = "backend"
 
 
 @dataclass(frozen=True)
@@ -170,7 +183,7 @@ SERVICES: Final[Mapping[Service, ServiceFacts]] = {
             user_id=65534, group_id=65534,
             defaults=ServiceDefaults(
                 "prom/prometheus:v3.14.0", ("prom/prometheus", "quay.io/prometheus/prometheus"),
-                memory_mb=2048, cpu_millis=1000,
+                memory_mb=2048, cpu_millis=1000, storage="",
                 exposure_risk="Prometheus has no authentication: whoever reaches the port reads "
                               "every series, target and rule, and writes series through the "
                               "remote-write receiver this stack turns on (`/api/v1/write`), "
@@ -187,6 +200,7 @@ SERVICES: Final[Mapping[Service, ServiceFacts]] = {
             user_id=10001, group_id=10001,
             defaults=ServiceDefaults(
                 "grafana/loki:3.7.6", ("grafana/loki",), memory_mb=1024, cpu_millis=1000,
+                storage="10GB",
                 exposure_risk="Loki runs with `auth_enabled: false`: whoever reaches the port "
                               "reads and pushes every log line, and deletes logs through the "
                               "compactor's delete API (`/loki/api/v1/delete`)"),
@@ -207,6 +221,7 @@ SERVICES: Final[Mapping[Service, ServiceFacts]] = {
             user_id=10001, group_id=10001,
             defaults=ServiceDefaults(
                 "grafana/tempo:3.0.3", ("grafana/tempo",), memory_mb=1024, cpu_millis=1000,
+                storage="10GB",
                 exposure_risk="Tempo has no authentication: whoever reaches its ports reads "
                               "every trace and pushes spans, which the metrics generator turns "
                               "into series in Prometheus"),
@@ -233,7 +248,7 @@ SERVICES: Final[Mapping[Service, ServiceFacts]] = {
             user_id=472, group_id=0,
             defaults=ServiceDefaults(
                 "grafana/grafana:13.2.0", ("grafana/grafana", "grafana/grafana-oss"),
-                memory_mb=512, cpu_millis=500),
+                memory_mb=512, cpu_millis=500, storage="1GB"),
             health_path="/api/health",
             published={Published.GRAFANA: Publication(
                 Listener.HTTP, "Grafana", "grafanaUrl", "Grafana")},
@@ -250,7 +265,7 @@ SERVICES: Final[Mapping[Service, ServiceFacts]] = {
             defaults=ServiceDefaults(
                 "prom/alertmanager:v0.34.0",
                 ("prom/alertmanager", "quay.io/prometheus/alertmanager"),
-                memory_mb=128, cpu_millis=250,
+                memory_mb=128, cpu_millis=250, storage="1GB",
                 exposure_risk="Alertmanager has no authentication: whoever reaches the port "
                               "creates silences (muting every page, the Watchdog's heartbeat "
                               "too) and posts or resolves alerts through its API"),
@@ -332,6 +347,7 @@ def secrets_dir(service: Service) -> str:
 __all__ = [
     "SERVICES",
     "Listener",
+    "LokiTarget",
     "Publication",
     "Published",
     "Service",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from services import SERVICES, Published, Service
+from services import SERVICES, LokiTarget, Published, Service
 from settings.model import BackendAuth, Duration, Kind, Platform, Receiver, RedisAuth, Size
 
 
@@ -208,13 +208,43 @@ EXPOSURE_RISKS: Final[Mapping[Service, str]] = {
 # Alertmanager peers on Kubernetes: one is no cluster, and kube-prometheus runs three; more than
 # a handful only multiplies the gossip every silence and notification log entry makes.
 ALERTMANAGER_REPLICAS: Final = Bounds(1, 9)
+# Prometheus on Kubernetes: an HA pair scraping the same targets (kube-prometheus' two); a third
+# replica is a third copy of every series and every alert.
+PROMETHEUS_REPLICAS: Final = Bounds(1, 3)
+# Each Loki target's replicas: the write path's replication factor is at most its writers
+# (configs/loki.py), and the upper bound is a sanity bound.
+LOKI_REPLICAS: Final = Bounds(1, 32)
+# A volume claim's size: at least what a service needs to start and at most what a volume of a
+# cloud's block storage holds (64 TiB).
+STORAGE_SIZE: Final = Bounds(1 << 30, 64 << 40, Unit.BYTES)
+
+
+def _replicas_key(target: LokiTarget) -> ConfigKey:
+    return ConfigKey(f"loki{target.value.title()}Replicas", Kind.INTEGER, 3,
+                     f"Replicas of Loki's `{target}` target on the Kubernetes platform "
+                     "(simple-scalable mode, as Loki's Helm chart runs it); the Docker platform "
+                     "runs one single binary.", bounds=LOKI_REPLICAS)
+
+
+def storage_key(service: Service) -> str:
+    return f"{camel(service)}StorageSize"
+
+
+def _storage_key(service: Service, size: str) -> ConfigKey:
+    derived = (" (default: `metricsRetentionSize` and a quarter more, for the WAL and the "
+               "blocks a compaction writes before it deletes the old ones; set, it must exceed "
+               "`metricsRetentionSize`)") if not size else ""
+    return ConfigKey(storage_key(service), Kind.STRING, size,
+                     f"Size of the volume each {service} pod claims on the Kubernetes platform "
+                     f"(a size such as `metricsRetentionSize` takes, e.g. `10GB`){derived}; the "
+                     "Docker platform's volumes grow as the host's disk allows.",
+                     bounds=STORAGE_SIZE)
 
 KEYS: Final[tuple[ConfigKey, ...]] = (
     ConfigKey("platform", Kind.STRING, Platform.DOCKER.value,
               "What runs the stack: `docker` (one Docker host) or `kubernetes` (a cluster, "
-              "through the kubeconfig Pulumi's Kubernetes provider reads). Only `docker` "
-              "deploys today: the Kubernetes layer has Alertmanager alone so far (issue 20), "
-              "and `kubernetes` is refused rather than half-applied."),
+              "through the kubeconfig Pulumi's Kubernetes provider reads; README, \"Moving to "
+              "Kubernetes\")."),
     ConfigKey("kubernetesNamespace", Kind.STRING, "",
               "The namespace the Kubernetes platform runs the stack in, a DNS-1123 label "
               "(lower-case letters, digits and `-`, at most 63; default: `gatewayz-<stack>`)."),
@@ -222,6 +252,41 @@ KEYS: Final[tuple[ConfigKey, ...]] = (
               "Alertmanager replicas on the Kubernetes platform, meshed into one cluster "
               "(`--cluster.peer`) that notifies once; the Docker platform runs one.",
               bounds=ALERTMANAGER_REPLICAS),
+    ConfigKey("prometheusReplicas", Kind.INTEGER, 2,
+              "Prometheus replicas on the Kubernetes platform: an HA pair by default, each "
+              "scraping every target and labelled `replica`, a label dropped from the alerts "
+              "they send, so Alertmanager de-duplicates them; the Docker platform runs one.",
+              bounds=PROMETHEUS_REPLICAS),
+    *(_replicas_key(target) for target in LokiTarget),
+    ConfigKey("kubernetesStorageClass", Kind.STRING, "",
+              "StorageClass of every volume claim on the Kubernetes platform, a DNS-1123 "
+              "subdomain (unset: the cluster's default class)."),
+    *(_storage_key(service, facts.defaults.storage) for service, facts in SERVICES.items()
+      if facts.defaults.storage is not None),
+    ConfigKey("objectStorageEndpoint", Kind.STRING, "",
+              "S3-compatible object storage Loki and Tempo keep their chunks and blocks in on "
+              "the Kubernetes platform (`https://host[:port]`; required there).",
+              schemes=("http", "https")),
+    ConfigKey("objectStorageRegion", Kind.STRING, "us-east-1",
+              "The object storage's region (letters, digits and `-`)."),
+    ConfigKey("lokiBucket", Kind.STRING, "",
+              "Bucket of Loki's chunks and index on the Kubernetes platform (an S3 bucket name: "
+              "3-63 lower-case letters, digits, `.` and `-`; required there)."),
+    ConfigKey("tempoBucket", Kind.STRING, "",
+              "Bucket of Tempo's trace blocks on the Kubernetes platform (an S3 bucket name; "
+              "required there, and not Loki's: each compactor deletes what it does not know)."),
+    ConfigKey("objectStorageAccessKeyId", Kind.STRING, "",
+              "Access key id for the object storage (secret; required on the Kubernetes "
+              "platform).", secret=True),
+    ConfigKey("objectStorageSecretAccessKey", Kind.STRING, "",
+              "Secret access key for the object storage (secret; required on the Kubernetes "
+              "platform).", secret=True),
+    ConfigKey("grafanaIngressHost", Kind.STRING, "",
+              "Host name an Ingress publishes Grafana on, on the Kubernetes platform (a DNS "
+              "name; unset: no Ingress, Grafana is reached through its Service)."),
+    ConfigKey("kubernetesIngressClass", Kind.STRING, "",
+              "IngressClass of that Ingress, a DNS-1123 subdomain (unset: the cluster's "
+              "default class)."),
     ConfigKey("environment", Kind.STRING, "",
               "Value of the `env` label on every series and of the dashboards' env variable "
               "(default: the stack name). Docker names come from the stack name, never from "

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Final
 
-from services import Published, Service, docker_prefix, internal_url
+from services import LokiTarget, Published, Service, docker_prefix, internal_url
 
 if TYPE_CHECKING:
     import pulumi
@@ -258,12 +258,41 @@ class Alerting:
 
 
 @dataclass(frozen=True)
+class ObjectStorage:
+    """The S3-compatible storage Loki and Tempo keep their data in on Kubernetes: where it is,
+    each one's bucket, and the key pair (secrets) both sign their requests with."""
+
+    scheme: str
+    # `host[:port]`, as Loki's and Tempo's S3 clients take an endpoint.
+    endpoint: str
+    region: str
+    buckets: Mapping[Service, str]
+    access_key_id: Secret
+    secret_access_key: Secret
+
+    @property
+    def insecure(self) -> bool:
+        """Whether requests go over plain http (a MinIO beside the cluster)."""
+        return self.scheme == "http"
+
+
+@dataclass(frozen=True)
 class Kubernetes:
     """Where and how wide the Kubernetes platform runs the stack: its namespace (a DNS-1123
-    label) and the Alertmanager replicas meshed into one cluster."""
+    label), replicas per service, the volumes each pod claims, the object storage of Loki and
+    Tempo (None on the Docker platform, which keeps them on volumes), Grafana's Ingress."""
 
     namespace: str
     alertmanager_replicas: int
+    prometheus_replicas: int
+    loki_replicas: Mapping[LokiTarget, int]
+    # None: the cluster's default StorageClass.
+    storage_class: str | None
+    storage: Mapping[Service, Size]
+    object_storage: ObjectStorage | None
+    # None: no Ingress.
+    grafana_ingress_host: str | None
+    ingress_class: str | None
 
 
 @dataclass(frozen=True)
@@ -323,9 +352,11 @@ class Settings:
     @property
     def secrets(self) -> tuple[Secret, ...]:
         """Every secret the settings carry, each in the slice that needs it."""
+        storage = self.kubernetes.object_storage
         found = (self.backend.token, self.redis.password if self.redis else None,
                  *self.alerting.urls.values(),
-                 self.alerting.heartbeat.url if self.alerting.heartbeat else None)
+                 self.alerting.heartbeat.url if self.alerting.heartbeat else None,
+                 *((storage.access_key_id, storage.secret_access_key) if storage else ()))
         return tuple(secret for secret in found if secret is not None)
 
 

@@ -18,7 +18,7 @@ from enum import StrEnum
 from itertools import combinations
 from typing import Final, TypeVar
 
-from services import SERVICES, Published, Service, container_name, docker_prefix
+from services import SERVICES, LokiTarget, Published, Service, container_name, docker_prefix
 from settings.keys import (
     KEYS_BY_NAME,
     LOCAL_REPOSITORY,
@@ -27,6 +27,7 @@ from settings.keys import (
     Bounds,
     Unit,
     camel,
+    storage_key,
 )
 from settings.model import (
     PROJECT,
@@ -39,6 +40,7 @@ from settings.model import (
     Heartbeat,
     Kind,
     Kubernetes,
+    ObjectStorage,
     Platform,
     Receiver,
     Redis,
@@ -70,9 +72,12 @@ _ENV_RE: Final = re.compile(rf"[a-z][a-z0-9_-]{{0,{_ENV_MAX - 1}}}")
 _JOB_RE: Final = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 # A namespace's name: a DNS-1123 label (k8s.io/apimachinery pkg/util/validation IsDNS1123Label).
 _DNS_LABEL_RE: Final = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
-# What the Kubernetes layer (components/kubernetes/) deploys so far; a stack on the platform
-# needs every service it runs there, or `pulumi up` would apply half of it.
-_KUBERNETES_BUILT: Final = frozenset({Service.ALERTMANAGER})
+# A StorageClass's or IngressClass's name: a DNS-1123 subdomain (IsDNS1123Subdomain).
+_DNS_SUBDOMAIN_RE: Final = re.compile(
+    r"(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*")
+# S3's bucket naming rules (docs.aws.amazon.com, "General purpose bucket naming rules").
+_BUCKET_RE: Final = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_REGION_RE: Final = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
 # What Pulumi allows in a stack name, which every Docker name of the stack carries.
 _STACK_RE: Final = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 _LABEL: Final = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -547,6 +552,7 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
                           metrics_size=parser.size("metricsRetentionSize"),
                           logs=logs, traces=traces)
 
+    platform = parser.choice("platform", Platform)
     backend = _parse_backend(parser, environment)
     extra_targets = tuple(
         target for item in parser.array("extraTargets")
@@ -619,8 +625,8 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
         protect_data=parser.boolean("protectData"),
         alerting=Alerting(receivers, parser.text("alertSlackChannel"), thresholds, urls,
                           heartbeat, _parse_runbook_base(parser)),
-        platform=parser.choice("platform", Platform),
-        kubernetes=_parse_kubernetes(parser, stack),
+        platform=platform,
+        kubernetes=_parse_kubernetes(parser, stack, platform, retention),
     )
     _check_platform(parser, settings)
     _check_required_secrets(parser, secrets_set, settings.secrets)
@@ -667,14 +673,91 @@ def _parse_backend(parser: _Parser, environment: str) -> ScrapeTarget:
     )
 
 
-def _parse_kubernetes(parser: _Parser, stack: str) -> Kubernetes:
+def _parse_kubernetes(parser: _Parser, stack: str, platform: Platform,
+                      retention: Retention) -> Kubernetes:
+    """The Kubernetes platform's settings. Read, and their values checked, on both platforms
+    (a wrong value is wrong before the move too); object storage is required only on
+    Kubernetes, where Loki and Tempo keep their data in it."""
     namespace = parser.text("kubernetesNamespace") or docker_prefix(stack)
-    return Kubernetes(namespace, parser.integer("alertmanagerReplicas"))
+    classes = {key: parser.text(key) or None
+               for key in ("kubernetesStorageClass", "kubernetesIngressClass")}
+    for key, value in classes.items():
+        if value is not None and not _DNS_SUBDOMAIN_RE.fullmatch(value):
+            parser.fail(key, value, "a DNS-1123 subdomain: lower-case letters, digits, `-` and "
+                                    "`.`, at most 253, starting and ending with a letter or digit")
+    storage = {service: parser.size(storage_key(service))
+               if parser.text(storage_key(service)) else _derived_volume(retention)
+               for service, facts in SERVICES.items() if facts.defaults.storage is not None}
+    prometheus_volume = storage[Service.PROMETHEUS]
+    if prometheus_volume.bytes <= retention.metrics_size.bytes \
+            and not parser.named(storage_key(Service.PROMETHEUS)) \
+            and not parser.named("metricsRetentionSize"):
+        parser.fail(storage_key(Service.PROMETHEUS), str(prometheus_volume),
+                    f"a size above `metricsRetentionSize` ({retention.metrics_size}): size "
+                    "retention deletes blocks only after the TSDB outgrows it, and its WAL "
+                    "comes on top, so a volume of that size fills up first")
+    host = parser.text("grafanaIngressHost") or None
+    if host is not None and (not valid_host(host) or "." not in host
+                             or re.fullmatch(r"[0-9.]+", host)):
+        parser.fail("grafanaIngressHost", host, "a DNS name such as grafana.example.com")
+    return Kubernetes(
+        namespace,
+        alertmanager_replicas=parser.integer("alertmanagerReplicas"),
+        prometheus_replicas=parser.integer("prometheusReplicas"),
+        loki_replicas={target: parser.integer(f"loki{target.value.title()}Replicas")
+                       for target in LokiTarget},
+        storage_class=classes["kubernetesStorageClass"],
+        storage=storage,
+        object_storage=_parse_object_storage(parser, platform),
+        grafana_ingress_host=host,
+        ingress_class=classes["kubernetesIngressClass"])
+
+
+def _derived_volume(retention: Retention) -> Size:
+    """Prometheus' volume where unset: its size retention and a quarter more, in whole GiB."""
+    gib = 1 << 30
+    return Size.of_bytes(-(-retention.metrics_size.bytes * 5 // 4 // gib) * gib)
+
+
+def _parse_object_storage(parser: _Parser, platform: Platform) -> ObjectStorage | None:
+    region = parser.text("objectStorageRegion")
+    if not _REGION_RE.fullmatch(region):
+        parser.fail("objectStorageRegion", region, "a region such as us-east-1 (lower-case "
+                                                   "letters, digits and `-`)")
+    buckets = {Service.LOKI: "lokiBucket", Service.TEMPO: "tempoBucket"}
+    for key in buckets.values():
+        name = parser.text(key)
+        if name and (not _BUCKET_RE.fullmatch(name) or ".." in name
+                     or _IPV4_RE.fullmatch(name)):
+            parser.fail(key, name, "an S3 bucket name: 3 to 63 lower-case letters, digits, `.` "
+                                   "and `-`, starting and ending with a letter or digit, not an "
+                                   "IP address")
+    if parser.text("lokiBucket") and parser.text("lokiBucket") == parser.text("tempoBucket"):
+        parser.fail("tempoBucket", parser.text("tempoBucket"),
+                    "a bucket other than `lokiBucket`'s: Loki's and Tempo's compactors each "
+                    "delete what they do not recognise as theirs")
+    text = parser.text("objectStorageEndpoint")
+    url = parse_url(text, KEYS_BY_NAME["objectStorageEndpoint"].schemes) if text else None
+    if text and (url is None or url.path not in ("", "/")):
+        # No path: the buckets are named by their keys; no credentials: they are secrets.
+        parser.fail("objectStorageEndpoint", text, "`https://host[:port]` (or http://), with no "
+                                                   "path or credentials, e.g. "
+                                                   "https://s3.eu-west-1.amazonaws.com")
+        url = None
+    if platform is not Platform.KUBERNETES:
+        return None
+    for key in ("objectStorageEndpoint", *buckets.values()):
+        parser.required(key)
+    # Where the endpoint is refused, a stand-in: its key pair is still asked for, at once.
+    scheme, address = (url.scheme, url.address) if url is not None else ("https", "invalid")
+    return ObjectStorage(scheme, address, region,
+                         {service: parser.text(key) for service, key in buckets.items()},
+                         access_key_id=Secret("objectStorageAccessKeyId"),
+                         secret_access_key=Secret("objectStorageSecretAccessKey"))
 
 
 def _check_platform(parser: _Parser, settings: Settings) -> None:
-    """A namespace Kubernetes takes, where the stack runs there; and a stack the Kubernetes
-    layer deploys whole, or none of it."""
+    """A namespace Kubernetes takes, where the stack runs there."""
     namespace = settings.kubernetes.namespace
     explicit = "kubernetesNamespace" in parser.raw
     if (explicit or settings.platform is Platform.KUBERNETES) \
@@ -683,12 +766,6 @@ def _check_platform(parser: _Parser, settings: Settings) -> None:
                     "a DNS-1123 label: lower-case letters, digits and `-`, at most 63, starting "
                     "and ending with a letter or digit"
                     + ("" if explicit else " (the default `gatewayz-<stack>` is not one: set it)"))
-    missing = [service for service in settings.services if service not in _KUBERNETES_BUILT]
-    if settings.platform is Platform.KUBERNETES and missing:
-        parser.fail("platform", settings.platform.value,
-                    f"{Platform.DOCKER.value}: the Kubernetes layer deploys "
-                    + ", ".join(sorted(_KUBERNETES_BUILT)) + " so far, not yet "
-                    + ", ".join(missing) + ", and a half-applied stack is refused")
 
 
 def _parse_images(parser: _Parser) -> dict[Service, str]:

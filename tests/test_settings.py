@@ -14,6 +14,7 @@ from policy.policies import PRODUCTION_STACKS
 from review import mock_runtime
 from review.config_docs import pulumi_config, readme_table
 from review.mock_runtime import run_program, stack_config, stack_settings
+from services import Service
 from settings import (
     DEFAULT_IMAGES,
     KEYS,
@@ -69,11 +70,29 @@ def settings_error(stack: str, **overrides: Any) -> SettingsError:
     ({"lokiCpuMillis": "10050"}, "lokiCpuMillis", "reads 10.05 CPUs as 10.1"),
     ({"grafanaAdminPassword": "admin"}, "grafanaAdminPassword", "at least 16"),
     ({"platform": "nomad"}, "platform", "one of docker, kubernetes"),
-    # Never half-applied: the Kubernetes layer has Alertmanager alone so far.
-    ({"platform": "kubernetes"}, "platform", "not yet prometheus, loki, tempo, grafana"),
     ({"kubernetesNamespace": "Gatewayz_Prod"}, "kubernetesNamespace", "a DNS-1123 label"),
     ({"kubernetesNamespace": "x" * 64}, "kubernetesNamespace", "at most 63"),
     ({"alertmanagerReplicas": "0"}, "alertmanagerReplicas", "a whole number from 1 to 9"),
+    ({"prometheusReplicas": "4"}, "prometheusReplicas", "a whole number from 1 to 3"),
+    ({"lokiWriteReplicas": "0"}, "lokiWriteReplicas", "a whole number from 1 to 32"),
+    ({"kubernetesStorageClass": "Fast_SSD"}, "kubernetesStorageClass", "a DNS-1123 subdomain"),
+    ({"kubernetesIngressClass": "-nginx"}, "kubernetesIngressClass", "a DNS-1123 subdomain"),
+    ({"lokiStorageSize": "10 GB"}, "lokiStorageSize", "a positive size"),
+    ({"grafanaStorageSize": "512MB"}, "grafanaStorageSize", "from 1GB to 64TB"),
+    # Production keeps 50GB of samples: a volume of that size fills before retention trims.
+    ({"prometheusStorageSize": "50GB"}, "prometheusStorageSize",
+     "a size above `metricsRetentionSize` (50GB)"),
+    ({"objectStorageEndpoint": "s3.example.com"}, "objectStorageEndpoint", "`https://host"),
+    ({"objectStorageEndpoint": "https://s3.example.com/loki"}, "objectStorageEndpoint",
+     "no path"),
+    ({"objectStorageEndpoint": "https://key:secret@s3.example.com"}, "objectStorageEndpoint",
+     "or credentials"),
+    ({"objectStorageRegion": "EU West"}, "objectStorageRegion", "a region such as us-east-1"),
+    ({"lokiBucket": "Loki_Chunks"}, "lokiBucket", "an S3 bucket name"),
+    ({"tempoBucket": "192.168.1.1"}, "tempoBucket", "not an IP address"),
+    ({"lokiBucket": "gatewayz-obs", "tempoBucket": "gatewayz-obs"}, "tempoBucket",
+     "a bucket other than `lokiBucket`'s"),
+    ({"grafanaIngressHost": "grafana"}, "grafanaIngressHost", "a DNS name such as"),
 ])
 def test_each_bad_setting_names_its_key_and_the_accepted_form(
         overrides: dict[str, Any], key: str, accepted: str) -> None:
@@ -484,6 +503,34 @@ def test_every_default_image_is_of_its_upstream_repository() -> None:
 
 def test_the_program_and_the_policy_pack_name_the_same_production_stack() -> None:
     assert {PRODUCTION} == PRODUCTION_STACKS
+
+
+def test_prometheus_claims_its_retention_size_and_a_quarter_unless_set() -> None:
+    production = file_settings("production")
+    assert str(production.retention.metrics_size) == "50GB"
+    assert production.kubernetes.storage[Service.PROMETHEUS].bytes == (63 << 30)
+    config = {**read_config("production"),
+              "gatewayz-observability:prometheusStorageSize": "60GB"}
+    assert str(file_settings("production", config).kubernetes.storage[Service.PROMETHEUS]) \
+        == "60GB"
+
+
+def test_the_kubernetes_platform_requires_its_object_storage_and_its_key_pair() -> None:
+    config, _ = stack_config("staging")
+    raw = {key.split(":", 1)[1]: str(value) for key, value in config.items()
+           if key.startswith("gatewayz-observability:")}
+    secrets = frozenset(key.name for key in KEYS if key.secret) - {
+        "objectStorageAccessKeyId", "objectStorageSecretAccessKey"}
+    # On Docker, Loki and Tempo keep their data on volumes: nothing is asked for.
+    assert parse_settings("staging", raw, secrets).kubernetes.object_storage is None
+    with pytest.raises(SettingsError) as caught:
+        parse_settings("staging", {**raw, "platform": "kubernetes"}, secrets)
+    for key in ("objectStorageEndpoint", "lokiBucket", "tempoBucket"):
+        assert any(problem.startswith(f"gatewayz-observability:{key} is required")
+                   for problem in caught.value.problems), (key, caught.value.problems)
+    for key in ("objectStorageAccessKeyId", "objectStorageSecretAccessKey"):
+        assert any(f"pulumi config set --secret {key}" in problem
+                   for problem in caught.value.problems), (key, caught.value.problems)
 
 
 def test_the_kubernetes_namespace_defaults_to_the_stacks_docker_prefix() -> None:

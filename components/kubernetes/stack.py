@@ -1,6 +1,6 @@
-"""The Kubernetes platform's stack so far: the namespace, then each service the layer
-deploys. `platform: kubernetes` is refused until it deploys every service `Settings.services`
-names (settings/parse.py), so no program runs it on a real stack yet; the tests deploy it."""
+"""The Kubernetes platform's stack: the namespace, then each service `Settings.services` names,
+from its line in components/kubernetes/ (the Docker layer's sibling over the same service table
+and config builders)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ import pulumi
 
 from components.kubernetes.alertmanager import Alertmanager, AlertmanagerArgs
 from components.kubernetes.workload import Namespace, WorkloadArgs
+from components.stack import Generated
 from services import Service
 from settings import Settings
 
 
-def run_kubernetes(settings: Settings,
+def run_kubernetes(settings: Settings, generated: Generated,
                    opts: pulumi.ResourceOptions | None = None) -> Namespace:
-    namespace = Namespace("namespace", settings.kubernetes.namespace, opts)
+    namespace = Namespace("namespace", settings.kubernetes.namespace, settings.protect_data, opts)
     after = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[namespace]))
     Alertmanager(str(Service.ALERTMANAGER), AlertmanagerArgs(
         WorkloadArgs.of(settings, Service.ALERTMANAGER, namespace.name), settings.alerting,

@@ -97,15 +97,18 @@ class Namespace(pulumi.ComponentResource):
 
     name: pulumi.Output[str]
 
-    def __init__(self, name: str, namespace: str,
+    def __init__(self, name: str, namespace: str, protect: bool,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gatewayz:kubernetes:Namespace", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        # Deleting a namespace deletes every volume claim in it: with `protectData`, as the
+        # Docker layer's volumes, `pulumi destroy` refuses it and a replace never deletes it.
         created = core.Namespace(name, metadata=meta.ObjectMetaArgs(name=namespace, labels={
             "app.kubernetes.io/part-of": PART_OF,
             "pod-security.kubernetes.io/enforce": POD_SECURITY,
             "pod-security.kubernetes.io/warn": POD_SECURITY,
-        }), opts=child)
+        }), opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+            protect=protect, retain_on_delete=protect)))
         self.name = created.metadata.name
         kubernetes.networking.v1.NetworkPolicy(
             f"{name}-default-deny",

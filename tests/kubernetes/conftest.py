@@ -30,7 +30,7 @@ def stack_on(control_plane: ControlPlane, root: Path, project: Path, stack: str,
              source: str = "") -> Iterator[Cli]:
     """A new stack of `project` on the control plane, through the real CLI: a file backend, a
     passphrase and PULUMI_HOME under `root`, the admin's kubeconfig; destroyed and removed at
-    the end, failures included."""
+    the end (unprotected first), failures included."""
     engine = require_engine()
     backend = root / "state"
     backend.mkdir()
@@ -43,6 +43,7 @@ def stack_on(control_plane: ControlPlane, root: Path, project: Path, stack: str,
     try:
         yield run
     finally:
+        run.run("state", "unprotect", "--all", "--yes", check=False)
         run.run("destroy", "--yes", "--skip-preview", check=False)
         run.run("stack", "rm", "--yes", "--force", check=False)
         shutil.rmtree(root / "home", ignore_errors=True)

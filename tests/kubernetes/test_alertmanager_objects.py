@@ -7,7 +7,6 @@ objects the same at every run)."""
 from __future__ import annotations
 
 import posixpath
-from pathlib import Path
 from typing import Any, Final
 
 import pytest
@@ -18,7 +17,6 @@ from review.mock_runtime import (
     FAKE_SECRET_PREFIX,
     ProgramRun,
     Registration,
-    run_file,
     run_program,
     stack_config,
 )
@@ -26,15 +24,19 @@ from services import SERVICES, Service, config_path
 from tests.support.stack import containers, files
 from tests.test_program import plain_strings
 
-PROGRAM: Final = Path(__file__).with_name("slice_program.py")
+# The example stack on Kubernetes (Pulumi.cluster.yaml), and the Docker stack whose targets
+# and receivers it carries.
+CLUSTER: Final = "cluster"
+DOCKER_TWIN: Final = "production"
+NAME: Final = str(Service.ALERTMANAGER)
 FACTS: Final = SERVICES[Service.ALERTMANAGER]
 STATEFUL_SET: Final = "kubernetes:apps/v1:StatefulSet"
 NETWORK_POLICY: Final = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 
 
-def kubernetes_run(stack: str, **overrides: Any) -> ProgramRun:
-    config, secret_keys = stack_config(stack, overrides=overrides)
-    return run_file(PROGRAM, stack, config, secret_keys)
+def kubernetes_run(**overrides: Any) -> ProgramRun:
+    config, secret_keys = stack_config(CLUSTER, overrides=overrides)
+    return run_program(CLUSTER, config, secret_keys)
 
 
 def docker_run(stack: str, **overrides: Any) -> ProgramRun:
@@ -42,9 +44,14 @@ def docker_run(stack: str, **overrides: Any) -> ProgramRun:
     return run_program(stack, config, secret_keys)
 
 
+def named(run: ProgramRun, type_: str, name: str = NAME) -> Registration:
+    """The object of `type_` the program names `name`."""
+    (found,) = [r for r in run.of_type(type_) if r.plain_inputs()["metadata"]["name"] == name]
+    return found
+
+
 def one(run: ProgramRun, type_: str) -> dict[str, Any]:
-    (found,) = run.of_type(type_)
-    return found.plain_inputs()
+    return named(run, type_).plain_inputs()
 
 
 def pod(run: ProgramRun) -> dict[str, Any]:
@@ -58,10 +65,11 @@ def container(run: ProgramRun) -> dict[str, Any]:
     return only
 
 
-@pytest.fixture(scope="module", params=["staging", "production"])
-def runs(request: pytest.FixtureRequest) -> tuple[ProgramRun, ProgramRun]:
-    """The Docker program and the Kubernetes slice of one stack."""
-    return docker_run(request.param), kubernetes_run(request.param)
+@pytest.fixture(scope="module")
+def runs() -> tuple[ProgramRun, ProgramRun]:
+    """The program on production's Docker stack and on the cluster stack that carries its
+    settings to Kubernetes."""
+    return docker_run(DOCKER_TWIN), kubernetes_run()
 
 
 def test_no_secret_value_sits_in_a_plain_input_on_either_platform(
@@ -81,7 +89,7 @@ def test_receiver_urls_reach_alertmanager_as_read_only_files_of_its_user(
     assert uploaded, "the stack routes a severity to a receiver with a URL"
     assert {upload["permissions"] for upload in uploaded.values()} == {"0400"}
 
-    (secret,) = kubernetes.of_type("kubernetes:core/v1:Secret")
+    secret = named(kubernetes, "kubernetes:core/v1:Secret", f"{NAME}-receivers")
     stored = secret.plain_inputs()["stringData"]
     assert all(FAKE_SECRET_PREFIX in value for value in stored.values())
     (volume,) = [v for v in pod(kubernetes)["volumes"] if "projected" in v]
@@ -105,7 +113,7 @@ def test_both_platforms_run_the_same_alertmanager_yml(
     docker, kubernetes = runs
     path = config_path(Service.ALERTMANAGER)
     on_docker = files(containers(docker)[str(Service.ALERTMANAGER)])[path]
-    (config_map,) = kubernetes.of_type("kubernetes:core/v1:ConfigMap")
+    config_map = named(kubernetes, "kubernetes:core/v1:ConfigMap", f"{NAME}-config")
     assert config_map.plain_inputs()["data"] == {posixpath.basename(path): on_docker}
     assert container(kubernetes)["args"][0] == f"--config.file={path}"
     referenced = {value for receiver in yaml.safe_load(on_docker)["receivers"]
@@ -120,10 +128,10 @@ def test_both_platforms_run_the_same_alertmanager_yml(
 def test_memory_and_cpu_settings_limit_alertmanager_on_both_platforms(memory: int,
                                                                       cpu: int) -> None:
     overrides = {"alertmanagerMemoryMb": str(memory), "alertmanagerCpuMillis": str(cpu)}
-    docker = containers(docker_run("staging", **overrides))[str(Service.ALERTMANAGER)]
+    docker = containers(docker_run(DOCKER_TWIN, **overrides))[str(Service.ALERTMANAGER)]
     assert docker.plain_inputs()["memory"] == memory
     assert float(docker.plain_inputs()["cpus"]) * 1000 == cpu
-    resources = container(kubernetes_run("staging", **overrides))["resources"]
+    resources = container(kubernetes_run(**overrides))["resources"]
     # Requests equal to limits: the scheduler reserves what the pod may use.
     assert resources == {"limits": {"cpu": f"{cpu}m", "memory": f"{memory}Mi"},
                          "requests": {"cpu": f"{cpu}m", "memory": f"{memory}Mi"}}
@@ -141,10 +149,10 @@ def test_probes_ask_the_endpoint_the_docker_healthcheck_asks(
 
 @pytest.mark.parametrize("replicas", [2, 3, 5])
 def test_every_replica_lists_every_peer_by_its_stable_name(replicas: int) -> None:
-    run = kubernetes_run("staging", alertmanagerReplicas=str(replicas))
+    run = kubernetes_run(alertmanagerReplicas=str(replicas))
     stateful_set = one(run, STATEFUL_SET)["spec"]
     assert stateful_set["replicas"] == replicas
-    (headless,) = run.of_type("kubernetes:core/v1:Service")
+    headless = named(run, "kubernetes:core/v1:Service")
     service = headless.plain_inputs()
     assert service["spec"]["clusterIP"] == "None"
     assert stateful_set["serviceName"] == service["metadata"]["name"]
@@ -158,8 +166,8 @@ def test_every_replica_lists_every_peer_by_its_stable_name(replicas: int) -> Non
 
 
 def test_one_replica_keeps_gossip_off_as_on_docker() -> None:
-    args = container(kubernetes_run("staging", alertmanagerReplicas="1"))["args"]
-    docker = containers(docker_run("staging"))[str(Service.ALERTMANAGER)].plain_inputs()
+    args = container(kubernetes_run(alertmanagerReplicas="1"))["args"]
+    docker = containers(docker_run(DOCKER_TWIN))[str(Service.ALERTMANAGER)].plain_inputs()
     assert args == docker["command"]
 
 
@@ -202,14 +210,14 @@ def test_the_namespace_denies_ingress_but_prometheus_and_the_peers(
     (deny,) = [p for p in policies if not p.plain_inputs()["spec"]["podSelector"]]
     assert deny.plain_inputs()["spec"]["policyTypes"] == ["Ingress"]
     assert "ingress" not in deny.plain_inputs()["spec"]
-    assert _allowed(policies) == {
+    assert {flow for flow in _allowed(policies) if flow[1] == NAME} == {
         ("prometheus", "alertmanager", FACTS.http_port, "TCP"),
         ("alertmanager", "alertmanager", CLUSTER_PORT, "TCP"),
         ("alertmanager", "alertmanager", CLUSTER_PORT, "UDP")}
 
 
 def test_objects_are_the_same_at_every_run_with_stable_names() -> None:
-    first, second = kubernetes_run("production"), kubernetes_run("production")
+    first, second = kubernetes_run(), kubernetes_run()
     # Registered in whatever order their inputs resolve; the same objects either way.
     assert {(r.type, r.name): r.inputs for r in first.resources} == \
         {(r.type, r.name): r.inputs for r in second.resources}
@@ -220,7 +228,7 @@ def test_objects_are_the_same_at_every_run_with_stable_names() -> None:
 
 
 def test_the_namespace_is_the_setting() -> None:
-    run = kubernetes_run("staging", kubernetesNamespace="obs-staging")
+    run = kubernetes_run(kubernetesNamespace="obs-staging")
     namespaced = [r for r in run.resources if r.custom
                   and r.type != "kubernetes:core/v1:Namespace"]
     assert namespaced

@@ -1,8 +1,9 @@
-"""The Kubernetes layer built so far (tests/kubernetes/slice_program.py: Alertmanager in its
-namespace) through the real CLI and the provider `make tools` builds, against the tests' control
-plane: `pulumi up` has every object admitted by the API server (its schema, its validation, Pod
-Security `restricted` enforced on the namespace), `pulumi preview --expect-no-changes` passes
-right after, and `pulumi destroy` leaves the namespace gone.
+"""The program on the cluster stack (Pulumi.cluster.yaml, `platform: kubernetes`) through the real
+CLI and the provider `make tools` builds, against the tests' control plane: `pulumi up` has every
+object admitted by the API server (its schema, its validation, Pod Security `restricted` enforced
+on the namespace), `pulumi preview --expect-no-changes` passes right after, and `pulumi destroy`
+is refused by the protected namespace (production's `protectData`), then, unprotected, removes
+every object but the namespace, retained with its claims.
 
 No kubelet or scheduler runs here, so no pod ever runs or turns Ready, and two awaits would wait
 out their 10 minutes: the StatefulSet's (`.status.readyReplicas` equal to `spec.replicas`) and
@@ -16,7 +17,6 @@ the StatefulSet controller creates admitted under Pod Security `restricted`."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
@@ -27,16 +27,16 @@ from tests.kubernetes.conftest import stack_on
 from tests.kubernetes.test_control_plane import DELETION_SECONDS
 from tests.support.kubernetes import ControlPlane
 from tests.support.waiting import wait_until
-from toolchain.engine_run import Cli, copy_project
+from toolchain.engine_run import SECRET_VALUES, Cli, copy_project
 
-SOURCE: Final = "staging"
-STACK: Final = "kubernetes-slice"
+SOURCE: Final = "cluster"
+STACK: Final = "kubernetes-up"
 NAMESPACE: Final = f"gatewayz-{STACK}"
 REPLICAS: Final = 2
 SKIP_AWAIT: Final = "pulumi.com/skipAwait"
 # What the program marks: the kinds whose await needs pods that run.
 NEEDS_PODS: Final = ("kubernetes:apps/v1:StatefulSet", "kubernetes:core/v1:Service")
-PROGRAM: Final = f'''"""The slice; what awaits running pods marked skipAwait (no kubelet here)."""
+PROGRAM: Final = f'''"""The program; what awaits running pods marked skipAwait (no kubelet here)."""
 
 import pulumi
 
@@ -61,13 +61,13 @@ pulumi.runtime.register_resource_transform(skip_await)
 @pytest.fixture
 def cli(control_plane: ControlPlane, tmp_path: Path) -> Iterator[Cli]:
     project = copy_project(tmp_path, SOURCE, as_stack=STACK)
-    slice_program = Path(__file__).with_name("slice_program.py").read_text()
-    (project / "__main__.py").write_text(PROGRAM + slice_program)
+    main = project / "__main__.py"
+    main.write_text(PROGRAM + main.read_text())
     with stack_on(control_plane, tmp_path, project, STACK, source=SOURCE) as run:
         run.config_set("alertmanagerReplicas", str(REPLICAS))
-        for key in ("backendBearerToken", "alertSlackWebhookUrl"):
-            run.config_set(key, f"https://hooks.example.invalid/{secrets.token_hex(8)}",
-                           secret=True)
+        run.config_set("kubernetesNamespace", NAMESPACE)
+        for key, value in SECRET_VALUES.items():
+            run.config_set(key, value, secret=True)
         yield run
 
 
@@ -85,7 +85,7 @@ def test_up_is_admitted_preview_sees_no_change_and_destroy_removes_the_namespace
                                "alertmanager").raise_for_status().json()
         assert stateful_set["spec"]["replicas"] == REPLICAS
         secret = api.get(f"{base}/secrets/alertmanager-receivers").raise_for_status().json()
-        assert set(secret["data"]) == {"slack_api_url"}
+        assert set(secret["data"]) == {"slack_api_url", "webhook_url", "heartbeat_url"}
         policies = api.get(f"/apis/networking.k8s.io/v1/namespaces/{NAMESPACE}/"
                            "networkpolicies").raise_for_status().json()["items"]
         assert {policy["metadata"]["name"] for policy in policies} == {
@@ -105,5 +105,18 @@ def test_up_is_admitted_preview_sees_no_change_and_destroy_removes_the_namespace
 
         cli.run("preview", "--expect-no-changes")
 
+        # protectData (production's label) protects the namespace, which holds the claims.
+        refused = cli.run("destroy", "--yes", "--skip-preview", check=False)
+        assert refused.returncode != 0, refused.stdout[-4000:]
+        assert "protect" in refused.stdout + refused.stderr, refused.stdout[-4000:]
+        assert api.get(base).status_code == 200
+        # Unprotected, destroy removes every object but the namespace, retained on delete as
+        # the Docker layer's volumes are: its claims outlive the stack.
+        cli.run("state", "unprotect", "--all", "--yes")
         cli.run("destroy", "--yes", "--skip-preview")
-        assert api.get(base).status_code == 404
+        assert api.get(base).status_code == 200
+        left = api.get(f"/apis/apps/v1/namespaces/{NAMESPACE}/statefulsets").raise_for_status()
+        assert left.json()["items"] == []
+        api.delete(base).raise_for_status()
+        wait_until(f"namespace {NAMESPACE} deleted", DELETION_SECONDS,
+                   lambda: api.get(base).status_code == 404)
