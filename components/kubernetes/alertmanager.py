@@ -15,11 +15,15 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 
 from components.kubernetes.workload import (
-    NAME_LABEL,
+    Allow,
     WorkloadArgs,
+    claim_retention,
     container_security,
+    data_claim,
+    data_mount,
     labels,
     metadata,
+    network_policy,
     pod_security,
     probe,
     resources,
@@ -34,7 +38,7 @@ from configs.alertmanager import (
     alertmanager_config,
 )
 from configs.render import to_yaml
-from services import SERVICES, Service, config_path, data_dir
+from services import SERVICES, Service, config_path
 from settings import Alerting
 from settings.pulumi_config import reveal
 
@@ -46,12 +50,13 @@ CONFIG_DIR: Final = posixpath.dirname(config_path(SERVICE))
 # Read by the service's user alone (the group is the pod's fsGroup, the image's own).
 SECRET_MODE: Final = 0o400
 CONFIG_MODE: Final = 0o444
-# Who may reach Alertmanager's API: Prometheus, which sends it the alerts.
-API_CLIENTS: Final = (Service.PROMETHEUS,)
+# Who may reach Alertmanager's API: Prometheus, which sends it the alerts, and Grafana, whose
+# Alertmanager datasource reads and makes silences.
+API_CLIENTS: Final = (Service.PROMETHEUS, Service.GRAFANA)
+GOSSIP: Final = tuple((CLUSTER_PORT, protocol) for protocol in ("TCP", "UDP"))
 meta = kubernetes.meta.v1
 core = kubernetes.core.v1
 apps = kubernetes.apps.v1
-networking = kubernetes.networking.v1
 
 
 @dataclass(frozen=True)
@@ -142,7 +147,7 @@ class Alertmanager(pulumi.ComponentResource):
             resources=resources(workload), security_context=container_security(SERVICE),
             volume_mounts=[core.VolumeMountArgs(name="config", mount_path=CONFIG_DIR,
                                                 read_only=True),
-                           core.VolumeMountArgs(name="data", mount_path=data_dir(SERVICE))])
+                           data_mount(SERVICE)])
         # Each pod restarts with the file it runs: Alertmanager reads it at start only.
         checksum = hashlib.sha256(config.encode()).hexdigest()
         self.stateful_set = apps.StatefulSet(
@@ -166,12 +171,12 @@ class Alertmanager(pulumi.ComponentResource):
                             when_unsatisfiable="ScheduleAnyway",
                             label_selector=meta.LabelSelectorArgs(
                                 match_labels=labels(SERVICE)))],
-                        # Silences and the notification log live in the peers' gossip, each
-                        # replica's copy an emptyDir (prometheus-operator's default storage).
                         volumes=[core.VolumeArgs(name="config", projected=(
-                                     core.ProjectedVolumeSourceArgs(sources=sources))),
-                                 core.VolumeArgs(name="data",
-                                                 empty_dir=core.EmptyDirVolumeSourceArgs())]))),
+                            core.ProjectedVolumeSourceArgs(sources=sources)))])),
+                # Silences and the notification log: gossiped between the peers, and kept on
+                # each replica's own claim, so a cluster restarted at once keeps them too.
+                volume_claim_templates=[data_claim(workload, SERVICE)],
+                persistent_volume_claim_retention_policy=claim_retention(workload)),
             opts=child)
 
         kubernetes.policy.v1.PodDisruptionBudget(
@@ -180,24 +185,9 @@ class Alertmanager(pulumi.ComponentResource):
                 max_unavailable=1, selector=meta.LabelSelectorArgs(match_labels=labels(SERVICE))),
             opts=child)
 
-        def from_(services: tuple[Service, ...]) -> list[networking.NetworkPolicyPeerArgs]:
-            return [networking.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs(
-                match_labels={NAME_LABEL: str(service)})) for service in services]
-
-        networking.NetworkPolicy(
-            f"{name}-ingress", metadata=metadata(f"{NAME}-ingress", workload, SERVICE),
-            spec=networking.NetworkPolicySpecArgs(
-                pod_selector=meta.LabelSelectorArgs(match_labels=labels(SERVICE)),
-                policy_types=["Ingress"],
-                ingress=[
-                    networking.NetworkPolicyIngressRuleArgs(
-                        from_=from_(API_CLIENTS),
-                        ports=[networking.NetworkPolicyPortArgs(port=facts.http_port,
-                                                                protocol="TCP")]),
-                    networking.NetworkPolicyIngressRuleArgs(
-                        from_=from_((SERVICE,)),
-                        ports=[networking.NetworkPolicyPortArgs(port=CLUSTER_PORT,
-                                                                protocol=protocol)
-                               for protocol in ("TCP", "UDP")])]),
-            opts=child)
+        # In: the API from its clients, gossip from the peers. Out: gossip to the peers, and
+        # the receivers, on any port (their URLs are secrets the plan does not read).
+        network_policy(f"{NAME}-network", workload, SERVICE, opts=child, ingress=[
+            Allow(API_CLIENTS, ((facts.http_port, "TCP"),)), Allow((SERVICE,), GOSSIP)],
+            egress=[Allow((SERVICE,), GOSSIP), Allow((), ())])
         self.register_outputs({})

@@ -5,14 +5,16 @@ security context)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from services import SERVICES, Service
+from services import SERVICES, Service, data_dir
 from settings import Settings
+from settings.keys import storage_key
 
 PART_OF: Final = "gatewayz"
 # The label a service's pods are selected by, and NetworkPolicies name their peers by.
@@ -20,8 +22,16 @@ NAME_LABEL: Final = "app.kubernetes.io/name"
 # Pod Security Admission's level, enforced by the API server on every pod of the namespace
 # (kubernetes.io/docs/concepts/security/pod-security-admission).
 POD_SECURITY: Final = "restricted"
+# Where every pod resolves names: the cluster's DNS in kube-system (the one flow no diagram
+# draws; tests/kubernetes derive the others from the policies and match them to the diagram's).
+DNS_NAMESPACE: Final = "kube-system"
+DNS_PORT: Final = 53
+# Any address outside the cluster's pods: the backend, the Redis, the receivers, object storage.
+ANYWHERE: Final = "0.0.0.0/0"
 meta = kubernetes.meta.v1
 core = kubernetes.core.v1
+networking = kubernetes.networking.v1
+apps = kubernetes.apps.v1
 
 
 @dataclass(frozen=True)
@@ -34,13 +44,23 @@ class WorkloadArgs:
     image: str
     memory_mb: int
     cpu_millis: int
+    # The volume each pod claims where the service keeps data (bytes; None: it keeps none), of
+    # `storage_class` (None: the cluster's default); kept when the workload goes, with
+    # `protectData`.
+    storage_bytes: int | None = None
+    storage_class: str | None = None
+    protect_data: bool = False
 
     @classmethod
     def of(cls, settings: Settings, service: Service,
            namespace: pulumi.Input[str]) -> WorkloadArgs:
+        storage = settings.kubernetes.storage.get(service)
         return cls(namespace=namespace, environment=settings.environment,
                    image=settings.images[service], memory_mb=settings.memory_mb[service],
-                   cpu_millis=settings.cpu_millis[service])
+                   cpu_millis=settings.cpu_millis[service],
+                   storage_bytes=None if storage is None else storage.bytes,
+                   storage_class=settings.kubernetes.storage_class,
+                   protect_data=settings.protect_data)
 
 
 def labels(service: Service) -> dict[str, str]:
@@ -91,9 +111,86 @@ def container_security(service: Service) -> core.SecurityContextArgs:
                                            add=list(SERVICES[service].capabilities) or None))
 
 
+DATA_VOLUME: Final = "data"
+
+
+def data_claim(args: WorkloadArgs, service: Service) -> core.PersistentVolumeClaimArgs:
+    """The volume claim template of a StatefulSet whose pods keep data: one claim per pod,
+    named `data-<pod>`, of the size `<service>StorageSize` sets, mounted at its data dir
+    (`data_mount`)."""
+    assert args.storage_bytes is not None, f"{storage_key(service)} sizes no volume"
+    return core.PersistentVolumeClaimArgs(
+        metadata=meta.ObjectMetaArgs(name=DATA_VOLUME, labels=labels(service)),
+        spec=core.PersistentVolumeClaimSpecArgs(
+            access_modes=["ReadWriteOnce"], storage_class_name=args.storage_class,
+            resources=core.VolumeResourceRequirementsArgs(
+                requests={"storage": str(args.storage_bytes)})))
+
+
+def data_mount(service: Service) -> core.VolumeMountArgs:
+    return core.VolumeMountArgs(name=DATA_VOLUME, mount_path=data_dir(service))
+
+
+def claim_retention(args: WorkloadArgs) -> apps.StatefulSetPersistentVolumeClaimRetentionPolicyArgs:
+    """What happens to the claims when the StatefulSet goes or scales down: kept with
+    `protectData` (as the Docker layer's volumes are), deleted otherwise (GA in 1.32)."""
+    policy = "Retain" if args.protect_data else "Delete"
+    return apps.StatefulSetPersistentVolumeClaimRetentionPolicyArgs(
+        when_deleted=policy, when_scaled=policy)
+
+
+@dataclass(frozen=True)
+class Allow:
+    """One rule of a service's NetworkPolicy: traffic to or from `peers` (services of the stack,
+    matched by NAME_LABEL; empty: any address, `ANYWHERE`) on `ports` ((port, protocol))."""
+
+    peers: tuple[Service, ...]
+    ports: tuple[tuple[int, str], ...]
+
+
+def _peers(allow: Allow) -> list[networking.NetworkPolicyPeerArgs]:
+    if not allow.peers:
+        return [networking.NetworkPolicyPeerArgs(
+            ip_block=networking.IPBlockArgs(cidr=ANYWHERE))]
+    return [networking.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs(
+        match_labels={NAME_LABEL: str(peer)})) for peer in allow.peers]
+
+
+def _ports(allow: Allow) -> list[networking.NetworkPolicyPortArgs]:
+    return [networking.NetworkPolicyPortArgs(port=port, protocol=protocol)
+            for port, protocol in allow.ports]
+
+
+def network_policy(name: str, args: WorkloadArgs, service: Service, *,
+                   ingress: Sequence[Allow], egress: Sequence[Allow],
+                   opts: pulumi.ResourceOptions,
+                   selector: dict[str, str] | None = None) -> networking.NetworkPolicy:
+    """What may reach the service's pods (`selector`, default its labels) and what they may
+    reach, on top of the namespace's default deny both ways; every pod may also ask the
+    cluster's DNS."""
+    dns = networking.NetworkPolicyEgressRuleArgs(
+        to=[networking.NetworkPolicyPeerArgs(namespace_selector=meta.LabelSelectorArgs(
+            match_labels={"kubernetes.io/metadata.name": DNS_NAMESPACE}))],
+        ports=[networking.NetworkPolicyPortArgs(port=DNS_PORT, protocol=protocol)
+               for protocol in ("UDP", "TCP")])
+    return networking.NetworkPolicy(
+        name, metadata=metadata(name, args, service),
+        spec=networking.NetworkPolicySpecArgs(
+            pod_selector=meta.LabelSelectorArgs(match_labels=selector or labels(service)),
+            policy_types=["Ingress", "Egress"],
+            ingress=[networking.NetworkPolicyIngressRuleArgs(from_=_peers(rule),
+                                                             ports=_ports(rule))
+                     for rule in ingress],
+            egress=[dns, *(networking.NetworkPolicyEgressRuleArgs(to=_peers(rule),
+                                                                  ports=_ports(rule))
+                           for rule in egress)]),
+        opts=opts)
+
+
 class Namespace(pulumi.ComponentResource):
     """The stack's namespace, Pod Security `restricted` enforced, and a NetworkPolicy that
-    denies every ingress in it: each service's own policy lets in what reaches it."""
+    denies all traffic in it, both ways: each service's own policy (`network_policy`) lets in
+    what reaches it and out what it reaches."""
 
     name: pulumi.Output[str]
 
@@ -112,9 +209,9 @@ class Namespace(pulumi.ComponentResource):
         self.name = created.metadata.name
         kubernetes.networking.v1.NetworkPolicy(
             f"{name}-default-deny",
-            metadata=meta.ObjectMetaArgs(name="default-deny-ingress", namespace=self.name,
+            metadata=meta.ObjectMetaArgs(name="default-deny", namespace=self.name,
                                          labels={"app.kubernetes.io/part-of": PART_OF}),
             spec=kubernetes.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=meta.LabelSelectorArgs(), policy_types=["Ingress"]),
+                pod_selector=meta.LabelSelectorArgs(), policy_types=["Ingress", "Egress"]),
             opts=child)
         self.register_outputs({"name": self.name})

@@ -189,31 +189,37 @@ def test_pods_meet_pod_security_restricted(runs: tuple[ProgramRun, ProgramRun]) 
                       "selector": one(kubernetes, STATEFUL_SET)["spec"]["selector"]}
 
 
-def _allowed(policies: list[Registration]) -> set[tuple[str, str, int, str]]:
-    """(from pod, to pod, port, protocol) each ingress rule lets in, by the pods' names."""
-    flows = set()
-    for policy in policies:
-        spec = policy.plain_inputs()["spec"]
-        target = spec["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/name", "*")
-        for rule in spec.get("ingress", []):
-            for peer in rule["from"]:
-                for port in rule["ports"]:
-                    flows.add((peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"],
-                               target, port["port"], port["protocol"]))
-    return flows
+def _rules(policy: dict[str, Any], direction: str) -> set[tuple[str, int | None, str | None]]:
+    """(peer, port, protocol) of each rule one way (`ingress`/`from` or `egress`/`to`): the
+    peer a service's name, `*` any address, `dns` the cluster's DNS."""
+    peers_key = "from" if direction == "ingress" else "to"
+    found = set()
+    for rule in policy["spec"].get(direction, []):
+        for peer in rule[peers_key]:
+            name = ("*" if "ipBlock" in peer else "dns" if "namespaceSelector" in peer
+                    else peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"])
+            for port in rule.get("ports") or [{}]:
+                found.add((name, port.get("port"), port.get("protocol")))
+    return found
 
 
-def test_the_namespace_denies_ingress_but_prometheus_and_the_peers(
+def test_the_namespace_denies_all_but_what_alertmanager_sends_and_receives(
         runs: tuple[ProgramRun, ProgramRun]) -> None:
     _, kubernetes = runs
-    policies = kubernetes.of_type(NETWORK_POLICY)
-    (deny,) = [p for p in policies if not p.plain_inputs()["spec"]["podSelector"]]
-    assert deny.plain_inputs()["spec"]["policyTypes"] == ["Ingress"]
-    assert "ingress" not in deny.plain_inputs()["spec"]
-    assert {flow for flow in _allowed(policies) if flow[1] == NAME} == {
-        ("prometheus", "alertmanager", FACTS.http_port, "TCP"),
-        ("alertmanager", "alertmanager", CLUSTER_PORT, "TCP"),
-        ("alertmanager", "alertmanager", CLUSTER_PORT, "UDP")}
+    policies = [p.plain_inputs() for p in kubernetes.of_type(NETWORK_POLICY)]
+    (deny,) = [p for p in policies if not p["spec"]["podSelector"]]
+    assert deny["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    assert "ingress" not in deny["spec"]
+    assert "egress" not in deny["spec"]
+    (own,) = [p for p in policies
+              if p["spec"]["podSelector"].get("matchLabels", {}).get(
+                  "app.kubernetes.io/name") == NAME]
+    gossip = {(NAME, CLUSTER_PORT, "TCP"), (NAME, CLUSTER_PORT, "UDP")}
+    assert _rules(own, "ingress") == {("prometheus", FACTS.http_port, "TCP"),
+                                      ("grafana", FACTS.http_port, "TCP"), *gossip}
+    # The receivers' URLs are secrets: any address, any port.
+    assert _rules(own, "egress") == {("dns", 53, "UDP"), ("dns", 53, "TCP"), ("*", None, None),
+                                     *gossip}
 
 
 def test_objects_are_the_same_at_every_run_with_stable_names() -> None:

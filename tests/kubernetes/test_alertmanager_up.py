@@ -89,7 +89,7 @@ def test_up_is_admitted_preview_sees_no_change_and_destroy_removes_the_namespace
         policies = api.get(f"/apis/networking.k8s.io/v1/namespaces/{NAMESPACE}/"
                            "networkpolicies").raise_for_status().json()["items"]
         assert {policy["metadata"]["name"] for policy in policies} == {
-            "default-deny-ingress", "alertmanager-ingress"}
+            "default-deny", "alertmanager-network"}
         assert api.get(f"/apis/policy/v1/namespaces/{NAMESPACE}/poddisruptionbudgets/"
                        "alertmanager").status_code == 200
 
