@@ -315,6 +315,14 @@ def internal_url(service: Service, listener: Listener = Listener.HTTP) -> str:
     return f"http://{internal_address(service, listener)}"
 
 
+def pod_address(service: Service, ordinal: int, listener: Listener = Listener.HTTP) -> str:
+    """`host:port` of one pod of a service's StatefulSet on Kubernetes: `<service>-<ordinal>`
+    under the StatefulSet's governing headless Service `<service>-pods`, resolved within the
+    namespace (kubernetes.io/docs, StatefulSet "Stable Network ID"). A service's own Service
+    keeps the Docker alias as its name, so `internal_address` reaches it on both platforms."""
+    return f"{service}-{ordinal}.{service}-pods:{SERVICES[service].listens[listener]}"
+
+
 def docker_prefix(stack: str) -> str:
     """What every Docker name of a stack starts with: from its name, unique per backend, so two
     stacks on one Docker host never share a network, container or volume."""
@@ -359,5 +367,6 @@ __all__ = [
     "docker_prefix",
     "internal_address",
     "internal_url",
+    "pod_address",
     "secrets_dir",
 ]
