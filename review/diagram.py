@@ -11,7 +11,7 @@ between the README's markers; a test fails when the README differs.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -20,12 +20,20 @@ from configs.datasources import datasources
 from configs.prometheus import prometheus_config
 from configs.tempo import tempo_config
 from services import SERVICES, Listener, Service
-from settings import Receiver, Settings
+from settings import Platform, Receiver, Settings
 from settings.stack_file import file_settings
 
 BEGIN: Final = "<!-- stack-diagram:begin -->"
 END: Final = "<!-- stack-diagram:end -->"
 STACK: Final = "production"
+# The README's second picture: the same stack on the Kubernetes platform (Pulumi.cluster.yaml).
+KUBERNETES_BEGIN: Final = "<!-- kubernetes-diagram:begin -->"
+KUBERNETES_END: Final = "<!-- kubernetes-diagram:end -->"
+KUBERNETES_STACK: Final = "cluster"
+# What the Kubernetes platform reaches outside the namespace besides the Docker platform's.
+KUBE_API: Final = ("kube_api", '[("Kubernetes API")]')
+OBJECT_STORAGE: Final = "object_storage"
+USERS: Final = "users"
 BACKEND: Final = "backend"
 # What a service reaches outside the stack, drawn with it where the stack runs it
 # (`Settings.services`): the node's id and shape, and the edge's label.
@@ -42,11 +50,15 @@ def _node_id(service: Service) -> str:
 
 
 def _service_of(address: str) -> Service | None:
-    """The stack service an in-network `host:port` (or localhost, for Prometheus) names."""
+    """The stack service an in-network `host:port` (or localhost, for Prometheus) names: its
+    alias, or on Kubernetes one of its own Services or pods (`loki-read`,
+    `prometheus-0.prometheus-pods`)."""
     host = address.rsplit(":", 1)[0]
     if host == "localhost":
         return Service.PROMETHEUS
-    return next((service for service in Service if service.value == host), None)
+    label = host.split(".", 1)[0]
+    return next((service for service in sorted(Service, key=len, reverse=True)
+                 if label == service.value or label.startswith(f"{service.value}-")), None)
 
 
 def _in_network(url: str) -> Service:
@@ -56,8 +68,25 @@ def _in_network(url: str) -> Service:
     return service
 
 
+def _replicas(settings: Settings, service: Service) -> str | None:
+    """How many pods run the service on Kubernetes, where more than one may."""
+    kubernetes = settings.kubernetes
+    if service is Service.PROMETHEUS:
+        return f"{kubernetes.prometheus_replicas} replicas"
+    if service is Service.ALERTMANAGER:
+        return f"{kubernetes.alertmanager_replicas} replicas, meshed"
+    if service is Service.LOKI:
+        return ", ".join(f"{target} x{count}" for target, count in kubernetes.loki_replicas.items())
+    return None
+
+
 def _label(settings: Settings, service: Service) -> str:
     facts = SERVICES[service]
+    if settings.platform is Platform.KUBERNETES:
+        lines = [str(service), *(f"{listener} :{port}" for listener, port in facts.listens.items()
+                                 if listener is not Listener.GRPC)]
+        replicas = _replicas(settings, service)
+        return "<br/>".join([*lines, *([replicas] if replicas else [])])
     ports = []
     for listener, port in facts.listens.items():
         published = [f"{binding.host_ip}:{binding.port}"
@@ -72,11 +101,17 @@ def _label(settings: Settings, service: Service) -> str:
 def _scrapes(settings: Settings) -> Iterator[tuple[str, str, str]]:
     prometheus = _node_id(Service.PROMETHEUS)
     jobs: Any = prometheus_config(settings, ())["scrape_configs"]
-    for target in (target for job in jobs for static in job["static_configs"]
-                   for target in static["targets"]):
-        service = _service_of(target)
-        if service is not Service.PROMETHEUS:  # not its own /metrics
-            yield prometheus, _node_id(service) if service else BACKEND, "scrape"
+    for job in jobs:
+        if "kubernetes_sd_configs" in job:
+            # On Kubernetes each replica scrapes every pod of the job's service, its twin's too.
+            (service,) = (service for service in Service if service.job == job["job_name"])
+            yield prometheus, _node_id(service), "scrape"
+            continue
+        for target in (target for static in job["static_configs"]
+                       for target in static["targets"]):
+            found = _service_of(target)
+            if found is not Service.PROMETHEUS:  # not its own /metrics
+                yield prometheus, _node_id(found) if found else BACKEND, "scrape"
     for service in settings.services:
         if service in OUTSIDE:
             node, _, label = OUTSIDE[service]
@@ -100,9 +135,12 @@ def _writes(settings: Settings) -> Iterator[tuple[str, str, str]]:
 def _alerts(settings: Settings) -> Iterator[tuple[str, str, str]]:
     prometheus: Any = prometheus_config(settings, ())
     managers = prometheus["alerting"]["alertmanagers"]
-    for target in (target for manager in managers for static in manager["static_configs"]
-                   for target in static["targets"]):
-        yield _node_id(Service.PROMETHEUS), _node_id(_in_network(target)), "alerts"
+    for manager in managers:
+        # Discovered on Kubernetes: every replica of Alertmanager's Service.
+        targets = [f"{Service.ALERTMANAGER}:0"] if "kubernetes_sd_configs" in manager else [
+            target for static in manager["static_configs"] for target in static["targets"]]
+        for target in targets:
+            yield _node_id(Service.PROMETHEUS), _node_id(_in_network(target)), "alerts"
     config: Any = alertmanager_config(settings.alerting)
     routes = config["route"]
     by_receiver: dict[str, list[str]] = {}
@@ -115,10 +153,28 @@ def _alerts(settings: Settings) -> Iterator[tuple[str, str, str]]:
             yield _node_id(Service.ALERTMANAGER), receiver, ", ".join(labels).replace('"', "'")
 
 
+def _cluster(settings: Settings) -> Iterator[tuple[str, str, str]]:
+    """What only the Kubernetes platform adds: service discovery through the API, the peers'
+    gossip, object storage, and Grafana's Ingress."""
+    if settings.platform is not Platform.KUBERNETES:
+        return
+    yield _node_id(Service.PROMETHEUS), KUBE_API[0], "service discovery"
+    if settings.kubernetes.alertmanager_replicas > 1:
+        alertmanager = _node_id(Service.ALERTMANAGER)
+        yield alertmanager, alertmanager, "gossip"
+    loki = _node_id(Service.LOKI)
+    yield loki, loki, "memberlist, gRPC"
+    yield loki, OBJECT_STORAGE, "chunks, index"
+    yield _node_id(Service.TEMPO), OBJECT_STORAGE, "blocks"
+    if settings.kubernetes.grafana_ingress_host is not None:
+        yield USERS, _node_id(Service.GRAFANA), "Ingress"
+
+
 def _edges(settings: Settings) -> Iterator[tuple[str, str, str]]:
     yield from _scrapes(settings)
     yield from _writes(settings)
     yield from _alerts(settings)
+    yield from _cluster(settings)
 
 
 def mermaid(settings: Settings) -> str:
@@ -126,7 +182,18 @@ def mermaid(settings: Settings) -> str:
     lines.append(f'  {BACKEND}(["GatewayZ backend<br/>{settings.backend.url}"])')
     lines += [f"  {OUTSIDE[service][0]}{OUTSIDE[service][1]}"
               for service in settings.services if service in OUTSIDE]
-    lines.append(f'  subgraph stack["Docker network {settings.name_prefix}"]')
+    kubernetes = settings.platform is Platform.KUBERNETES
+    if kubernetes:
+        storage = settings.kubernetes.object_storage
+        assert storage is not None  # required on the platform (settings/parse.py)
+        lines.append(f"  {KUBE_API[0]}{KUBE_API[1]}")
+        lines.append(f'  {OBJECT_STORAGE}[("object storage<br/>{storage.endpoint}")]')
+        if settings.kubernetes.grafana_ingress_host is not None:
+            lines.append(f'  {USERS}(["Grafana users<br/>'
+                         f'https://{settings.kubernetes.grafana_ingress_host}"])')
+    where = (f"Kubernetes namespace {settings.kubernetes.namespace}" if kubernetes
+             else f"Docker network {settings.name_prefix}")
+    lines.append(f'  subgraph stack["{where}"]')
     for service in settings.services:
         lines.append(f'    {_node_id(service)}["{_label(settings, service)}"]')
     lines.append("  end")
@@ -147,9 +214,22 @@ def stack_diagram() -> str:
     return mermaid(file_settings(STACK))
 
 
+def kubernetes_diagram() -> str:
+    return mermaid(file_settings(KUBERNETES_STACK))
+
+
 def render_readme(current: str, diagram: str | None = None) -> str:
-    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
-    return pattern.sub(lambda _: f"{BEGIN}\n{diagram or stack_diagram()}\n{END}", current)
+    for begin, end, drawn in ((BEGIN, END, diagram or stack_diagram()),
+                              (KUBERNETES_BEGIN, KUBERNETES_END, kubernetes_diagram())):
+        pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
+        # A function, not a replacement string: a diagram's backslashes stay as they are.
+        current = pattern.sub(_block(f"{begin}\n{drawn}\n{end}"), current)
+    return current
 
 
-__all__ = ["BEGIN", "END", "STACK", "mermaid", "render_readme", "stack_diagram"]
+def _block(text: str) -> Callable[[re.Match[str]], str]:
+    return lambda _: text
+
+
+__all__ = ["BEGIN", "END", "KUBERNETES_BEGIN", "KUBERNETES_END", "KUBERNETES_STACK", "STACK",
+           "kubernetes_diagram", "mermaid", "render_readme", "stack_diagram"]

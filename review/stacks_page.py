@@ -17,7 +17,7 @@ from settings.stack_file import file_settings
 
 # The stacks whose files are committed: a local `make up` dev stack's file is out of git, so
 # drawing it would make these pages depend on the checkout.
-STACKS: Final = ("staging", "production")
+STACKS: Final = ("staging", "production", "cluster")
 RECEIVER_WORDS: Final[Mapping[Receiver, str]] = {
     Receiver.NONE: "dropped (`none`)",
     Receiver.SLACK: "Slack (`slack`)",
@@ -38,6 +38,7 @@ def _watchdog(settings: Settings) -> str:
 
 def _differences(stacks: Mapping[str, Settings]) -> list[str]:
     rows: list[tuple[str, Callable[[Settings], str]]] = [
+        ("Platform", lambda settings: f"`{settings.platform}`"),
         ("Backend scraped", lambda settings: f"`{settings.backend.url}`"),
         ("Redis watched (redis-exporter)",
          lambda settings: "no" if settings.redis is None else f"`{settings.redis.address}`"),
