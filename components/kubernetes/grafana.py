@@ -92,7 +92,7 @@ class Grafana(pulumi.ComponentResource):
             string_data={posixpath.basename(path): value for path, value in files.items()},
             opts=child)
         secrets_volume = core.VolumeArgs(name="secrets", secret=core.SecretVolumeSourceArgs(
-            secret_name=secret.metadata.name, default_mode=SECRET_MODE,
+            secret_name=secret.metadata.name,
             items=[core.KeyToPathArgs(key=posixpath.basename(path),
                                       path=posixpath.relpath(path, SECRETS_DIR),
                                       mode=SECRET_MODE) for path in sorted(files)]))
