@@ -48,11 +48,13 @@ else:
     network = docker.Network("network", name=settings.name_prefix, driver="bridge")
     # The services Settings.services names, each from its line in components/stack.py.
     run_services(settings, network.name, secret_values)
-    # Where each published endpoint is (settings.port_url), under the output its row names.
-    for facts in SERVICES.values():
-        for port, publication in facts.published.items():
-            if publication.output is not None:
-                pulumi.export(publication.output, settings.url(port))
+
+# Where each published endpoint is, under the output its row names: on Docker where this
+# machine reaches it, on Kubernetes its in-cluster URL, Grafana's its Ingress's (settings.url).
+for facts in SERVICES.values():
+    for port, publication in facts.published.items():
+        if publication.output is not None:
+            pulumi.export(publication.output, settings.url(port))
 
 pulumi.export("environment", settings.environment)
 pulumi.export("grafanaAdminUser", settings.grafana.admin_user)

@@ -292,6 +292,11 @@ SERVICES: Final[Mapping[Service, ServiceFacts]] = {
 }
 
 
+# The most each scratch dir (`ServiceFacts.scratch_dirs`) holds, in memory on both platforms
+# (a Docker tmpfs, a Kubernetes emptyDir of medium Memory), counted in the service's memory.
+SCRATCH_MB: Final = 64
+
+
 # Docker's name for the host a container runs on (Docker Desktop has it; on Docker Engine 20.10+
 # a container gets it with `--add-host host.docker.internal:host-gateway`, docs.docker.com
 # "Add entries to container hosts file"): how a stack reaches a backend or a Redis that runs
@@ -353,6 +358,7 @@ def secrets_dir(service: Service) -> str:
 
 
 __all__ = [
+    "SCRATCH_MB",
     "SERVICES",
     "Listener",
     "LokiTarget",

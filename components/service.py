@@ -29,6 +29,7 @@ import pulumi_docker as docker
 from services import (
     DOCKER_HOST_ALIAS,
     HOST_GATEWAY,
+    SCRATCH_MB,
     SERVICES,
     Published,
     Service,
@@ -48,7 +49,7 @@ STOP_GRACE_SECONDS: Final = 30
 # What every container gets, whatever its service (services.py holds what differs).
 NO_NEW_PRIVILEGES: Final = "no-new-privileges:true"
 # Scratch space only: nothing executes from it, and it cannot fill the host's memory.
-TMPFS_OPTIONS: Final = "rw,noexec,nosuid,nodev,size=64m"
+TMPFS_OPTIONS: Final = f"rw,noexec,nosuid,nodev,size={SCRATCH_MB}m"
 
 
 _DURATION_PART: Final = re.compile(r"(\d+)([hms])")

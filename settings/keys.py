@@ -344,7 +344,9 @@ KEYS: Final[tuple[ConfigKey, ...]] = (
               "Password of the watched Redis (secret).", secret=True),
     ConfigKey("grafanaUrl", Kind.STRING, "",
               "URL the operator running Pulumi reaches Grafana on, for the Grafana provider "
-              "(default: from `grafanaBind`).", schemes=("http", "https")),
+              "(default: from `grafanaBind`; on Kubernetes, the Ingress's https URL, which it "
+              "may only repeat, else the Service's in-cluster URL).",
+              schemes=("http", "https")),
     ConfigKey("grafanaAdminUser", Kind.STRING, "admin",
               "Grafana admin login: letters, digits and `.`, `_`, `@`, `-` (a `:` would split "
               "the provider's `user:password`)."),

@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Final
 
-from services import LokiTarget, Published, Service, docker_prefix, internal_url
+from services import (
+    SERVICES,
+    Listener,
+    LokiTarget,
+    Published,
+    Service,
+    docker_prefix,
+    internal_url,
+)
 
 if TYPE_CHECKING:
     import pulumi
@@ -161,6 +169,18 @@ def port_url(bindings: Mapping[Published, Binding | None], port: Published) -> s
         return internal_url(facts.service, facts.published[port].listener)
     host = "127.0.0.1" if binding.host_ip == "0.0.0.0" else binding.host_ip
     return f"http://{host}:{binding.port}"
+
+
+def cluster_url(service: Service, namespace: str, listener: Listener = Listener.HTTP) -> str:
+    """Where any pod of the cluster reaches a service on the Kubernetes platform: its Service
+    (named by the Docker alias) by the name the cluster's DNS gives it, `<service>.<namespace>
+    .svc` (kubernetes.io/docs, "DNS for Services and Pods"), on the container's port."""
+    return f"http://{service}.{namespace}.svc:{SERVICES[service].listens[listener]}"
+
+
+def ingress_url(host: str) -> str:
+    """Grafana's URL through its Ingress: https, the controller terminating TLS for `host`."""
+    return f"https://{host}"
 
 
 @dataclass(frozen=True)
@@ -341,8 +361,16 @@ class Settings:
                      if service is not Service.REDIS_EXPORTER or self.redis is not None)
 
     def url(self, port: Published) -> str:
-        """Where this machine reaches a publishable port of the stack (`port_url`)."""
-        return port_url(self.bindings, port)
+        """Where a publishable port of the stack is: on Docker, where this machine reaches it
+        (`port_url`); on Kubernetes, its in-cluster URL (`cluster_url`), Grafana's being
+        `grafana.url` (its Ingress's, where it has one). The stack's outputs read it here."""
+        if self.platform is Platform.DOCKER:
+            return port_url(self.bindings, port)
+        if port is Published.GRAFANA:
+            return self.grafana.url
+        facts = port.owner
+        return cluster_url(facts.service, self.kubernetes.namespace,
+                           facts.published[port].listener)
 
     @property
     def external_targets(self) -> tuple[ScrapeTarget, ...]:

@@ -52,7 +52,9 @@ from settings.model import (
     SettingsError,
     Severity,
     Size,
+    cluster_url,
     cpus_read_back_exact,
+    ingress_url,
     port_url,
     provider_cpus,
 )
@@ -606,6 +608,7 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
         loki_retention_stale_seconds=parser.integer("alertLokiRetentionStaleHours") * 3600,
     )
 
+    kubernetes = _parse_kubernetes(parser, stack, platform, retention)
     settings = Settings(
         stack=stack,
         environment=environment,
@@ -615,7 +618,7 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
         backend=backend,
         extra_targets=extra_targets,
         redis=redis,
-        grafana=_parse_grafana(parser, bindings),
+        grafana=_parse_grafana(parser, bindings, platform, kubernetes),
         images=images,
         memory_mb=memory,
         cpu_millis=cpu,
@@ -626,7 +629,7 @@ def parse_settings(stack: str, raw: Mapping[str, str], secrets_set: frozenset[st
         alerting=Alerting(receivers, parser.text("alertSlackChannel"), thresholds, urls,
                           heartbeat, _parse_runbook_base(parser)),
         platform=platform,
-        kubernetes=_parse_kubernetes(parser, stack, platform, retention),
+        kubernetes=kubernetes,
     )
     _check_platform(parser, settings)
     _check_required_secrets(parser, secrets_set, settings.secrets)
@@ -756,6 +759,26 @@ def _parse_object_storage(parser: _Parser, platform: Platform) -> ObjectStorage 
                          secret_access_key=Secret("objectStorageSecretAccessKey"))
 
 
+def _kubernetes_grafana_url(parser: _Parser, configured: str, kubernetes: Kubernetes) -> str:
+    """Grafana's URL on Kubernetes (its `root_url`, and where the Grafana provider calls):
+    its Ingress's https URL where it has one, which grafanaUrl may only repeat (cookies and
+    links carry the URL the browser uses); else grafanaUrl (a port-forward, a proxy); else its
+    Service's in-cluster URL. The Docker platform's binds publish nothing here."""
+    host = kubernetes.grafana_ingress_host
+    schemes = KEYS_BY_NAME["grafanaUrl"].schemes
+    if host is not None:
+        url = ingress_url(host)
+        if configured and configured.rstrip("/") != url and not parser.named("grafanaUrl"):
+            parser.fail("grafanaUrl", configured,
+                        f"unset or {url}: Grafana's URL is its Ingress's (`grafanaIngressHost`)")
+        return url
+    if configured and not parser.named("grafanaUrl") and parse_url(configured, schemes) is None:
+        parser.fail("grafanaUrl", configured,
+                    _url_form(schemes, "http://127.0.0.1:"
+                                       f"{Published.GRAFANA.container_port}"))
+    return configured or cluster_url(Service.GRAFANA, kubernetes.namespace)
+
+
 def _check_platform(parser: _Parser, settings: Settings) -> None:
     """A namespace Kubernetes takes, where the stack runs there."""
     namespace = settings.kubernetes.namespace
@@ -780,17 +803,23 @@ def _parse_images(parser: _Parser) -> dict[Service, str]:
     return images
 
 
-def _parse_grafana(parser: _Parser, bindings: Mapping[Published, Binding | None]) -> GrafanaApi:
-    # Where its bind publishes it; without one, grafanaUrl must say.
-    default_url = port_url(bindings, Published.GRAFANA) if bindings[Published.GRAFANA] else ""
-    url = parser.raw.get("grafanaUrl") or default_url
+def _parse_grafana(parser: _Parser, bindings: Mapping[Published, Binding | None],
+                   platform: Platform, kubernetes: Kubernetes) -> GrafanaApi:
     schemes = KEYS_BY_NAME["grafanaUrl"].schemes
-    # A refused grafanaBind gives no default to refuse again.
-    derived = "grafanaUrl" not in parser.raw and parser.named("grafanaBind")
-    if not parser.named("grafanaUrl") and not derived and parse_url(url, schemes) is None:
-        parser.fail("grafanaUrl", url, _url_form(schemes, "http://127.0.0.1:"
-                                                 f"{Published.GRAFANA.container_port}")
-                    + " (needed when `grafanaBind` is `none`)")
+    configured = parser.raw.get("grafanaUrl") or ""
+    if platform is Platform.KUBERNETES:
+        url = _kubernetes_grafana_url(parser, configured, kubernetes)
+    else:
+        # Where its bind publishes it; without one, grafanaUrl must say.
+        default_url = port_url(bindings, Published.GRAFANA) if bindings[Published.GRAFANA] \
+            else ""
+        url = configured or default_url
+        # A refused grafanaBind gives no default to refuse again.
+        derived = "grafanaUrl" not in parser.raw and parser.named("grafanaBind")
+        if not parser.named("grafanaUrl") and not derived and parse_url(url, schemes) is None:
+            parser.fail("grafanaUrl", url, _url_form(schemes, "http://127.0.0.1:"
+                                                     f"{Published.GRAFANA.container_port}")
+                        + " (needed when `grafanaBind` is `none`)")
     admin_user = parser.text("grafanaAdminUser")
     if not parser.named("grafanaAdminUser") and not _GRAFANA_USER_RE.fullmatch(admin_user):
         parser.fail("grafanaAdminUser", admin_user,

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from configs.datasources import TYPES, Uid, linked_uids
 from review.mock_runtime import SECRET_SIG, ProgramRun, Registration, stack_settings
 from settings import PROJECT
+from tests.conftest import STACKS
 
 DATASOURCE = "grafana:oss/dataSource:DataSource"
 DATASOURCE_LINKS = "grafana:oss/dataSourceConfig:DataSourceConfig"
@@ -21,6 +24,13 @@ LINK_TYPES = {
     ("tracesToMetrics", "datasourceUid"): "prometheus",
     ("serviceMap", "datasourceUid"): "prometheus",
 }
+
+
+@pytest.fixture(params=(*STACKS, "cluster"))
+def stack(request: pytest.FixtureRequest) -> str:
+    """Each stack, the one on Kubernetes too: the content project reads its outputs and
+    settings as it reads a Docker stack's."""
+    return str(request.param)
 
 
 def sources(content: ProgramRun) -> dict[str, Registration]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pulumi
 
 from components.kubernetes.alertmanager import Alertmanager, AlertmanagerArgs
+from components.kubernetes.grafana import Grafana, GrafanaArgs
 from components.kubernetes.workload import Namespace, WorkloadArgs
 from components.stack import Generated
 from services import Service
@@ -20,6 +21,13 @@ def run_kubernetes(settings: Settings, generated: Generated,
     Alertmanager(str(Service.ALERTMANAGER), AlertmanagerArgs(
         WorkloadArgs.of(settings, Service.ALERTMANAGER, namespace.name), settings.alerting,
         replicas=settings.kubernetes.alertmanager_replicas), after)
+    # Last, as on Docker.
+    Grafana(str(Service.GRAFANA), GrafanaArgs(
+        WorkloadArgs.of(settings, Service.GRAFANA, namespace.name), settings.grafana,
+        ingress_host=settings.kubernetes.grafana_ingress_host,
+        ingress_class=settings.kubernetes.ingress_class,
+        admin_password=generated.admin_password, secret_key=generated.secret_key,
+        metrics_password=generated.metrics_password), after)
     return namespace
 
 

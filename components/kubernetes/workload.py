@@ -12,7 +12,7 @@ from typing import Final
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from services import SERVICES, Service, data_dir
+from services import SCRATCH_MB, SERVICES, Service, data_dir
 from settings import Settings
 from settings.keys import storage_key
 
@@ -82,15 +82,18 @@ def resources(args: WorkloadArgs) -> core.ResourceRequirementsArgs:
     return core.ResourceRequirementsArgs(limits=amounts, requests=dict(amounts))
 
 
-def probe(service: Service) -> core.ProbeArgs:
-    """The service's own health check, the one its Docker healthcheck runs (services.py)."""
+def probe(service: Service, failure_threshold: int = 3) -> core.ProbeArgs:
+    """The service's own health check, the one its Docker healthcheck runs (services.py),
+    every 10s; `failure_threshold` failures in a row fail it."""
     facts = SERVICES[service]
     if facts.health_command is not None:
         return core.ProbeArgs(exec_=core.ExecActionArgs(command=list(facts.health_command)),
-                              period_seconds=10, timeout_seconds=5, failure_threshold=3)
+                              period_seconds=10, timeout_seconds=5,
+                              failure_threshold=failure_threshold)
     return core.ProbeArgs(http_get=core.HTTPGetActionArgs(path=facts.health_path or "/",
                                                           port=facts.http_port),
-                          period_seconds=10, timeout_seconds=5, failure_threshold=3)
+                          period_seconds=10, timeout_seconds=5,
+                          failure_threshold=failure_threshold)
 
 
 def pod_security(service: Service) -> core.PodSecurityContextArgs:
@@ -131,6 +134,17 @@ def data_mount(service: Service) -> core.VolumeMountArgs:
     return core.VolumeMountArgs(name=DATA_VOLUME, mount_path=data_dir(service))
 
 
+def scratch(service: Service) -> tuple[list[core.VolumeArgs], list[core.VolumeMountArgs]]:
+    """The volumes and mounts of a service's scratch dirs (the root filesystem is read-only):
+    in memory and as small as the Docker layer's tmpfs, so a runaway temp file ends in the
+    pod's memory limit, not on the node's disk."""
+    named = [(f"scratch-{index}", path)
+             for index, path in enumerate(SERVICES[service].scratch_dirs)]
+    return ([core.VolumeArgs(name=name, empty_dir=core.EmptyDirVolumeSourceArgs(
+                medium="Memory", size_limit=f"{SCRATCH_MB}Mi")) for name, _ in named],
+            [core.VolumeMountArgs(name=name, mount_path=path) for name, path in named])
+
+
 def claim_retention(args: WorkloadArgs) -> apps.StatefulSetPersistentVolumeClaimRetentionPolicyArgs:
     """What happens to the claims when the StatefulSet goes or scales down: kept with
     `protectData` (as the Docker layer's volumes are), deleted otherwise (GA in 1.32)."""
@@ -142,16 +156,23 @@ def claim_retention(args: WorkloadArgs) -> apps.StatefulSetPersistentVolumeClaim
 @dataclass(frozen=True)
 class Allow:
     """One rule of a service's NetworkPolicy: traffic to or from `peers` (services of the stack,
-    matched by NAME_LABEL; empty: any address, `ANYWHERE`) on `ports` ((port, protocol))."""
+    matched by NAME_LABEL; empty: any address, `ANYWHERE`) on `ports` ((port, protocol)).
+    `any_pod`: any address, and also every pod of every namespace, which an ipBlock does not
+    match on every network plugin (NetworkPolicy leaves ipBlock's match of pod IPs to the
+    implementation, kubernetes.io/docs "Network Policies"; Cilium applies CIDR rules only to
+    addresses outside the cluster, docs.cilium.io "Layer 3 Examples")."""
 
     peers: tuple[Service, ...]
     ports: tuple[tuple[int, str], ...]
+    any_pod: bool = False
 
 
 def _peers(allow: Allow) -> list[networking.NetworkPolicyPeerArgs]:
     if not allow.peers:
+        pods = [networking.NetworkPolicyPeerArgs(namespace_selector=meta.LabelSelectorArgs())] \
+            if allow.any_pod else []
         return [networking.NetworkPolicyPeerArgs(
-            ip_block=networking.IPBlockArgs(cidr=ANYWHERE))]
+            ip_block=networking.IPBlockArgs(cidr=ANYWHERE)), *pods]
     return [networking.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs(
         match_labels={NAME_LABEL: str(peer)})) for peer in allow.peers]
 

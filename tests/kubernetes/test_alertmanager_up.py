@@ -5,15 +5,17 @@ on the namespace), `pulumi preview --expect-no-changes` passes right after, and 
 is refused by the protected namespace (production's `protectData`), then, unprotected, removes
 every object but the namespace, retained with its claims.
 
-No kubelet or scheduler runs here, so no pod ever runs or turns Ready, and two awaits would wait
-out their 10 minutes: the StatefulSet's (`.status.readyReplicas` equal to `spec.replicas`) and
-the headless Service's (no "not ready" endpoints; it has a selector, so it is no "empty
-headless" Service), as pulumi-kubernetes 4.25.0 documents on each resource (apps/v1
-StatefulSet, core/v1 Service). The test's program, not the layer, marks those two with the
-provider's `pulumi.com/skipAwait: "true"` annotation (pulumi/pulumi-kubernetes#417, the
-workaround of #1974) through a stack transform, so the program a cluster runs still waits for
-Ready pods; what the API server alone shows is checked: the objects as stored, and the pods
-the StatefulSet controller creates admitted under Pod Security `restricted`."""
+No kubelet or scheduler runs here, so no pod ever runs or turns Ready, and three awaits would
+wait out their 10 minutes: the StatefulSet's (`.status.readyReplicas` equal to `spec.replicas`),
+a Service's (no "not ready" endpoints; it has a selector, so it is no "empty headless" Service)
+and Grafana's Ingress's (endpoints for each path's Service, and a `.status.loadBalancer.ingress`
+entry, which only an ingress controller writes), as pulumi-kubernetes 4.25.0 documents on each
+resource (apps/v1 StatefulSet, core/v1 Service, networking/v1 Ingress). The test's program,
+not the layer, marks those kinds with the provider's `pulumi.com/skipAwait: "true"` annotation
+(pulumi/pulumi-kubernetes#417, the workaround of #1974) through a stack transform, so the
+program a cluster runs still waits for Ready pods; what the API server alone shows is checked:
+the objects as stored, and the pods the StatefulSet controller creates admitted under Pod
+Security `restricted`."""
 
 from __future__ import annotations
 
@@ -35,7 +37,8 @@ NAMESPACE: Final = f"gatewayz-{STACK}"
 REPLICAS: Final = 2
 SKIP_AWAIT: Final = "pulumi.com/skipAwait"
 # What the program marks: the kinds whose await needs pods that run.
-NEEDS_PODS: Final = ("kubernetes:apps/v1:StatefulSet", "kubernetes:core/v1:Service")
+NEEDS_PODS: Final = ("kubernetes:apps/v1:StatefulSet", "kubernetes:core/v1:Service",
+                     "kubernetes:networking.k8s.io/v1:Ingress")
 PROGRAM: Final = f'''"""The program; what awaits running pods marked skipAwait (no kubelet here)."""
 
 import pulumi
@@ -89,7 +92,13 @@ def test_up_is_admitted_preview_sees_no_change_and_destroy_removes_the_namespace
         policies = api.get(f"/apis/networking.k8s.io/v1/namespaces/{NAMESPACE}/"
                            "networkpolicies").raise_for_status().json()["items"]
         assert {policy["metadata"]["name"] for policy in policies} == {
-            "default-deny", "alertmanager-network"}
+            "default-deny", "alertmanager-network", "grafana-network"}
+        grafana = api.get(f"{base}/secrets/grafana-secrets").raise_for_status().json()
+        assert set(grafana["data"]) == {"admin_password", "secret_key", "metrics_password"}
+        ingress = api.get(f"/apis/networking.k8s.io/v1/namespaces/{NAMESPACE}/ingresses/"
+                          "grafana").raise_for_status().json()
+        assert ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"][
+            "name"] == "grafana"
         assert api.get(f"/apis/policy/v1/namespaces/{NAMESPACE}/poddisruptionbudgets/"
                        "alertmanager").status_code == 200
 
@@ -99,7 +108,7 @@ def test_up_is_admitted_preview_sees_no_change_and_destroy_removes_the_namespace
             items = api.get(f"{base}/pods").raise_for_status().json()["items"]
             return {pod["metadata"]["name"] for pod in items}
 
-        expected = {f"alertmanager-{ordinal}" for ordinal in range(REPLICAS)}
+        expected = {*(f"alertmanager-{ordinal}" for ordinal in range(REPLICAS)), "grafana-0"}
         wait_until("the StatefulSet's pods admitted by Pod Security", DELETION_SECONDS, pods,
                    lambda found: found == expected)
 
