@@ -19,7 +19,7 @@ from configs.alertmanager import HEARTBEAT, alertmanager_config
 from configs.datasources import datasources
 from configs.prometheus import prometheus_config
 from configs.tempo import tempo_config
-from services import SERVICES, Listener, Service
+from services import SERVICES, Listener, Published, Service
 from settings import Platform, Receiver, Settings
 from settings.stack_file import file_settings
 
@@ -189,8 +189,7 @@ def mermaid(settings: Settings) -> str:
         lines.append(f"  {KUBE_API[0]}{KUBE_API[1]}")
         lines.append(f'  {OBJECT_STORAGE}[("object storage<br/>{storage.endpoint}")]')
         if settings.kubernetes.grafana_ingress_host is not None:
-            lines.append(f'  {USERS}(["Grafana users<br/>'
-                         f'https://{settings.kubernetes.grafana_ingress_host}"])')
+            lines.append(f'  {USERS}(["Grafana users<br/>{settings.url(Published.GRAFANA)}"])')
     where = (f"Kubernetes namespace {settings.kubernetes.namespace}" if kubernetes
              else f"Docker network {settings.name_prefix}")
     lines.append(f'  subgraph stack["{where}"]')
