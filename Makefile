@@ -127,7 +127,8 @@ smoke: tools
 
 # The real Pulumi CLI and docker provider on the stack, against a file backend in a temporary
 # directory and the smoke's Docker engine; STACK=dev runs `make up` and `make down` themselves on
-# a copy of the checkout (docs/engine.md, The engine tier).
+# a copy of the checkout; STACK=cluster (`platform: kubernetes`) the kubernetes provider against
+# the tests' Kubernetes control plane, no Docker (docs/engine.md, The engine tier).
 ## engine STACK=...: the real Pulumi CLI on the stack, or on `make up` itself (docs/engine.md)
 engine: tools policy/.venv/.installed
 	$(VENV)/bin/pytest tests/engine -m engine --stack $(STACK) -p no:cacheprovider

@@ -9,20 +9,29 @@ runtime (no CLI, no Docker) with fake secrets and writes:
   grafana/datasources/<uid>.json        each datasource with the links its config adds
   grafana/dashboards/<uid>.json         each dashboard model, grafana/folders.json
   grafana/resources.json                the content stack's resources (content/)
-  resources.json, outputs.json          every resource (type, name, parent, options, inputs)
-Secrets are masked everywhere but in the uploaded files. The tree is byte-for-byte deterministic.
+  kubernetes/<namespace>/<Kind>/<name>.yaml
+                                        each Kubernetes object (`platform: kubernetes`) as the
+                                        provider sends it to the API server; `_cluster` for
+                                        cluster-scoped ones (the Namespace)
+  resources.json, outputs.json          every resource (type, name, parent, options, inputs; a
+                                        Kubernetes object's file instead of its inputs)
+Secrets are masked everywhere but in the uploaded files (a Secret's keys stay, its values are
+masked). The tree is byte-for-byte deterministic.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import posixpath
 import shutil
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
+
+import yaml
 
 from configs.render import to_json
 from review.mock_runtime import (
@@ -38,6 +47,16 @@ from settings.stack_file import stack_argument
 MASK: Final = "[secret]"
 # Inputs shown in files of their own; the resource listing points there instead.
 _LONG_INPUTS: Final = {"uploads", "configJson", "jsonDataEncoded"}
+# The Kubernetes provider's resource types (`kubernetes:<group>/<version>:<Kind>`), apart from
+# its provider resource (`pulumi:providers:kubernetes`) and our components (`gatewayz:...`).
+_KUBERNETES: Final = "kubernetes:"
+# Where a cluster-scoped object (no metadata.namespace) is written.
+CLUSTER_SCOPED: Final = "_cluster"
+# What every object starts with, as `kubectl get -o yaml` writes it; the rest follows sorted.
+_HEAD: Final = ("apiVersion", "kind", "metadata")
+# pulumi-kubernetes v4.25.0 marks a Secret's `data` and `stringData` secret whole, whatever
+# the program marked (provider/pkg/provider/provider.go, annotateSecrets).
+_SECRET_FIELDS: Final = ("data", "stringData")
 
 
 def mask_secrets(value: Any) -> Any:
@@ -88,10 +107,68 @@ def _datasources(run: ProgramRun) -> dict[str, dict[str, Any]]:
     return sources
 
 
+def is_kubernetes_object(resource: Registration) -> bool:
+    """An object the Kubernetes provider sends to the API server."""
+    return resource.custom and resource.type.startswith(_KUBERNETES)
+
+
+def manifest_path(resource: Registration) -> str:
+    """Where an object's YAML is written in the tree: kubernetes/<namespace>/<Kind>/<name>.yaml."""
+    metadata = resource.plain_inputs()["metadata"]
+    return posixpath.join("kubernetes", metadata.get("namespace") or CLUSTER_SCOPED,
+                          resource.plain_inputs()["kind"], f"{metadata['name']}.yaml")
+
+
+def _as_sent(value: Any) -> Any:
+    """Keys sorted, and numbers as the provider sends them: the registration holds every number
+    as a protobuf double (`replicas: 3.0`), the fields of a Kubernetes object are integers."""
+    if isinstance(value, dict):
+        return {key: _as_sent(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_as_sent(child) for child in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def manifest(resource: Registration) -> dict[str, Any]:
+    """The object as the provider sends it (the registration's inputs, camelCase as it has
+    them), secrets masked: a Secret's keys are shown, each value masked."""
+    inputs = mask_secrets(resource.inputs)
+    if inputs.get("kind") == "Secret":
+        plain = resource.plain_inputs()
+        for field_name in _SECRET_FIELDS:
+            if field_name in plain:
+                inputs[field_name] = dict.fromkeys(plain[field_name], MASK)
+    body = _as_sent(inputs)
+    return {**{key: body.pop(key) for key in _HEAD if key in body}, **body}
+
+
+class _ManifestDumper(yaml.SafeDumper):
+    """Multi-line strings (a ConfigMap's files) as literal blocks, readable in a diff; PyYAML
+    falls back to a quoted scalar where a block cannot hold the text exactly."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value,
+                                   style="|" if "\n" in value else None)
+
+
+_ManifestDumper.add_representer(str, _represent_str)
+
+
+def to_manifest_yaml(document: Mapping[str, Any]) -> str:
+    # Key order is `manifest`'s; long lines stay whole (configs/render.py's reason).
+    return yaml.dump(dict(document), Dumper=_ManifestDumper, sort_keys=False,
+                     default_flow_style=False, width=1 << 20)
+
+
 def _resource_view(resource: Registration) -> dict[str, Any]:
-    inputs = mask_secrets({key: value for key, value in resource.inputs.items()
-                           if key not in _LONG_INPUTS})
-    return {
+    kubernetes = is_kubernetes_object(resource)
+    # A Kubernetes object is a file of its own, which the listing names: a change to it shows
+    # in that file alone.
+    elsewhere = set(resource.inputs) if kubernetes else _LONG_INPUTS & set(resource.inputs)
+    view = {
         "type": resource.type,
         "name": resource.name,
         "parent": _short_name(resource.parent),
@@ -101,9 +178,13 @@ def _resource_view(resource: Registration) -> dict[str, Any]:
                     "deleteBeforeReplace": resource.delete_before_replace,
                     "deletedWith": _short_name(resource.deleted_with),
                     "replaceWith": [_short_name(urn) for urn in resource.replace_with]},
-        "inputs": inputs,
-        "shownElsewhere": sorted(_LONG_INPUTS & set(resource.inputs)),
+        "inputs": mask_secrets({key: value for key, value in resource.inputs.items()
+                                if key not in elsewhere}),
+        "shownElsewhere": sorted(elsewhere),
     }
+    if kubernetes:
+        view["manifest"] = manifest_path(resource)
+    return view
 
 
 @dataclass(frozen=True)
@@ -162,7 +243,23 @@ def render(stack: str, out: Path, overrides: Mapping[str, Any] | None = None) ->
         key=lambda view: (view["type"], view["name"])))
     _dump(out / "outputs.json", {name: MASK if secret else value
                                  for name, (value, secret) in run.outputs.items()})
+    _write_manifests(run, out)
     return run
+
+
+def _write_manifests(run: ProgramRun, out: Path) -> None:
+    """Each Kubernetes object in a file of its own (none on a Docker stack)."""
+    written: dict[str, str] = {}
+    for resource in run.resources:
+        if not is_kubernetes_object(resource):
+            continue
+        path = manifest_path(resource)
+        # Two objects of one kind and name in one namespace: the API server keeps one.
+        assert path not in written, f"{resource.name} and {written[path]} are both {path}"
+        written[path] = resource.name
+        target = out / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(to_manifest_yaml(manifest(resource)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,6 +9,9 @@ import pytest
 from review.mock_runtime import ProgramRun, run_content, run_program, stack_config
 
 STACKS = ("staging", "production")
+# The example stack of the Kubernetes platform (Pulumi.cluster.yaml): the engine tier runs it,
+# the Docker stacks' tests here do not.
+CLUSTER = "cluster"
 
 
 @functools.cache
@@ -41,6 +44,7 @@ def content(stack: str) -> ProgramRun:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     # Here, not in tests/smoke/conftest.py: pytest reads options only from the first conftests.
-    parser.addoption("--stack", choices=(*STACKS, "dev"),
+    parser.addoption("--stack", choices=(*STACKS, CLUSTER, "dev"),
                      help="the stack the smoke test (make smoke) or the engine tier (make engine; "
-                          "dev: `make up` itself) runs")
+                          "dev: `make up` itself; cluster: on the tests' Kubernetes control "
+                          "plane) runs")

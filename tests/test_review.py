@@ -19,8 +19,8 @@ from ops.tunnel import VERIFY_PORTS, ssh_command
 from review import config_docs
 from review import diff as review_diff
 from review.diff import changed_files, diff_trees
-from review.mock_runtime import FAKE_SECRET_PREFIX
-from review.render import MASK, render
+from review.mock_runtime import FAKE_SECRET_PREFIX, ProgramRun, stack_settings
+from review.render import CLUSTER_SCOPED, MASK, render
 from review.validate import validate
 from settings.stack_file import ROOT
 from tests.support.tools import require_tool
@@ -107,6 +107,78 @@ def test_diff_names_the_files_that_differ(trees: dict[str, Path], tmp_path: Path
     assert names == ["files/loki/etc/loki/config.yaml"]
     assert review_diff.summary("staging", "origin/main", names) == (
         "staging: 1 rendered file(s) differ from origin/main: files/loki/etc/loki/config.yaml")
+
+
+# The example stack on Kubernetes (Pulumi.cluster.yaml).
+CLUSTER = "cluster"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> tuple[ProgramRun, Path]:
+    out = tmp_path_factory.mktemp("render") / CLUSTER
+    return render(CLUSTER, out), out
+
+
+def _manifests(tree: Path) -> dict[str, Any]:
+    return {str(path.relative_to(tree / "kubernetes")): yaml.safe_load(path.read_text())
+            for path in sorted((tree / "kubernetes").rglob("*")) if path.is_file()}
+
+
+def test_render_writes_each_kubernetes_object_to_a_yaml_file_of_its_own(
+        cluster: tuple[ProgramRun, Path]) -> None:
+    run, tree = cluster
+    registered = {(r.plain_inputs()["metadata"].get("namespace", CLUSTER_SCOPED),
+                   r.plain_inputs()["kind"], r.plain_inputs()["metadata"]["name"]): r
+                  for r in run.resources if r.custom and r.type.startswith("kubernetes:")}
+    manifests = _manifests(tree)
+    assert len(manifests) == len(registered) > 1
+    for path, manifest in manifests.items():
+        namespace, kind, name = path.removesuffix(".yaml").split("/")
+        assert (manifest["kind"], manifest["metadata"]["name"]) == (kind, name), path
+        assert manifest["metadata"].get("namespace", CLUSTER_SCOPED) == namespace, path
+        # The group and version the provider's type token names (core's is "v1").
+        group_version = registered[namespace, kind, name].type.split(":")[1]
+        assert manifest["apiVersion"] == group_version.removeprefix("core/"), path
+    # As the provider sends it: the program's numbers are integers, not protobuf's doubles.
+    (stateful_set,) = [m for m in manifests.values() if m["kind"] == "StatefulSet"]
+    replicas = stack_settings(CLUSTER).kubernetes.alertmanager_replicas
+    assert stateful_set["spec"]["replicas"] == replicas
+    assert isinstance(stateful_set["spec"]["replicas"], int)
+
+
+def test_render_of_kubernetes_objects_masks_every_secret_value(
+        cluster: tuple[ProgramRun, Path]) -> None:
+    _, tree = cluster
+    leaking = [str(path.relative_to(tree)) for path in sorted(tree.rglob("*"))
+               if path.is_file() and FAKE_SECRET_PREFIX in path.read_text()]
+    assert leaking == []
+    secrets = [m for m in _manifests(tree).values() if m["kind"] == "Secret"]
+    assert secrets, "the cluster stack keeps its receivers' URLs in a Secret"
+    for secret in secrets:
+        # The keys (the files a pod mounts) stay readable; every value is masked.
+        values = [value for field in ("data", "stringData")
+                  for value in secret.get(field, {}).values()]
+        assert values, secret["metadata"]["name"]
+        assert set(values) == {MASK}, secret["metadata"]["name"]
+
+
+def test_cluster_render_is_byte_for_byte_deterministic_whatever_the_hash_seed(
+        tmp_path: Path) -> None:
+    _render_in_subprocess(CLUSTER, tmp_path / "one", "1")
+    _render_in_subprocess(CLUSTER, tmp_path / "two", "4242")
+    assert list(diff_trees(tmp_path / "one", tmp_path / "two")) == []
+    assert list((tmp_path / "one" / "kubernetes").rglob("*.yaml"))
+
+
+def test_diff_of_the_alertmanager_replicas_shows_only_its_stateful_set(
+        cluster: tuple[ProgramRun, Path], tmp_path: Path) -> None:
+    _, tree = cluster
+    replicas = stack_settings(CLUSTER).kubernetes.alertmanager_replicas
+    render(CLUSTER, tmp_path / "changed", overrides={"alertmanagerReplicas": replicas + 1})
+    (changed,) = changed_files(tree, tmp_path / "changed")
+    manifest = yaml.safe_load((tmp_path / "changed" / changed).read_text())
+    assert (manifest["kind"], manifest["metadata"]["name"]) == ("StatefulSet", "alertmanager"), (
+        changed)
 
 
 def test_docs_says_it_rewrote_nothing_or_what(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,

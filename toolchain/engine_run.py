@@ -213,6 +213,19 @@ def destroy(run: Cli) -> None:
     run.run("stack", "rm", "--yes", "--force", check=False)
 
 
+def secrets_in_plain_text(run: Cli) -> list[str]:
+    """Where a sentinel of SECRET_VALUES is readable in the stack's state: `pulumi stack
+    export`, and every file under the backend directory, as `<where>: <key>`."""
+    exported = run.run("stack", "export").stdout
+    where = [f"stack export: {key}" for key, value in SECRET_VALUES.items() if value in exported]
+    for path in sorted(run.backend.rglob("*")):
+        if path.is_file():
+            text = path.read_bytes().decode(errors="replace")
+            where += [f"{path.relative_to(run.backend)}: {key}"
+                      for key, value in SECRET_VALUES.items() if value in text]
+    return where
+
+
 def _of_stack(client: docker.DockerClient, stack: str) -> list[tuple[str, Any]]:
     """The stack's containers, networks and volumes on the engine (names
     `gatewayz-<stack>...`, services.docker_prefix)."""

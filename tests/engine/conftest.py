@@ -1,6 +1,8 @@
 """The engine tier's fixtures: the real Pulumi CLI (`make tools`) on a copy of the project, a
 file backend, a passphrase and PULUMI_HOME in a temporary directory, and the Docker engine
 `toolchain.dockerd.engine()` gives. One stack per run (`make engine STACK=...`, docs/engine.md).
+A stack of `platform: kubernetes` (`STACK=cluster`) runs tests/engine/kubernetes/ alone, whose
+conftest puts it on the tests' control plane: no Docker fixture here starts for it.
 
 The stack is `engine-<stack>`, a copy of `Pulumi.<stack>.yaml` under that name: every Docker
 name derives from the stack's name (`gatewayz-engine-<stack>...`), so a run never meets a
@@ -23,7 +25,10 @@ from typing import Any, Final, NoReturn
 import pytest
 from docker.errors import DockerException
 
+from review.mock_runtime import stack_settings
 from services import SERVICES, Service
+from settings import Platform
+from tests.support.cluster import AWAITS_NEEDING_NODES
 from tests.support.tools import missing, require_engine
 from toolchain import dockerd, engine_run, images
 from toolchain.cache import BuildError
@@ -51,7 +56,8 @@ class Cli(engine_run.Cli):
 def stack_name(request: pytest.FixtureRequest) -> str:
     stack = request.config.getoption("--stack")
     if not stack:
-        pytest.fail("the engine tier needs --stack staging|production (make engine STACK=...)")
+        pytest.fail("the engine tier needs --stack staging|production|cluster|dev "
+                    "(make engine STACK=...)")
     return str(stack)
 
 
@@ -122,19 +128,67 @@ def timed(request: pytest.FixtureRequest) -> Iterator[None]:
     TIMINGS[request.node.name] = time.monotonic() - start
 
 
-# The module that runs `make up` on the local dev stack (`make engine STACK=dev`); the other
-# modules run a real stack from its stack file.
+# The module that runs `make up` on the local dev stack (`make engine STACK=dev`), and the
+# folder that runs a stack of `platform: kubernetes`; the other modules run a Docker stack from
+# its stack file.
 DEV_MODULE: Final = "test_make_up.py"
+KUBERNETES_TESTS: Final = Path(__file__).parent / "kubernetes"
+
+
+def on_kubernetes(stack: str | None) -> bool:
+    """Whether `stack`'s file runs it on a Kubernetes cluster (`platform: kubernetes`)."""
+    if stack is None or stack == "dev":
+        return False
+    return stack_settings(stack).platform is Platform.KUBERNETES
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """`--stack dev` runs the dev stack's module alone; a real stack every other module."""
-    dev = config.getoption("--stack") == "dev"
-    engine = [item for item in items if item.path.parent == Path(__file__).parent]
-    off = [item for item in engine if (item.path.name == DEV_MODULE) != dev]
+    """`--stack dev` runs the dev stack's module alone, a Kubernetes stack the kubernetes/
+    folder alone, a Docker stack every other module."""
+    stack = config.getoption("--stack")
+    here = Path(__file__).parent
+    kubernetes = on_kubernetes(stack)
+
+    def runs(path: Path) -> bool:
+        if kubernetes:
+            return path.parent == KUBERNETES_TESTS
+        return path.parent == here and (path.name == DEV_MODULE) == (stack == "dev")
+
+    off = [item for item in items if item.path.is_relative_to(here) and not runs(item.path)]
     if off:
         config.hook.pytest_deselected(items=off)
         items[:] = [item for item in items if item not in off]
+
+
+def _what_ran(stack: str) -> list[str]:
+    """The summary's account of what the run was, on which platform."""
+    if on_kubernetes(stack):
+        skipped = ", ".join(kind.rsplit(":", 1)[-1] for kind in AWAITS_NEEDING_NODES)
+        return [
+            f"ran the cluster's objects (stack engine-{stack}, a copy of {stack}'s stack file) "
+            "with the Pulumi CLI, the Python language host and the kubernetes provider of `make "
+            "tools`, a file backend and a passphrase in a temporary directory",
+            "against the tests' control plane (etcd, kube-apiserver, kube-controller-manager of "
+            "`make tools`; no kubelet, scheduler or Docker): every object admitted and stored, "
+            "no pod run",
+            "awaits that need nodes skipped by the test's own stack transform "
+            f"(pulumi.com/skipAwait): {skipped}",
+            "not run: the Grafana content project (content/); the policy pack, whose policies "
+            f"judge Docker containers and volumes and Grafana resources, none of which {stack} "
+            "has"]
+    ran_as = "dev" if stack == "dev" else f"engine-{stack}, a copy of {stack}'s stack file"
+    # Staging alone watches no Redis.
+    run_here = [s for s in SERVICES if s is not Service.REDIS_EXPORTER or stack != "staging"]
+    return [
+        f"ran the containers' stack ({NAMESPACE}, stack {ran_as}) with the Pulumi CLI, the "
+        "Python language host and the docker provider of `make tools`, a file backend and a "
+        "passphrase in a temporary directory",
+        "ran from local builds of the pinned releases: "
+        f"{', '.join(s.value for s in run_here if s not in STANDINS)}",
+        "ran as labelled stand-ins (org.gatewayz.standin=true), not the real services: "
+        f"{', '.join(s.value for s in STANDINS)}",
+        "not run: the Grafana content project (content/), whose Grafana plugin cannot be "
+        "built here"]
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -146,18 +200,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if not stack or not any(ran.values()):
         return
     write = terminalreporter.write_line
-    ran_as = "dev" if stack == "dev" else f"engine-{stack}, a copy of {stack}'s stack file"
-    write(f"ran the containers' stack ({NAMESPACE}, stack {ran_as}) with the Pulumi CLI, the "
-          "Python language host and the docker provider of `make tools`, a file backend and a "
-          "passphrase in a temporary directory")
-    # Staging alone watches no Redis.
-    run_here = [s for s in SERVICES if s is not Service.REDIS_EXPORTER or stack != "staging"]
-    write("ran from local builds of the pinned releases: "
-          f"{', '.join(s.value for s in run_here if s not in STANDINS)}")
-    write("ran as labelled stand-ins (org.gatewayz.standin=true), not the real services: "
-          f"{', '.join(s.value for s in STANDINS)}")
-    write("not run: the Grafana content project (content/), whose Grafana plugin cannot be "
-          "built here")
+    for line in _what_ran(stack):
+        write(line)
     for name, seconds in TIMINGS.items():
         write(f"{name}: {seconds:.1f}s")
     passed = len(ran["passed"])

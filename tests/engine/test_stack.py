@@ -20,7 +20,7 @@ from services import SERVICES, Service, container_name, docker_prefix
 from tests.engine.conftest import Cli
 from tests.support.waiting import wait_until
 from toolchain import dockerd
-from toolchain.engine_run import SECRET_VALUES, leftovers
+from toolchain.engine_run import SECRET_VALUES, leftovers, secrets_in_plain_text
 
 pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("timed")]
 
@@ -130,14 +130,7 @@ def test_retention_change_replaces_only_prometheus_and_keeps_its_series(cli: Cli
 
 
 def test_state_holds_no_secret_in_plain_text(cli: Cli) -> None:
-    exported = cli.run("stack", "export").stdout
-    where = [f"stack export: {key}" for key, value in SECRET_VALUES.items() if value in exported]
-    for path in sorted(cli.backend.rglob("*")):
-        if path.is_file():
-            text = path.read_bytes().decode(errors="replace")
-            where += [f"{path.relative_to(cli.backend)}: {key}"
-                      for key, value in SECRET_VALUES.items() if value in text]
-    assert not where, where
+    assert secrets_in_plain_text(cli) == []
 
 
 def test_destroy(cli: Cli, docker_engine: dockerd.Engine) -> None:

@@ -5,17 +5,13 @@ on the namespace), `pulumi preview --expect-no-changes` passes right after, and 
 is refused by the protected namespace (production's `protectData`), then, unprotected, removes
 every object but the namespace, retained with its claims.
 
-No kubelet or scheduler runs here, so no pod ever runs or turns Ready, and three awaits would
-wait out their 10 minutes: the StatefulSet's (`.status.readyReplicas` equal to `spec.replicas`),
-a Service's (no "not ready" endpoints; it has a selector, so it is no "empty headless" Service)
-and Grafana's Ingress's (endpoints for each path's Service, and a `.status.loadBalancer.ingress`
-entry, which only an ingress controller writes), as pulumi-kubernetes 4.25.0 documents on each
-resource (apps/v1 StatefulSet, core/v1 Service, networking/v1 Ingress). The test's program,
-not the layer, marks those kinds with the provider's `pulumi.com/skipAwait: "true"` annotation
-(pulumi/pulumi-kubernetes#417, the workaround of #1974) through a stack transform, so the
-program a cluster runs still waits for Ready pods; what the API server alone shows is checked:
-the objects as stored, and the pods the StatefulSet controller creates admitted under Pod
-Security `restricted`."""
+No kubelet or scheduler runs here, so no pod ever runs or turns Ready: the program runs from
+`cluster_project`, whose stack transform marks the kinds whose await needs nodes or an ingress
+controller (the StatefulSet, the Services, Grafana's Ingress among them) with the provider's
+`pulumi.com/skipAwait` annotation (tests/support/cluster.py says which and why), so the program a
+cluster runs still waits for Ready pods; what the API server alone shows is checked: the objects
+as stored, and the pods the StatefulSet controller creates admitted under Pod Security
+`restricted`."""
 
 from __future__ import annotations
 
@@ -25,47 +21,20 @@ from typing import Final
 
 import pytest
 
-from tests.kubernetes.conftest import stack_on
-from tests.kubernetes.test_control_plane import DELETION_SECONDS
-from tests.support.kubernetes import ControlPlane
+from tests.support.cluster import cluster_project, stack_on
+from tests.support.kubernetes import DELETION_SECONDS, ControlPlane
 from tests.support.waiting import wait_until
-from toolchain.engine_run import SECRET_VALUES, Cli, copy_project
+from toolchain.engine_run import SECRET_VALUES, Cli
 
 SOURCE: Final = "cluster"
 STACK: Final = "kubernetes-up"
 NAMESPACE: Final = f"gatewayz-{STACK}"
 REPLICAS: Final = 2
-SKIP_AWAIT: Final = "pulumi.com/skipAwait"
-# What the program marks: the kinds whose await needs pods that run.
-NEEDS_PODS: Final = ("kubernetes:apps/v1:StatefulSet", "kubernetes:core/v1:Service",
-                     "kubernetes:networking.k8s.io/v1:Ingress")
-PROGRAM: Final = f'''"""The program; what awaits running pods marked skipAwait (no kubelet here)."""
-
-import pulumi
-
-AWAITED = {NEEDS_PODS!r}
-
-
-def skip_await(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
-    if args.type_ not in AWAITED:
-        return None
-    props = dict(args.props)
-    metadata = dict(props.get("metadata") or {{}})
-    metadata["annotations"] = {{**(metadata.get("annotations") or {{}}), "{SKIP_AWAIT}": "true"}}
-    props["metadata"] = metadata
-    return pulumi.ResourceTransformResult(props, args.opts)
-
-
-pulumi.runtime.register_resource_transform(skip_await)
-
-'''
 
 
 @pytest.fixture
 def cli(control_plane: ControlPlane, tmp_path: Path) -> Iterator[Cli]:
-    project = copy_project(tmp_path, SOURCE, as_stack=STACK)
-    main = project / "__main__.py"
-    main.write_text(PROGRAM + main.read_text())
+    project = cluster_project(tmp_path, SOURCE, as_stack=STACK)
     with stack_on(control_plane, tmp_path, project, STACK, source=SOURCE) as run:
         run.config_set("alertmanagerReplicas", str(REPLICAS))
         run.config_set("kubernetesNamespace", NAMESPACE)

@@ -11,15 +11,18 @@ import subprocess
 import httpx
 import pytest
 
-from tests.support.kubernetes import API_SERVER, CONTROLLER_MANAGER, ETCD, ControlPlane
+from tests.support.kubernetes import (
+    API_SERVER,
+    CONTROLLER_MANAGER,
+    DELETION_SECONDS,
+    ETCD,
+    ControlPlane,
+)
 from tests.support.tools import require_tool
 from tests.support.waiting import wait_until
 from toolchain import kubernetes
 
 NAMESPACE = "gatewayz-fixture-check"
-# The namespace controller deletes every object in the namespace, then the namespace; a loaded
-# 2-core machine slows its discovery of the API's resources.
-DELETION_SECONDS = 180.0
 
 
 @pytest.mark.parametrize(("binary", "reported"), [

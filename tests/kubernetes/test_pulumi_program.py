@@ -13,7 +13,7 @@ from typing import Final
 
 import pytest
 
-from tests.kubernetes.conftest import stack_on
+from tests.support.cluster import stack_on
 from tests.support.kubernetes import ControlPlane
 from toolchain.engine_run import REPO, Cli
 

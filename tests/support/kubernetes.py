@@ -44,6 +44,9 @@ LOOPBACK: Final = "127.0.0.1"
 # longer when the machine is busy.
 READY_SECONDS: Final = 240.0
 STOP_SECONDS: Final = 30.0
+# The namespace controller deletes every object in the namespace, then the namespace; a loaded
+# 2-core machine slows its discovery of the API's resources.
+DELETION_SECONDS: Final = 180.0
 LOG_LINES: Final = 40
 # The API server allocates Service IPs from this range. Nothing is ever sent there: no
 # kube-proxy or kubelet runs, so no address of it is routed or served.
