@@ -22,6 +22,7 @@ from review.diff import changed_files, diff_trees
 from review.mock_runtime import FAKE_SECRET_PREFIX, ProgramRun, stack_settings
 from review.render import CLUSTER_SCOPED, MASK, render
 from review.validate import validate
+from services import Service
 from settings.stack_file import ROOT
 from tests.support.tools import require_tool
 
@@ -140,7 +141,8 @@ def test_render_writes_each_kubernetes_object_to_a_yaml_file_of_its_own(
         group_version = registered[namespace, kind, name].type.split(":")[1]
         assert manifest["apiVersion"] == group_version.removeprefix("core/"), path
     # As the provider sends it: the program's numbers are integers, not protobuf's doubles.
-    (stateful_set,) = [m for m in manifests.values() if m["kind"] == "StatefulSet"]
+    (stateful_set,) = [m for m in manifests.values() if m["kind"] == "StatefulSet"
+                       and m["metadata"]["name"] == str(Service.ALERTMANAGER)]
     replicas = stack_settings(CLUSTER).kubernetes.alertmanager_replicas
     assert stateful_set["spec"]["replicas"] == replicas
     assert isinstance(stateful_set["spec"]["replicas"], int)
