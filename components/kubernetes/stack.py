@@ -7,6 +7,8 @@ from __future__ import annotations
 import pulumi
 
 from components.kubernetes.alertmanager import Alertmanager, AlertmanagerArgs
+from components.kubernetes.loki import Loki, LokiArgs
+from components.kubernetes.tempo import Tempo, TempoArgs
 from components.kubernetes.workload import Namespace, WorkloadArgs
 from components.stack import Generated
 from services import Service
@@ -20,6 +22,15 @@ def run_kubernetes(settings: Settings, generated: Generated,
     Alertmanager(str(Service.ALERTMANAGER), AlertmanagerArgs(
         WorkloadArgs.of(settings, Service.ALERTMANAGER, namespace.name), settings.alerting,
         replicas=settings.kubernetes.alertmanager_replicas), after)
+    # Parsing asks for the object storage on this platform (settings/parse.py).
+    storage = settings.kubernetes.object_storage
+    assert storage is not None
+    Loki(str(Service.LOKI), LokiArgs(
+        WorkloadArgs.of(settings, Service.LOKI, namespace.name), settings.retention.logs,
+        replicas=settings.kubernetes.loki_replicas, storage=storage), after)
+    Tempo(str(Service.TEMPO), TempoArgs(
+        WorkloadArgs.of(settings, Service.TEMPO, namespace.name), settings.retention.traces,
+        storage=storage, prometheus_replicas=settings.kubernetes.prometheus_replicas), after)
     return namespace
 
 

@@ -93,6 +93,28 @@ def probe(service: Service) -> core.ProbeArgs:
                           period_seconds=10, timeout_seconds=5, failure_threshold=3)
 
 
+def startup_probe(service: Service) -> core.ProbeArgs:
+    """The same check, given the service's start period (the Docker healthcheck's, services.py:
+    Loki and Tempo replay their WAL) before the liveness probe may restart it."""
+    check = probe(service)
+    period = check.period_seconds
+    assert isinstance(period, int)
+    seconds = int(SERVICES[service].start_period.removesuffix("s"))
+    return core.ProbeArgs(exec_=check.exec_, http_get=check.http_get, period_seconds=period,
+                          timeout_seconds=check.timeout_seconds,
+                          failure_threshold=-(-seconds // period))
+
+
+def scratch(service: Service) -> tuple[list[core.VolumeArgs], list[core.VolumeMountArgs]]:
+    """An emptyDir for each directory the service writes besides its data dir (the root
+    filesystem is read-only), as the Docker layer's tmpfs."""
+    names = [f"scratch-{index}" for index in range(len(SERVICES[service].scratch_dirs))]
+    return ([core.VolumeArgs(name=name, empty_dir=core.EmptyDirVolumeSourceArgs())
+             for name in names],
+            [core.VolumeMountArgs(name=name, mount_path=path)
+             for name, path in zip(names, SERVICES[service].scratch_dirs, strict=True)])
+
+
 def pod_security(service: Service) -> core.PodSecurityContextArgs:
     """The image's own user and group, as the Docker layer runs it; files of mounted volumes
     (secrets among them) belong to its group."""
