@@ -5,15 +5,16 @@ on the namespace), `pulumi preview --expect-no-changes` passes right after, and 
 is refused by the protected namespace (production's `protectData`), then, unprotected, removes
 every object but the namespace, retained with its claims.
 
-No kubelet or scheduler runs here, so no pod ever runs or turns Ready, and two awaits would wait
-out their 10 minutes: the StatefulSet's (`.status.readyReplicas` equal to `spec.replicas`) and
-the headless Service's (no "not ready" endpoints; it has a selector, so it is no "empty
-headless" Service), as pulumi-kubernetes 4.25.0 documents on each resource (apps/v1
-StatefulSet, core/v1 Service). The test's program, not the layer, marks those two with the
+No kubelet or scheduler runs here, so no pod ever runs or turns Ready, and three awaits would
+wait out their 10 minutes: the StatefulSet's (`.status.readyReplicas` equal to `spec.replicas`),
+the Deployment's (its new ReplicaSet's pods available) and the Services' (no "not ready"
+endpoints; each has a selector, so none is an "empty headless" Service), as pulumi-kubernetes
+4.25.0 documents on each resource (apps/v1 StatefulSet, apps/v1 Deployment, core/v1 Service).
+The test's program, not the layer, marks those three with the
 provider's `pulumi.com/skipAwait: "true"` annotation (pulumi/pulumi-kubernetes#417, the
 workaround of #1974) through a stack transform, so the program a cluster runs still waits for
 Ready pods; what the API server alone shows is checked: the objects as stored, and the pods
-the StatefulSet controller creates admitted under Pod Security `restricted`."""
+the StatefulSet and ReplicaSet controllers create admitted under Pod Security `restricted`."""
 
 from __future__ import annotations
 
@@ -35,7 +36,10 @@ NAMESPACE: Final = f"gatewayz-{STACK}"
 REPLICAS: Final = 2
 SKIP_AWAIT: Final = "pulumi.com/skipAwait"
 # What the program marks: the kinds whose await needs pods that run.
-NEEDS_PODS: Final = ("kubernetes:apps/v1:StatefulSet", "kubernetes:core/v1:Service")
+NEEDS_PODS: Final = ("kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:Deployment",
+                     "kubernetes:core/v1:Service")
+# Each Loki target's pods, fewer than the default three to keep the control plane's work small.
+LOKI_REPLICAS: Final = 2
 PROGRAM: Final = f'''"""The program; what awaits running pods marked skipAwait (no kubelet here)."""
 
 import pulumi
@@ -65,6 +69,8 @@ def cli(control_plane: ControlPlane, tmp_path: Path) -> Iterator[Cli]:
     main.write_text(PROGRAM + main.read_text())
     with stack_on(control_plane, tmp_path, project, STACK, source=SOURCE) as run:
         run.config_set("alertmanagerReplicas", str(REPLICAS))
+        for target in ("Write", "Read", "Backend"):
+            run.config_set(f"loki{target}Replicas", str(LOKI_REPLICAS))
         run.config_set("kubernetesNamespace", NAMESPACE)
         for key, value in SECRET_VALUES.items():
             run.config_set(key, value, secret=True)
@@ -88,8 +94,11 @@ def test_up_is_admitted_preview_sees_no_change_and_destroy_removes_the_namespace
         assert set(secret["data"]) == {"slack_api_url", "webhook_url", "heartbeat_url"}
         policies = api.get(f"/apis/networking.k8s.io/v1/namespaces/{NAMESPACE}/"
                            "networkpolicies").raise_for_status().json()["items"]
-        assert {policy["metadata"]["name"] for policy in policies} == {
-            "default-deny", "alertmanager-network"}
+        assert {policy["metadata"]["name"] for policy in policies} >= {
+            "default-deny", "alertmanager-network", "loki-write-network", "loki-read-network",
+            "loki-backend-network", "tempo-network"}
+        loki_secret = api.get(f"{base}/secrets/loki-object-storage").raise_for_status().json()
+        assert set(loki_secret["data"]) == {"object-storage-credentials"}
         assert api.get(f"/apis/policy/v1/namespaces/{NAMESPACE}/poddisruptionbudgets/"
                        "alertmanager").status_code == 200
 
@@ -99,9 +108,17 @@ def test_up_is_admitted_preview_sees_no_change_and_destroy_removes_the_namespace
             items = api.get(f"{base}/pods").raise_for_status().json()["items"]
             return {pod["metadata"]["name"] for pod in items}
 
-        expected = {f"alertmanager-{ordinal}" for ordinal in range(REPLICAS)}
-        wait_until("the StatefulSet's pods admitted by Pod Security", DELETION_SECONDS, pods,
-                   lambda found: found == expected)
+        # StatefulSet pods by their stable names; the read path's Deployment names its own.
+        expected = {f"alertmanager-{ordinal}" for ordinal in range(REPLICAS)} | {
+            f"loki-{target}-{ordinal}" for target in ("write", "backend")
+            for ordinal in range(LOKI_REPLICAS)} | {"tempo-0"}
+
+        def admitted(found: set[str]) -> bool:
+            read = {name for name in found if name.startswith("loki-read-")}
+            return expected <= found and len(read) == LOKI_REPLICAS
+
+        wait_until("the workloads' pods admitted by Pod Security", DELETION_SECONDS, pods,
+                   admitted)
 
         cli.run("preview", "--expect-no-changes")
 
@@ -115,8 +132,9 @@ def test_up_is_admitted_preview_sees_no_change_and_destroy_removes_the_namespace
         cli.run("state", "unprotect", "--all", "--yes")
         cli.run("destroy", "--yes", "--skip-preview")
         assert api.get(base).status_code == 200
-        left = api.get(f"/apis/apps/v1/namespaces/{NAMESPACE}/statefulsets").raise_for_status()
-        assert left.json()["items"] == []
+        for kind in ("statefulsets", "deployments"):
+            left = api.get(f"/apis/apps/v1/namespaces/{NAMESPACE}/{kind}").raise_for_status()
+            assert left.json()["items"] == [], kind
         api.delete(base).raise_for_status()
         wait_until(f"namespace {NAMESPACE} deleted", DELETION_SECONDS,
                    lambda: api.get(base).status_code == 404)
