@@ -19,8 +19,8 @@ LISTENS: Final = SERVICES[Service.LOKI].listens
 # First day of the only schema period. Fixed: moving it would orphan stored logs.
 SCHEMA_FROM: Final = "2025-01-01"
 # memberlist's gossip port, its default `bind_port` (grafana/loki v3.7.6
-# docs/sources/shared/configuration.md, memberlist block), stated so the Services and the
-# NetworkPolicy name the port the config binds.
+# vendor/github.com/grafana/dskit/kv/memberlist/tcp_transport.go, `memberlist.bind-port`),
+# stated so the Services and the NetworkPolicy name the port the config binds.
 MEMBERLIST_PORT: Final = 7946
 # What Kubernetes calls each piece the config names (components/kubernetes/loki.py makes
 # them): the headless Service every Loki pod joins the rings through, and each target's Service.

@@ -31,9 +31,10 @@ STACKS: Final[Mapping[str, tuple[Mapping[str, str], frozenset[str]]]] = {
     "cluster": ({"platform": "kubernetes", "backendMetricsUrl": "https://api.gatewayz.ai/metrics",
                  "redisAddress": "redis://redis:6379",
                  "alertCriticalReceiver": "webhook", "alertWarningReceiver": "slack",
+                 "alertHeartbeat": "true", "protectData": "true",
                  "objectStorageEndpoint": "https://s3.eu-west-1.amazonaws.com",
                  "lokiBucket": "gatewayz-cluster-loki", "tempoBucket": "gatewayz-cluster-tempo"},
-                frozenset({"alertWebhookUrl", "alertSlackWebhookUrl",
+                frozenset({"alertWebhookUrl", "alertSlackWebhookUrl", "alertHeartbeatUrl",
                            "objectStorageAccessKeyId", "objectStorageSecretAccessKey"})),
 }
 

@@ -68,8 +68,9 @@ STATEFUL: Final = (LokiTarget.WRITE, LokiTarget.BACKEND)
 # production/helm/loki/values.yaml, `write:`, `backend:`); Kubernetes' default 30 s otherwise.
 GRACE_SECONDS: Final = 300
 # Loki's pods among themselves: gRPC (distributors to ingesters, queriers to ingesters, the
-# scheduler and the index gateways) and memberlist's gossip, which is TCP alone (dskit's
-# memberlist TCPTransport carries packets over TCP too).
+# scheduler and the index gateways) and memberlist's gossip, which is TCP alone ("uses TCP for
+# both packet and stream", grafana/loki v3.7.6 vendor/github.com/grafana/dskit/kv/memberlist/
+# tcp_transport.go).
 PEERS: Final = ((GRPC, "TCP"), (MEMBERLIST_PORT, "TCP"))
 meta = kubernetes.meta.v1
 core = kubernetes.core.v1
