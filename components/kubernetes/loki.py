@@ -150,10 +150,11 @@ def _target(name: str, target: LokiTarget, args: LokiArgs, *, checksum: str,
     object_name = workload_name(target)
     stateful = target in STATEFUL
     # The target's clients reach it here: `loki` (the Docker alias) is the write path,
-    # where pushes go; `loki-read` Grafana's; `loki-backend` the compactor's gRPC.
+    # where pushes go; `loki-read` Grafana's; `loki-backend` the read path's compactor client,
+    # on gRPC. Within a target, pods reach each other by the addresses the rings hold.
+    ports = _ports("http", "grpc") if target is LokiTarget.BACKEND else _ports("http")
     core.Service(f"{name}-service", metadata=metadata(SERVICE_NAMES[target], workload, SERVICE),
-                 spec=core.ServiceSpecArgs(selector=selector, ports=_ports("http", "grpc")),
-                 opts=opts)
+                 spec=core.ServiceSpecArgs(selector=selector, ports=ports), opts=opts)
     scratch_volumes, scratch_mounts = scratch(SERVICE)
     # The read path keeps nothing: its caches live as long as the pod.
     data_volumes = [] if stateful else [core.VolumeArgs(

@@ -286,6 +286,25 @@ def test_pushes_reach_the_write_path_and_grafana_queries_the_read_path(
     assert url.port in {p["port"] for p in query["spec"]["ports"]}
 
 
+def test_the_read_path_finds_the_compactor_and_index_gateways_on_the_backend(
+        runs: tuple[ProgramRun, ProgramRun]) -> None:
+    _, kubernetes = runs
+    backend = by_target(kubernetes)["backend"]
+    labels = backend["spec"]["template"]["metadata"]["labels"]
+    config = mounted_config(kubernetes, Service.LOKI)
+    host, _, port = config["common"]["compactor_grpc_address"].partition(":")
+    compactor = named(kubernetes, SERVICE, host)
+    assert selects(compactor, labels)
+    assert int(port) in {p["port"] for p in compactor["spec"]["ports"]}
+    gateways = config["storage_config"]["tsdb_shipper"]["index_gateway_client"]["server_address"]
+    host, _, port = gateways.removeprefix("dns+").partition(":")
+    # `dns+`: every backend pod's address, so the headless Service that governs them.
+    headless = named(kubernetes, SERVICE, host)
+    assert headless["spec"]["clusterIP"] == "None"
+    assert backend["spec"]["serviceName"] == host
+    assert int(port) in {p["port"] for p in headless["spec"]["ports"]}
+
+
 def test_docker_grafana_still_queries_the_single_binary() -> None:
     settings = settings_of(DOCKER_TWIN)
     assert settings.platform is Platform.DOCKER
