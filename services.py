@@ -210,6 +210,8 @@ SERVICES: Final[Mapping[Service, ServiceFacts]] = {
                 Listener.HTTP, "Loki's push and query API", "lokiUrl", "Loki")},
             config_path="/etc/loki/config.yaml",
             data_dir="/loki",
+            # The object storage key pair on Kubernetes (configs/object_storage.py).
+            secrets_dir="/etc/loki/secrets",
             start_period="60s",
             # Every path of its config is under common.path_prefix, the data dir
             # (configs/loki.py).
@@ -239,6 +241,8 @@ SERVICES: Final[Mapping[Service, ServiceFacts]] = {
                     "Tempo's OTLP/HTTP receiver")},
             config_path="/etc/tempo/tempo.yaml",
             data_dir="/var/tempo",
+            # The object storage key pair on Kubernetes (configs/object_storage.py).
+            secrets_dir="/etc/tempo/secrets",
             start_period="60s",
             # Its config's paths (traces, WAL, generator WAL) are all under the data dir.
             scratch_dirs=("/tmp",)),

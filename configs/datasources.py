@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+from configs.loki import query_url
 from services import Service, internal_url
-from settings import Settings
+from settings import Platform, Settings
 
 
 class Uid(StrEnum):
@@ -55,6 +56,8 @@ class Datasource:
 def datasources(settings: Settings) -> tuple[Datasource, ...]:
     """Every datasource of the stack, Prometheus the only default."""
     span_window = {"spanStartTimeShift": "-5m", "spanEndTimeShift": "5m"}
+    # On Kubernetes the `loki` Service is the write path; queries go to the read path's.
+    loki = query_url(settings.platform is Platform.KUBERNETES)
     return (
         Datasource(Uid.PROMETHEUS, "Prometheus", internal_url(Service.PROMETHEUS), True, {
             "httpMethod": "POST",
@@ -64,7 +67,7 @@ def datasources(settings: Settings) -> tuple[Datasource, ...]:
                 {"name": EXEMPLAR_TRACE_LABEL, "datasourceUid": Uid.TEMPO.value},
             ],
         }),
-        Datasource(Uid.LOKI, "Loki", internal_url(Service.LOKI), False, {
+        Datasource(Uid.LOKI, "Loki", loki, False, {
             # A string in Grafana's Loki options (grafana/grafana, commit 0004722,
             # public/app/plugins/datasource/loki/types.ts: `LokiOptions.maxLines?: string`).
             "maxLines": "1000",

@@ -25,10 +25,10 @@ from configs.dashboards import model_health as model_health_dashboard
 from configs.dashboards import prometheus as prometheus_dashboard
 from configs.dashboards import redis as redis_dashboard
 from configs.dashboards import tempo as tempo_dashboard
-from configs.rules import backend, pipeline, recording, redis, stack, watchdog
+from configs.rules import backend, pipeline, recording, redis, rings, stack, watchdog
 from configs.rules.helpers import RUNBOOK, Runbook, runbook_url
 from services import Service
-from settings import Settings
+from settings import Platform, Settings
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,9 @@ class RuleFile:
     build: Callable[[Settings], dict[str, Any]]
     # Its alerts' section of docs/alerts.md; none for recording rules.
     section: str
+    # The platforms whose stacks write it: what only a cluster has (rings of many pods) is
+    # watched only there.
+    platforms: frozenset[Platform] = frozenset(Platform)
 
 
 @dataclass(frozen=True)
@@ -76,8 +79,14 @@ MIXINS: Final[tuple[Mixin, ...]] = (
                           "The alerting pipeline and the stores"),
                  RuleFile("watchdog.yml", watchdog.document, "The dead man's switch"))),
     Mixin(Service.PROMETHEUS, dashboards=(Builder(prometheus_dashboard.build, FolderUid.STACK),)),
-    Mixin(Service.LOKI, dashboards=(Builder(loki_dashboard.build, FolderUid.STACK),)),
-    Mixin(Service.TEMPO, dashboards=(Builder(tempo_dashboard.build, FolderUid.STACK),)),
+    Mixin(Service.LOKI,
+          rules=(RuleFile("loki-rings.yml", rings.loki_document, "Loki's rings on Kubernetes",
+                          frozenset({Platform.KUBERNETES})),),
+          dashboards=(Builder(loki_dashboard.build, FolderUid.STACK),)),
+    Mixin(Service.TEMPO,
+          rules=(RuleFile("tempo-rings.yml", rings.tempo_document,
+                          "Tempo's rings on Kubernetes", frozenset({Platform.KUBERNETES})),),
+          dashboards=(Builder(tempo_dashboard.build, FolderUid.STACK),)),
     Mixin(Service.GRAFANA),
     Mixin(Service.ALERTMANAGER),
 )
@@ -111,7 +120,7 @@ class AlertRunbook:
 def _documents(settings: Settings) -> dict[str, dict[str, Any]]:
     """Rule documents by file name, alerts still carrying `RUNBOOK`."""
     return {file.name: file.build(settings) for mixin in _mixins(settings)
-            for file in mixin.rules}
+            for file in mixin.rules if settings.platform in file.platforms}
 
 
 def _alert_rules(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

@@ -19,7 +19,7 @@ from settings import Settings
 from settings.stack_file import ROOT, file_settings
 
 PATH: Final = ROOT / "docs" / "alerts.md"
-STACKS: Final = ("staging", "production")
+STACKS: Final = ("staging", "production", "cluster")
 # Sections by rule file, in the order of the rule files (configs.mixins.FILES).
 SECTIONS: Final[Mapping[str, str]] = {file.name: file.section for file in FILES if file.section}
 FENCE: Final = "```"

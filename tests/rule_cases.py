@@ -14,7 +14,7 @@ from typing import Final
 
 from configs.rules import watchdog
 from services import Service, internal_address
-from settings import AlertThresholds, Settings, Severity, Size, parse_settings
+from settings import AlertThresholds, Platform, Settings, Severity, Size, parse_settings
 
 # The two stacks' alerting settings, as the rule and Alertmanager tests see them.
 STACKS: Final[Mapping[str, tuple[Mapping[str, str], frozenset[str]]]] = {
@@ -27,6 +27,15 @@ STACKS: Final[Mapping[str, tuple[Mapping[str, str], frozenset[str]]]] = {
                     "alertCriticalReceiver": "webhook", "alertWarningReceiver": "slack",
                     "alertHeartbeat": "true", "protectData": "true"},
                    frozenset({"alertWebhookUrl", "alertSlackWebhookUrl", "alertHeartbeatUrl"})),
+    # Production's alerting on Kubernetes, which adds the rules only a cluster has.
+    "cluster": ({"platform": "kubernetes", "backendMetricsUrl": "https://api.gatewayz.ai/metrics",
+                 "redisAddress": "redis://redis:6379",
+                 "alertCriticalReceiver": "webhook", "alertWarningReceiver": "slack",
+                 "alertHeartbeat": "true", "protectData": "true",
+                 "objectStorageEndpoint": "https://s3.eu-west-1.amazonaws.com",
+                 "lokiBucket": "gatewayz-cluster-loki", "tempoBucket": "gatewayz-cluster-tempo"},
+                frozenset({"alertWebhookUrl", "alertSlackWebhookUrl", "alertHeartbeatUrl",
+                           "objectStorageAccessKeyId", "objectStorageSecretAccessKey"})),
 }
 
 STEP: Final = "1m"
@@ -386,6 +395,29 @@ def _storage(s: _Stack, size: Size, threshold: float) -> tuple[Case, ...]:
     )
 
 
+def _ring_unhealthy(s: _Stack, service: Service) -> tuple[Case, ...]:
+    """One ring's members as one pod reports them; another pod's view of the same ring shows
+    the same member unhealthy (`max`, not a sum of views)."""
+    metric = f"{service}_ring_members"
+    labels = {**s.service(service), "name": "ingester"}
+    other = {**labels, "instance": f"{labels['instance']}-other"}
+
+    def members(unhealthy: int) -> Series:
+        return {series(metric, {**view, "state": state}): gauge(count)
+                for view in (labels, other)
+                for state, count in (("ACTIVE", 3 - unhealthy), ("Unhealthy", unhealthy))}
+
+    return (Case("a member unhealthy in every view: fires", members(1),
+                 (Fired(Severity.WARNING, s.scope(labels, ("job", "name")), number(1)),)),
+            Case("every member active: quiet", members(0)))
+
+
+def _kubernetes(s: _Stack) -> dict[str, tuple[Case, ...]]:
+    """The alerts only the Kubernetes platform renders."""
+    return {"LokiRingMemberUnhealthy": _ring_unhealthy(s, Service.LOKI),
+            "TempoRingMemberUnhealthy": _ring_unhealthy(s, Service.TEMPO)}
+
+
 def cases(settings: Settings) -> dict[str, tuple[Case, ...]]:
     """Cases by alert name, for every alert the rule files of `settings` define."""
     s = _Stack(settings)
@@ -443,6 +475,7 @@ def cases(settings: Settings) -> dict[str, tuple[Case, ...]]:
         "PrometheusStorageNearRetentionSize": _storage(s, settings.retention.metrics_size,
                                                        t.disk_ratio),
         **_pipeline(s, t),
+        **(_kubernetes(s) if settings.platform is Platform.KUBERNETES else {}),
         # Always firing, by design: its silence is caught by the heartbeat service, not here.
         watchdog.WATCHDOG: (Case("fires from the start, on no series at all", {},
                                  (Fired(watchdog.SEVERITY, {"env": s.env}, ""),),

@@ -96,6 +96,18 @@ def probe(service: Service, failure_threshold: int = 3) -> core.ProbeArgs:
                           failure_threshold=failure_threshold)
 
 
+def startup_probe(service: Service) -> core.ProbeArgs:
+    """The same check, given the service's start period (the Docker healthcheck's, services.py:
+    Loki and Tempo replay their WAL) before the liveness probe may restart it."""
+    check = probe(service)
+    period = check.period_seconds
+    assert isinstance(period, int)
+    seconds = int(SERVICES[service].start_period.removesuffix("s"))
+    return core.ProbeArgs(exec_=check.exec_, http_get=check.http_get, period_seconds=period,
+                          timeout_seconds=check.timeout_seconds,
+                          failure_threshold=-(-seconds // period))
+
+
 def pod_security(service: Service) -> core.PodSecurityContextArgs:
     """The image's own user and group, as the Docker layer runs it; files of mounted volumes
     (secrets among them) belong to its group."""

@@ -10,8 +10,8 @@ No kubelet or scheduler runs here, so no pod ever runs or turns Ready: the progr
 controller (the StatefulSet, the Services, Grafana's Ingress among them) with the provider's
 `pulumi.com/skipAwait` annotation (tests/support/cluster.py says which and why), so the program a
 cluster runs still waits for Ready pods; what the API server alone shows is checked: the objects
-as stored, and the pods the StatefulSet controller creates admitted under Pod Security
-`restricted`."""
+as stored, and the pods the StatefulSet and ReplicaSet controllers create admitted under Pod
+Security `restricted`."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ SOURCE: Final = "cluster"
 STACK: Final = "kubernetes-up"
 NAMESPACE: Final = f"gatewayz-{STACK}"
 REPLICAS: Final = 2
+# Each Loki target's pods, fewer than the default three to keep the control plane's work small.
+LOKI_REPLICAS: Final = 2
 
 
 @pytest.fixture
@@ -37,6 +39,9 @@ def cli(control_plane: ControlPlane, tmp_path: Path) -> Iterator[Cli]:
     project = cluster_project(tmp_path, SOURCE, as_stack=STACK)
     with stack_on(control_plane, tmp_path, project, STACK, source=SOURCE) as run:
         run.config_set("alertmanagerReplicas", str(REPLICAS))
+        run.config_set("prometheusReplicas", str(REPLICAS))
+        for target in ("Write", "Read", "Backend"):
+            run.config_set(f"loki{target}Replicas", str(LOKI_REPLICAS))
         run.config_set("kubernetesNamespace", NAMESPACE)
         for key, value in SECRET_VALUES.items():
             run.config_set(key, value, secret=True)
@@ -46,6 +51,7 @@ def cli(control_plane: ControlPlane, tmp_path: Path) -> Iterator[Cli]:
 def test_up_is_admitted_preview_sees_no_change_and_destroy_removes_the_namespace(
         cli: Cli, control_plane: ControlPlane) -> None:
     base = f"/api/v1/namespaces/{NAMESPACE}"
+    apps = f"/apis/apps/v1/namespaces/{NAMESPACE}"
     with control_plane.client() as api:
         assert api.get(base).status_code == 404
 
@@ -53,17 +59,20 @@ def test_up_is_admitted_preview_sees_no_change_and_destroy_removes_the_namespace
         namespace = api.get(base).raise_for_status().json()
         assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == \
             "restricted"
-        stateful_set = api.get(f"/apis/apps/v1/namespaces/{NAMESPACE}/statefulsets/"
-                               "alertmanager").raise_for_status().json()
-        assert stateful_set["spec"]["replicas"] == REPLICAS
+        for name in ("alertmanager",):
+            stored = api.get(f"{apps}/statefulsets/{name}").raise_for_status().json()
+            assert stored["spec"]["replicas"] == REPLICAS, name
         secret = api.get(f"{base}/secrets/alertmanager-receivers").raise_for_status().json()
         assert set(secret["data"]) == {"slack_api_url", "webhook_url", "heartbeat_url"}
         policies = api.get(f"/apis/networking.k8s.io/v1/namespaces/{NAMESPACE}/"
                            "networkpolicies").raise_for_status().json()["items"]
         assert {policy["metadata"]["name"] for policy in policies} == {
-            "default-deny", "alertmanager-network", "grafana-network"}
+            "default-deny", "alertmanager-network", "loki-write-network", "loki-read-network",
+            "loki-backend-network", "tempo-network", "grafana-network"}
         grafana = api.get(f"{base}/secrets/grafana-secrets").raise_for_status().json()
         assert set(grafana["data"]) == {"admin_password", "secret_key", "metrics_password"}
+        loki_secret = api.get(f"{base}/secrets/loki-object-storage").raise_for_status().json()
+        assert set(loki_secret["data"]) == {"object-storage-credentials"}
         ingress = api.get(f"/apis/networking.k8s.io/v1/namespaces/{NAMESPACE}/ingresses/"
                           "grafana").raise_for_status().json()
         assert ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"][
@@ -71,15 +80,28 @@ def test_up_is_admitted_preview_sees_no_change_and_destroy_removes_the_namespace
         assert api.get(f"/apis/policy/v1/namespaces/{NAMESPACE}/poddisruptionbudgets/"
                        "alertmanager").status_code == 200
 
-        # The StatefulSet controller creates the pods; the API server admits them only if they
-        # meet Pod Security `restricted` (a refused pod never appears, an event says why).
+        # The controllers create the pods; the API server admits them only if they meet Pod
+        # Security `restricted` (a refused pod never appears, an event says why).
         def pods() -> set[str]:
             items = api.get(f"{base}/pods").raise_for_status().json()["items"]
             return {pod["metadata"]["name"] for pod in items}
 
-        expected = {*(f"alertmanager-{ordinal}" for ordinal in range(REPLICAS)), "grafana-0"}
-        wait_until("the StatefulSet's pods admitted by Pod Security", DELETION_SECONDS, pods,
-                   lambda found: found == expected)
+        # StatefulSet pods by their stable names; a Deployment's by its prefix and count.
+        expected = {f"{name}-{ordinal}" for name in ("alertmanager",)
+                    for ordinal in range(REPLICAS)} | {
+            f"loki-{target}-{ordinal}" for target in ("write", "backend")
+            for ordinal in range(LOKI_REPLICAS)} | {"tempo-0", "grafana-0"}
+        deployments = {"loki-read-": LOKI_REPLICAS}
+
+        def admitted(found: set[str]) -> bool:
+            rest = found - expected
+            counts = {prefix: len({name for name in rest if name.startswith(prefix)})
+                      for prefix in deployments}
+            return found >= expected and counts == deployments \
+                and len(rest) == sum(deployments.values())
+
+        wait_until("every controller's pods admitted by Pod Security", DELETION_SECONDS, pods,
+                   admitted)
 
         cli.run("preview", "--expect-no-changes")
 

@@ -1,0 +1,150 @@
+"""Tempo on Kubernetes: the monolithic binary (`-target=all`) as one pod of a StatefulSet, its
+WAL and live store on the pod's claim, its blocks in object storage (the key pair mounted from a
+Secret 0400), its span metrics written to every Prometheus replica.
+
+One pod, because Tempo v3.0.3 scales only in microservices mode, whose write path runs through
+Kafka (grafana/tempo v3.0.3 docs/sources/tempo/reference-tempo-architecture/deployment-modes.md:
+"Microservices mode requires a Kafka-compatible system"; the scalable single binary was removed
+in 3.0). Two monolithic pods would each hold the traces sent to it alone, and query only those
+until they reach the bucket."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Final
+
+import pulumi
+import pulumi_kubernetes as kubernetes
+
+from components.kubernetes.object_storage import (
+    config_file,
+    config_mount,
+    config_volume,
+    credentials_env,
+    credentials_secret,
+    storage_egress,
+)
+from components.kubernetes.workload import (
+    Allow,
+    WorkloadArgs,
+    claim_retention,
+    container_security,
+    data_claim,
+    data_mount,
+    labels,
+    metadata,
+    network_policy,
+    pod_security,
+    probe,
+    resources,
+    scratch,
+    startup_probe,
+)
+from configs.render import to_yaml
+from configs.tempo import tempo_cluster_config, tempo_command
+from services import SERVICES, Listener, Service
+from settings import Duration, ObjectStorage
+
+SERVICE: Final = Service.TEMPO
+NAME: Final = str(SERVICE)
+FACTS: Final = SERVICES[SERVICE]
+REPLICAS: Final = 1
+# The StatefulSet's governing headless Service (`<service>-pods`, services.pod_address).
+PODS_SERVICE: Final = f"{NAME}-pods"
+OTLP: Final = tuple((FACTS.listens[listener], "TCP")
+                    for listener in (Listener.OTLP_GRPC, Listener.OTLP_HTTP))
+meta = kubernetes.meta.v1
+core = kubernetes.core.v1
+apps = kubernetes.apps.v1
+
+
+@dataclass(frozen=True)
+class TempoArgs:
+    workload: WorkloadArgs
+    retention: Duration
+    storage: ObjectStorage
+    prometheus_replicas: int
+
+
+def _ports() -> list[core.ServicePortArgs]:
+    return [core.ServicePortArgs(name=str(listener), port=port, target_port=port,
+                                 protocol="TCP")
+            for listener, port in FACTS.listens.items()]
+
+
+class Tempo(pulumi.ComponentResource):
+    def __init__(self, name: str, args: TempoArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("gatewayz:kubernetes:Tempo", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        workload = args.workload
+        config = to_yaml(tempo_cluster_config(workload.environment, args.retention,
+                                              args.storage, args.prometheus_replicas))
+        config_map = core.ConfigMap(
+            f"{name}-config", metadata=metadata(f"{NAME}-config", workload, SERVICE),
+            data={config_file(SERVICE): config}, opts=child)
+        secret = credentials_secret(f"{NAME}-object-storage", workload, SERVICE, args.storage,
+                                    child)
+
+        # The Docker alias: Grafana's datasource and the backend's OTLP exports name `tempo`
+        # on both platforms.
+        core.Service(f"{name}-service", metadata=metadata(NAME, workload, SERVICE),
+                     spec=core.ServiceSpecArgs(selector=labels(SERVICE), ports=_ports()),
+                     opts=child)
+        headless = core.Service(
+            f"{name}-pods", metadata=metadata(PODS_SERVICE, workload, SERVICE),
+            spec=core.ServiceSpecArgs(cluster_ip="None", selector=labels(SERVICE),
+                                      ports=_ports()),
+            opts=child)
+
+        scratch_volumes, scratch_mounts = scratch(SERVICE)
+        container = core.ContainerArgs(
+            name=NAME, image=workload.image, args=tempo_command(),
+            env=[credentials_env(SERVICE)],
+            ports=[core.ContainerPortArgs(name=str(listener), container_port=port)
+                   for listener, port in FACTS.listens.items()],
+            startup_probe=startup_probe(SERVICE), liveness_probe=probe(SERVICE),
+            readiness_probe=probe(SERVICE),
+            resources=resources(workload), security_context=container_security(SERVICE),
+            volume_mounts=[config_mount(SERVICE), data_mount(SERVICE), *scratch_mounts])
+        # The pod restarts with the file it runs: Tempo reads it at start only.
+        checksum = hashlib.sha256(config.encode()).hexdigest()
+        match = meta.LabelSelectorArgs(match_labels=labels(SERVICE))
+        apps.StatefulSet(
+            name, metadata=metadata(NAME, workload, SERVICE),
+            spec=apps.StatefulSetSpecArgs(
+                replicas=REPLICAS, service_name=headless.metadata.name, selector=match,
+                template=core.PodTemplateSpecArgs(
+                    metadata=meta.ObjectMetaArgs(
+                        labels=labels(SERVICE),
+                        annotations={"gatewayz.ai/config-sha256": checksum}),
+                    spec=core.PodSpecArgs(
+                        automount_service_account_token=False,
+                        security_context=pod_security(SERVICE),
+                        containers=[container],
+                        volumes=[config_volume(SERVICE, config_map, secret),
+                                 *scratch_volumes])),
+                # The WAL, the live store's recent traces and the generator's WAL: what has
+                # not reached the bucket yet survives a restart.
+                volume_claim_templates=[data_claim(workload, SERVICE)],
+                persistent_volume_claim_retention_policy=claim_retention(workload)),
+            opts=child)
+        # One pod: a drain may move it (a budget of none unavailable would block every drain);
+        # the budget states it, and holds should replicas ever grow.
+        kubernetes.policy.v1.PodDisruptionBudget(
+            f"{name}-disruption", metadata=metadata(NAME, workload, SERVICE),
+            spec=kubernetes.policy.v1.PodDisruptionBudgetSpecArgs(max_unavailable=1,
+                                                                  selector=match),
+            opts=child)
+
+        http = ((FACTS.http_port, "TCP"),)
+        # In: OTLP from anywhere (the backend exports from outside the cluster); the query API
+        # for Grafana's datasource and Prometheus' scrapes. Out: the bucket, and Prometheus'
+        # remote-write receiver (span metrics).
+        network_policy(f"{NAME}-network", workload, SERVICE, opts=child, ingress=[
+            Allow((), OTLP), Allow((Service.GRAFANA, Service.PROMETHEUS), http)],
+            egress=[storage_egress(args.storage),
+                    Allow((Service.PROMETHEUS,),
+                          ((SERVICES[Service.PROMETHEUS].http_port, "TCP"),))])
+        self.register_outputs({})
