@@ -25,10 +25,10 @@ from configs.dashboards import model_health as model_health_dashboard
 from configs.dashboards import prometheus as prometheus_dashboard
 from configs.dashboards import redis as redis_dashboard
 from configs.dashboards import tempo as tempo_dashboard
-from configs.rules import backend, pipeline, recording, redis, stack, watchdog
+from configs.rules import backend, pipeline, recording, redis, replicas, stack, watchdog
 from configs.rules.helpers import RUNBOOK, Runbook, runbook_url
 from services import Service
-from settings import Settings
+from settings import Platform, Settings
 
 
 @dataclass(frozen=True)
@@ -48,11 +48,13 @@ class Builder:
 @dataclass(frozen=True)
 class Mixin:
     """One row: a service, or (None) what is no service of the stack: the GatewayZ backend's
-    rules and dashboards, or the stack's as a whole; those are written on every stack."""
+    rules and dashboards, or the stack's as a whole; those are written on every stack of
+    `platform` (None: of both)."""
 
     service: Service | None
     rules: tuple[RuleFile, ...] = ()
     dashboards: tuple[Builder, ...] = ()
+    platform: Platform | None = None
 
 
 # Each service once (tests/test_mixins.py). Rule files in the order docs/alerts.md lists them,
@@ -75,6 +77,9 @@ MIXINS: Final[tuple[Mixin, ...]] = (
                  RuleFile("pipeline.yml", pipeline.document,
                           "The alerting pipeline and the stores"),
                  RuleFile("watchdog.yml", watchdog.document, "The dead man's switch"))),
+    # What runs as replicas on Kubernetes alone: Prometheus' HA pair, Alertmanager's cluster.
+    Mixin(None, rules=(RuleFile("replicas.yml", replicas.document, "Replicas on Kubernetes"),),
+          platform=Platform.KUBERNETES),
     Mixin(Service.PROMETHEUS, dashboards=(Builder(prometheus_dashboard.build, FolderUid.STACK),)),
     Mixin(Service.LOKI, dashboards=(Builder(loki_dashboard.build, FolderUid.STACK),)),
     Mixin(Service.TEMPO, dashboards=(Builder(tempo_dashboard.build, FolderUid.STACK),)),
@@ -88,7 +93,8 @@ FILES: Final = tuple(file for mixin in MIXINS for file in mixin.rules)
 def _mixins(settings: Settings) -> list[Mixin]:
     """The rows this stack writes."""
     return [mixin for mixin in MIXINS
-            if mixin.service is None or mixin.service in settings.services]
+            if (mixin.service is None or mixin.service in settings.services)
+            and mixin.platform in (None, settings.platform)]
 
 
 # --- rules ---------------------------------------------------------------------------------

@@ -7,8 +7,8 @@ namespace). Every target carries `env` as a target label, so even `up` has it.
 """
 
 import re
-from collections.abc import Iterable
-from typing import Final
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
 
 from configs.grafana import METRICS_USER as GRAFANA_METRICS_USER
 from services import (
@@ -135,6 +135,16 @@ def _target_job(target: ScrapeTarget) -> dict[str, object]:
         job["authorization"] = {"type": "Bearer", "credentials_file": credentials_file(target)}
     job["static_configs"] = [{"targets": [target.address], "labels": {"env": target.env}}]
     return job
+
+
+def job_env(job: Mapping[str, Any]) -> str:
+    """The `env` a rendered job gives its targets: its static label, or on Kubernetes the
+    relabelling that sets it on every discovered pod."""
+    if "static_configs" in job:
+        return str(job["static_configs"][0]["labels"]["env"])
+    (env,) = [rule["replacement"] for rule in job["relabel_configs"]
+              if rule.get("target_label") == "env"]
+    return str(env)
 
 
 def prometheus_config(settings: Settings, rule_files: Iterable[str]) -> dict[str, object]:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from configs.rules import watchdog
+from configs.rules import replicas, watchdog
 from services import Service, internal_address
 from settings import AlertThresholds, Settings, Severity, Size, parse_settings
 
@@ -27,6 +27,22 @@ STACKS: Final[Mapping[str, tuple[Mapping[str, str], frozenset[str]]]] = {
                     "alertCriticalReceiver": "webhook", "alertWarningReceiver": "slack",
                     "alertHeartbeat": "true", "protectData": "true"},
                    frozenset({"alertWebhookUrl", "alertSlackWebhookUrl", "alertHeartbeatUrl"})),
+}
+# The stacks whose rule files the rule tests check: the two above, and production's alerting on
+# the Kubernetes platform (replicas as the keys' defaults), which renders the replicas' alerts
+# too. Its Alertmanager config is production's.
+RULE_STACKS: Final[Mapping[str, tuple[Mapping[str, str], frozenset[str]]]] = {
+    **STACKS,
+    "cluster": ({"platform": "kubernetes", "environment": "production",
+                 "backendMetricsUrl": "https://api.gatewayz.ai/metrics",
+                 "redisAddress": "redis://redis:6379",
+                 "alertCriticalReceiver": "webhook", "alertWarningReceiver": "slack",
+                 "alertHeartbeat": "true", "protectData": "true",
+                 "objectStorageEndpoint": "https://s3.eu-west-1.amazonaws.com",
+                 "objectStorageRegion": "eu-west-1", "lokiBucket": "gatewayz-loki",
+                 "tempoBucket": "gatewayz-tempo"},
+                frozenset({"alertWebhookUrl", "alertSlackWebhookUrl", "alertHeartbeatUrl",
+                           "objectStorageAccessKeyId", "objectStorageSecretAccessKey"})),
 }
 
 STEP: Final = "1m"
@@ -58,7 +74,7 @@ class Case:
 
 
 def stack_settings(stack: str) -> Settings:
-    raw, secrets = STACKS[stack]
+    raw, secrets = RULE_STACKS[stack]
     return parse_settings(stack, raw, secrets)
 
 
@@ -235,6 +251,33 @@ def _target_down(s: _Stack) -> tuple[Case, ...]:
         Case("loki and grafana down: quiet, their own alerts' job",
              {series("up", alertmanager): gauge(1), series("up", loki): gauge(0),
               series("up", grafana): gauge(0)}),
+    )
+
+
+def _prometheus_replica_down(s: _Stack) -> tuple[Case, ...]:
+    # On Kubernetes `instance` is the pod's name (configs/prometheus.py).
+    first, second = ({"env": s.env, "job": Service.PROMETHEUS.job, "instance": f"prometheus-{i}"}
+                     for i in range(2))
+    return (
+        Case("one replica down, its twin up: fires",
+             {series("up", first): gauge(1), series("up", second): gauge(0)},
+             (Fired(Severity.WARNING, second, number(0)),)),
+        Case("both up: quiet", {series("up", first): gauge(1), series("up", second): gauge(1)}),
+        # No twin left to evaluate it in a real pair; nothing stands for "up" here either.
+        Case("both down: quiet", {series("up", first): gauge(0), series("up", second): gauge(0)}),
+    )
+
+
+def _alertmanager_member_missing(s: _Stack, replicas: int) -> tuple[Case, ...]:
+    pods = [{"env": s.env, "job": Service.ALERTMANAGER.job, "instance": f"alertmanager-{i}"}
+            for i in range(replicas)]
+    metric = "alertmanager_cluster_members"
+    # The last replica is gone; every other one sees one member fewer.
+    return (
+        Case("a peer lost: fires on each replica left",
+             {series(metric, pod): gauge(replicas - 1) for pod in pods[:-1]},
+             tuple(Fired(Severity.WARNING, pod, number(replicas - 1)) for pod in pods[:-1])),
+        Case("every peer seen: quiet", {series(metric, pod): gauge(replicas) for pod in pods}),
     )
 
 
@@ -443,6 +486,11 @@ def cases(settings: Settings) -> dict[str, tuple[Case, ...]]:
         "PrometheusStorageNearRetentionSize": _storage(s, settings.retention.metrics_size,
                                                        t.disk_ratio),
         **_pipeline(s, t),
+        **({"PrometheusReplicaDown": _prometheus_replica_down(s)}
+           if replicas.watches_prometheus_replicas(settings) else {}),
+        **({"AlertmanagerClusterMemberMissing": _alertmanager_member_missing(
+            s, settings.kubernetes.alertmanager_replicas)}
+           if replicas.watches_alertmanager_peers(settings) else {}),
         # Always firing, by design: its silence is caught by the heartbeat service, not here.
         watchdog.WATCHDOG: (Case("fires from the start, on no series at all", {},
                                  (Fired(watchdog.SEVERITY, {"env": s.env}, ""),),

@@ -28,7 +28,7 @@ _VALUE = re.compile(r"\{\{ \$value(?: \| \w+)? \}\}")
 _GROUPING = re.compile(r"\b(by|on|ignoring|without) \(([^)]*)\)")
 
 
-@pytest.fixture(params=sorted(rule_cases.STACKS))
+@pytest.fixture(params=sorted(rule_cases.RULE_STACKS))
 def settings(request: pytest.FixtureRequest) -> Settings:
     return rule_cases.stack_settings(str(request.param))
 

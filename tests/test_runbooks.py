@@ -40,7 +40,7 @@ def _slug(heading: str) -> str:
     return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
-@pytest.fixture(params=STACKS)
+@pytest.fixture(params=(*STACKS, *alerts_doc.KUBERNETES_STACKS))
 def settings(request: pytest.FixtureRequest) -> Settings:
     """The stack as its stack file describes it: the alerts it really renders."""
     return file_settings(str(request.param))
