@@ -105,8 +105,8 @@ def _ingress() -> list[Allow]:
 
 
 def _egress(settings: Settings) -> list[Allow]:
-    # Every service it scrapes, on that service's HTTP port (Alertmanager's 9093 is also where
-    # alerts go); the jobs outside the cluster (the backend, `extraTargets`) at any address on
+    # Every service it scrapes, on that service's HTTP port (Alertmanager's is also where alerts
+    # go); the jobs outside the cluster (the backend, `extraTargets`) at any address on
     # their own ports; the API server, which discovery lists and watches.
     scraped = [Allow((service,), ((SERVICES[service].http_port, "TCP"),))
                for service in settings.services]

@@ -5,15 +5,16 @@ on the namespace), `pulumi preview --expect-no-changes` passes right after, and 
 is refused by the protected namespace (production's `protectData`), then, unprotected, removes
 every object but the namespace, retained with its claims.
 
-No kubelet or scheduler runs here, so no pod ever runs or turns Ready, and two awaits would wait
-out their 10 minutes: the StatefulSet's (`.status.readyReplicas` equal to `spec.replicas`) and
-the headless Service's (no "not ready" endpoints; it has a selector, so it is no "empty
-headless" Service), as pulumi-kubernetes 4.25.0 documents on each resource (apps/v1
-StatefulSet, core/v1 Service). The test's program, not the layer, marks those two with the
-provider's `pulumi.com/skipAwait: "true"` annotation (pulumi/pulumi-kubernetes#417, the
-workaround of #1974) through a stack transform, so the program a cluster runs still waits for
-Ready pods; what the API server alone shows is checked: the objects as stored, and the pods
-the StatefulSet controller creates admitted under Pod Security `restricted`."""
+No kubelet or scheduler runs here, so no pod ever runs or turns Ready, and three awaits would
+wait out their 10 minutes: the StatefulSets' (`.status.readyReplicas` equal to `spec.replicas`),
+the Deployment's (its `Available` condition `True`) and the Services' (no "not ready"
+endpoints; each has a selector, so none is an "empty headless" Service), as pulumi-kubernetes
+4.25.0 documents on each resource (apps/v1 StatefulSet, apps/v1 Deployment, core/v1 Service).
+The test's program, not the layer, marks those kinds with the provider's `pulumi.com/skipAwait:
+"true"` annotation (pulumi/pulumi-kubernetes#417, the workaround of #1974) through a stack
+transform, so the program a cluster runs still waits for Ready pods; what the API server alone
+shows is checked: the objects as stored, and the pods the controllers create admitted under Pod
+Security `restricted`."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ NAMESPACE: Final = f"gatewayz-{STACK}"
 REPLICAS: Final = 2
 SKIP_AWAIT: Final = "pulumi.com/skipAwait"
 # What the program marks: the kinds whose await needs pods that run.
-NEEDS_PODS: Final = ("kubernetes:apps/v1:StatefulSet", "kubernetes:core/v1:Service")
+NEEDS_PODS: Final = ("kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:Deployment",
+                     "kubernetes:core/v1:Service")
 PROGRAM: Final = f'''"""The program; what awaits running pods marked skipAwait (no kubelet here)."""
 
 import pulumi
@@ -65,6 +67,7 @@ def cli(control_plane: ControlPlane, tmp_path: Path) -> Iterator[Cli]:
     main.write_text(PROGRAM + main.read_text())
     with stack_on(control_plane, tmp_path, project, STACK, source=SOURCE) as run:
         run.config_set("alertmanagerReplicas", str(REPLICAS))
+        run.config_set("prometheusReplicas", str(REPLICAS))
         run.config_set("kubernetesNamespace", NAMESPACE)
         for key, value in SECRET_VALUES.items():
             run.config_set(key, value, secret=True)
@@ -89,7 +92,8 @@ def test_up_is_admitted_preview_sees_no_change_and_destroy_removes_the_namespace
         policies = api.get(f"/apis/networking.k8s.io/v1/namespaces/{NAMESPACE}/"
                            "networkpolicies").raise_for_status().json()["items"]
         assert {policy["metadata"]["name"] for policy in policies} == {
-            "default-deny", "alertmanager-network"}
+            "default-deny", "alertmanager-network", "prometheus-network",
+            "redis-exporter-network"}
         assert api.get(f"/apis/policy/v1/namespaces/{NAMESPACE}/poddisruptionbudgets/"
                        "alertmanager").status_code == 200
 
@@ -99,9 +103,27 @@ def test_up_is_admitted_preview_sees_no_change_and_destroy_removes_the_namespace
             items = api.get(f"{base}/pods").raise_for_status().json()["items"]
             return {pod["metadata"]["name"] for pod in items}
 
-        expected = {f"alertmanager-{ordinal}" for ordinal in range(REPLICAS)}
-        wait_until("the StatefulSet's pods admitted by Pod Security", DELETION_SECONDS, pods,
-                   lambda found: found == expected)
+        expected = {f"{name}-{ordinal}" for name in ("alertmanager", "prometheus")
+                    for ordinal in range(REPLICAS)}
+
+        def admitted(found: set[str]) -> bool:
+            # The StatefulSets' pods by name, the Deployment's one by its prefix.
+            rest = found - expected
+            return found >= expected and len(rest) == 1 and \
+                next(iter(rest)).startswith("redis-exporter-")
+
+        wait_until("every controller's pods admitted by Pod Security", DELETION_SECONDS, pods,
+                   admitted)
+        prometheus = api.get(f"/apis/apps/v1/namespaces/{NAMESPACE}/statefulsets/"
+                             "prometheus").raise_for_status().json()
+        assert prometheus["spec"]["replicas"] == REPLICAS
+        credentials = api.get(f"{base}/secrets/prometheus-credentials").raise_for_status().json()
+        assert set(credentials["data"]) == {"grafana_metrics.password"}
+        # Discovery's Role binds in the namespace; the API server accepted its rules as given.
+        role = api.get(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{NAMESPACE}/roles/"
+                       "prometheus-discovery").raise_for_status().json()
+        assert {verb for rule in role["rules"] for verb in rule["verbs"]} == {
+            "get", "list", "watch"}
 
         cli.run("preview", "--expect-no-changes")
 
