@@ -8,7 +8,10 @@ scrapes and is scraped by)."""
 
 from __future__ import annotations
 
+import os
 import posixpath
+import subprocess
+from pathlib import Path
 from string import Template
 from typing import Any, Final
 
@@ -29,6 +32,7 @@ from tests.kubernetes.test_alertmanager_objects import (
     named,
 )
 from tests.support.stack import containers, files
+from tests.support.tools import require_tool
 
 NAME: Final = str(Service.PROMETHEUS)
 EXPORTER: Final = str(Service.REDIS_EXPORTER)
@@ -90,6 +94,25 @@ def _config(run: ProgramRun) -> dict[str, Any]:
 def _docker_config(docker: ProgramRun) -> dict[str, Any]:
     config: dict[str, Any] = yaml.safe_load(files(containers(docker)[NAME])[CONFIG])
     return config
+
+
+def test_the_mounted_files_pass_promtool(runs: tuple[ProgramRun, ProgramRun],
+                                         tmp_path: Path) -> None:
+    # Every file of the projected volume laid under tmp_path, so promtool finds the rule files
+    # and credentials the config names; POD_NAME as the downward API sets it.
+    _, kubernetes = runs
+    config_dir = posixpath.dirname(CONFIG)
+    for path in _mounted(kubernetes):
+        target = tmp_path / path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(_file(kubernetes, path).replace(config_dir, f"{tmp_path}{config_dir}"))
+    result = subprocess.run(
+        [require_tool("promtool"), "check", "config", "--lint=all",
+         str(tmp_path / CONFIG.lstrip("/"))],
+        capture_output=True, text=True, check=False,
+        env={**os.environ, "POD_NAME": f"{NAME}-0"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "replicas.yml" in result.stdout
 
 
 # --- the same Prometheus on both platforms -----------------------------------------------------
