@@ -324,6 +324,12 @@ def internal_url(service: Service, listener: Listener = Listener.HTTP) -> str:
     return f"http://{internal_address(service, listener)}"
 
 
+# The label every pod of a service carries on Kubernetes with the service's name: what its
+# workload selects its pods by, NetworkPolicies name their peers by, and Prometheus' pod
+# discovery keeps a job's targets by (kubernetes.io/docs, "Recommended Labels").
+NAME_LABEL: Final = "app.kubernetes.io/name"
+
+
 def pod_address(service: Service, ordinal: int, listener: Listener = Listener.HTTP) -> str:
     """`host:port` of one pod of a service's StatefulSet on Kubernetes: `<service>-<ordinal>`
     under the StatefulSet's governing headless Service `<service>-pods`, resolved within the
@@ -362,6 +368,7 @@ def secrets_dir(service: Service) -> str:
 
 
 __all__ = [
+    "NAME_LABEL",
     "SCRATCH_MB",
     "SERVICES",
     "Listener",

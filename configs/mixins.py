@@ -25,7 +25,7 @@ from configs.dashboards import model_health as model_health_dashboard
 from configs.dashboards import prometheus as prometheus_dashboard
 from configs.dashboards import redis as redis_dashboard
 from configs.dashboards import tempo as tempo_dashboard
-from configs.rules import backend, pipeline, recording, redis, rings, stack, watchdog
+from configs.rules import backend, pipeline, recording, redis, replicas, rings, stack, watchdog
 from configs.rules.helpers import RUNBOOK, Runbook, runbook_url
 from services import Service
 from settings import Platform, Settings
@@ -51,7 +51,7 @@ class Builder:
 @dataclass(frozen=True)
 class Mixin:
     """One row: a service, or (None) what is no service of the stack: the GatewayZ backend's
-    rules and dashboards, or the stack's as a whole; those are written on every stack."""
+    rules and dashboards, or the stack's as a whole."""
 
     service: Service | None
     rules: tuple[RuleFile, ...] = ()
@@ -78,6 +78,9 @@ MIXINS: Final[tuple[Mixin, ...]] = (
                  RuleFile("pipeline.yml", pipeline.document,
                           "The alerting pipeline and the stores"),
                  RuleFile("watchdog.yml", watchdog.document, "The dead man's switch"))),
+    # What runs as replicas on Kubernetes alone: Prometheus' HA pair, Alertmanager's cluster.
+    Mixin(None, rules=(RuleFile("replicas.yml", replicas.document, "Replicas on Kubernetes",
+                                frozenset({Platform.KUBERNETES})),)),
     Mixin(Service.PROMETHEUS, dashboards=(Builder(prometheus_dashboard.build, FolderUid.STACK),)),
     Mixin(Service.LOKI,
           rules=(RuleFile("loki-rings.yml", rings.loki_document, "Loki's rings on Kubernetes",

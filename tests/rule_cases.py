@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from configs.rules import watchdog
+from configs.rules import replicas, watchdog
 from services import Service, internal_address
 from settings import AlertThresholds, Platform, Settings, Severity, Size, parse_settings
 
@@ -247,6 +247,33 @@ def _target_down(s: _Stack) -> tuple[Case, ...]:
     )
 
 
+def _prometheus_replica_down(s: _Stack) -> tuple[Case, ...]:
+    # On Kubernetes `instance` is the pod's name (configs/prometheus.py).
+    first, second = ({"env": s.env, "job": Service.PROMETHEUS.job, "instance": f"prometheus-{i}"}
+                     for i in range(2))
+    return (
+        Case("one replica down, its twin up: fires",
+             {series("up", first): gauge(1), series("up", second): gauge(0)},
+             (Fired(Severity.WARNING, second, number(0)),)),
+        Case("both up: quiet", {series("up", first): gauge(1), series("up", second): gauge(1)}),
+        # No twin left to evaluate it in a real pair; nothing stands for "up" here either.
+        Case("both down: quiet", {series("up", first): gauge(0), series("up", second): gauge(0)}),
+    )
+
+
+def _alertmanager_member_missing(s: _Stack, replicas: int) -> tuple[Case, ...]:
+    pods = [{"env": s.env, "job": Service.ALERTMANAGER.job, "instance": f"alertmanager-{i}"}
+            for i in range(replicas)]
+    metric = "alertmanager_cluster_members"
+    # The last replica is gone; every other one sees one member fewer.
+    return (
+        Case("a peer lost: fires on each replica left",
+             {series(metric, pod): gauge(replicas - 1) for pod in pods[:-1]},
+             tuple(Fired(Severity.WARNING, pod, number(replicas - 1)) for pod in pods[:-1])),
+        Case("every peer seen: quiet", {series(metric, pod): gauge(replicas) for pod in pods}),
+    )
+
+
 def _share(metric: str, total: str, labels: Labels, failed: Labels, *, threshold: float,
            severity: Severity, scope: Labels) -> tuple[Case, ...]:
     """`failed` counts twice the threshold's share of `total` (1000 a minute), or half of it."""
@@ -476,6 +503,11 @@ def cases(settings: Settings) -> dict[str, tuple[Case, ...]]:
                                                        t.disk_ratio),
         **_pipeline(s, t),
         **(_kubernetes(s) if settings.platform is Platform.KUBERNETES else {}),
+        **({"PrometheusReplicaDown": _prometheus_replica_down(s)}
+           if replicas.watches_prometheus_replicas(settings) else {}),
+        **({"AlertmanagerClusterMemberMissing": _alertmanager_member_missing(
+            s, settings.kubernetes.alertmanager_replicas)}
+           if replicas.watches_alertmanager_peers(settings) else {}),
         # Always firing, by design: its silence is caught by the heartbeat service, not here.
         watchdog.WATCHDOG: (Case("fires from the start, on no series at all", {},
                                  (Fired(watchdog.SEVERITY, {"env": s.env}, ""),),

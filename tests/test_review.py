@@ -172,15 +172,18 @@ def test_cluster_render_is_byte_for_byte_deterministic_whatever_the_hash_seed(
     assert list((tmp_path / "one" / "kubernetes").rglob("*.yaml"))
 
 
-def test_diff_of_the_alertmanager_replicas_shows_only_its_stateful_set(
+def test_diff_of_the_alertmanager_replicas_shows_only_what_counts_them(
         cluster: tuple[ProgramRun, Path], tmp_path: Path) -> None:
     _, tree = cluster
     replicas = stack_settings(CLUSTER).kubernetes.alertmanager_replicas
     render(CLUSTER, tmp_path / "changed", overrides={"alertmanagerReplicas": replicas + 1})
-    (changed,) = changed_files(tree, tmp_path / "changed")
-    manifest = yaml.safe_load((tmp_path / "changed" / changed).read_text())
-    assert (manifest["kind"], manifest["metadata"]["name"]) == ("StatefulSet", "alertmanager"), (
-        changed)
+    changed = changed_files(tree, tmp_path / "changed")
+    manifests = [yaml.safe_load((tmp_path / "changed" / path).read_text()) for path in changed]
+    # Its StatefulSet, and Prometheus' rules (AlertmanagerClusterMemberMissing counts the
+    # replicas) with the Prometheus pods that restart on them.
+    assert sorted((m["kind"], m["metadata"]["name"]) for m in manifests) == [
+        ("ConfigMap", "prometheus-rules"), ("StatefulSet", "alertmanager"),
+        ("StatefulSet", "prometheus")], changed
 
 
 def test_docs_says_it_rewrote_nothing_or_what(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,

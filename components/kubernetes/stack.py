@@ -12,6 +12,8 @@ import pulumi
 from components.kubernetes.alertmanager import Alertmanager, AlertmanagerArgs
 from components.kubernetes.grafana import Grafana, GrafanaArgs
 from components.kubernetes.loki import Loki, LokiArgs
+from components.kubernetes.prometheus import Prometheus, PrometheusArgs
+from components.kubernetes.redis_exporter import RedisExporter, RedisExporterArgs
 from components.kubernetes.tempo import Tempo, TempoArgs
 from components.kubernetes.workload import Namespace, WorkloadArgs
 from components.stack import Generated
@@ -26,11 +28,23 @@ def _storage(settings: Settings) -> ObjectStorage:
     return storage
 
 
+def _redis_exporter(workload: WorkloadArgs, settings: Settings, _generated: Generated,
+                    opts: pulumi.ResourceOptions) -> RedisExporter:
+    # Settings.services names redis_exporter only where a Redis is watched.
+    assert settings.redis is not None
+    return RedisExporter(str(Service.REDIS_EXPORTER), RedisExporterArgs(workload, settings.redis),
+                         opts)
+
+
 Factory = Callable[[WorkloadArgs, Settings, Generated, pulumi.ResourceOptions],
                    pulumi.ComponentResource]
 
 # In the order Pulumi registers them; Grafana last, as on Docker.
 KUBERNETES_COMPONENTS: Final[Mapping[Service, Factory]] = {
+    Service.PROMETHEUS: lambda workload, settings, generated, opts: Prometheus(
+        str(Service.PROMETHEUS), PrometheusArgs(
+            workload, settings, grafana_metrics_password=generated.metrics_password,
+            replicas=settings.kubernetes.prometheus_replicas), opts),
     Service.LOKI: lambda workload, settings, _, opts: Loki(str(Service.LOKI), LokiArgs(
         workload, settings.retention.logs, replicas=settings.kubernetes.loki_replicas,
         storage=_storage(settings)), opts),
@@ -41,6 +55,7 @@ KUBERNETES_COMPONENTS: Final[Mapping[Service, Factory]] = {
         str(Service.ALERTMANAGER), AlertmanagerArgs(
             workload, settings.alerting, replicas=settings.kubernetes.alertmanager_replicas),
         opts),
+    Service.REDIS_EXPORTER: _redis_exporter,
     Service.GRAFANA: lambda workload, settings, generated, opts: Grafana(
         str(Service.GRAFANA), GrafanaArgs(
             workload, settings.grafana, ingress_host=settings.kubernetes.grafana_ingress_host,

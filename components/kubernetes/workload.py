@@ -12,13 +12,11 @@ from typing import Final
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from services import SCRATCH_MB, SERVICES, Service, data_dir
+from services import NAME_LABEL, SCRATCH_MB, SERVICES, Service, data_dir
 from settings import Settings
 from settings.keys import storage_key
 
 PART_OF: Final = "gatewayz"
-# The label a service's pods are selected by, and NetworkPolicies name their peers by.
-NAME_LABEL: Final = "app.kubernetes.io/name"
 # Pod Security Admission's level, enforced by the API server on every pod of the namespace
 # (kubernetes.io/docs/concepts/security/pod-security-admission).
 POD_SECURITY: Final = "restricted"

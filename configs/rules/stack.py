@@ -25,6 +25,7 @@ from configs.rules.helpers import (
     label,
     rule_file,
 )
+from configs.rules.replicas import watches_prometheus_replicas
 from services import Service
 from settings import Settings, Severity
 
@@ -57,7 +58,9 @@ def document(settings: Settings) -> dict[str, object]:
     # These jobs have alerts of their own (GrafanaDown in pipeline.py); TargetDown leaves them
     # out so nothing pages twice.
     own_alerts = (settings.backend.job, Service.REDIS_EXPORTER.job, loki, tempo,
-                  Service.GRAFANA.job)
+                  Service.GRAFANA.job,
+                  # PrometheusReplicaDown, where Prometheus runs as an HA pair.
+                  *((prometheus,) if watches_prometheus_replicas(settings) else ()))
     budget = settings.retention.metrics_size.bytes
     disk_ratio = settings.alerting.thresholds.disk_ratio
     # Tempo's metrics generator remote-writes through Prometheus' own queue manager,

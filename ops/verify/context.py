@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from configs.datasources import TYPES, Uid, datasources
 from configs.mixins import dashboards, rule_files
-from configs.prometheus import prometheus_config
+from configs.prometheus import job_env, prometheus_config
 from services import SERVICES, Listener, Published, Service
 from settings import Settings
 
@@ -147,8 +147,7 @@ def expected_for(settings: Settings) -> Expected:
     files: dict[str, dict[str, Any]] = rule_files(settings)
     return Expected(
         environment=settings.environment,
-        jobs={job["job_name"]: job["static_configs"][0]["labels"]["env"]
-              for job in config["scrape_configs"]},
+        jobs={job["job_name"]: job_env(job) for job in config["scrape_configs"]},
         rule_groups=tuple(str(group["name"]) for document in files.values()
                           for group in document["groups"]),
         receivers={severity.value: receiver.value

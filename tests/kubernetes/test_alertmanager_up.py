@@ -59,7 +59,7 @@ def test_up_is_admitted_preview_sees_no_change_and_destroy_removes_the_namespace
         namespace = api.get(base).raise_for_status().json()
         assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == \
             "restricted"
-        for name in ("alertmanager",):
+        for name in ("alertmanager", "prometheus"):
             stored = api.get(f"{apps}/statefulsets/{name}").raise_for_status().json()
             assert stored["spec"]["replicas"] == REPLICAS, name
         secret = api.get(f"{base}/secrets/alertmanager-receivers").raise_for_status().json()
@@ -67,12 +67,20 @@ def test_up_is_admitted_preview_sees_no_change_and_destroy_removes_the_namespace
         policies = api.get(f"/apis/networking.k8s.io/v1/namespaces/{NAMESPACE}/"
                            "networkpolicies").raise_for_status().json()["items"]
         assert {policy["metadata"]["name"] for policy in policies} == {
-            "default-deny", "alertmanager-network", "loki-write-network", "loki-read-network",
+            "default-deny", "alertmanager-network", "prometheus-network",
+            "redis-exporter-network", "loki-write-network", "loki-read-network",
             "loki-backend-network", "tempo-network", "grafana-network"}
         grafana = api.get(f"{base}/secrets/grafana-secrets").raise_for_status().json()
         assert set(grafana["data"]) == {"admin_password", "secret_key", "metrics_password"}
         loki_secret = api.get(f"{base}/secrets/loki-object-storage").raise_for_status().json()
         assert set(loki_secret["data"]) == {"object-storage-credentials"}
+        credentials = api.get(f"{base}/secrets/prometheus-credentials").raise_for_status().json()
+        assert set(credentials["data"]) == {"grafana_metrics.password"}
+        # Discovery's Role binds in the namespace; the API server accepted its rules as given.
+        role = api.get(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{NAMESPACE}/roles/"
+                       "prometheus-discovery").raise_for_status().json()
+        assert {verb for rule in role["rules"] for verb in rule["verbs"]} == {
+            "get", "list", "watch"}
         ingress = api.get(f"/apis/networking.k8s.io/v1/namespaces/{NAMESPACE}/ingresses/"
                           "grafana").raise_for_status().json()
         assert ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"][
@@ -87,11 +95,11 @@ def test_up_is_admitted_preview_sees_no_change_and_destroy_removes_the_namespace
             return {pod["metadata"]["name"] for pod in items}
 
         # StatefulSet pods by their stable names; a Deployment's by its prefix and count.
-        expected = {f"{name}-{ordinal}" for name in ("alertmanager",)
+        expected = {f"{name}-{ordinal}" for name in ("alertmanager", "prometheus")
                     for ordinal in range(REPLICAS)} | {
             f"loki-{target}-{ordinal}" for target in ("write", "backend")
             for ordinal in range(LOKI_REPLICAS)} | {"tempo-0", "grafana-0"}
-        deployments = {"loki-read-": LOKI_REPLICAS}
+        deployments = {"loki-read-": LOKI_REPLICAS, "redis-exporter-": 1}
 
         def admitted(found: set[str]) -> bool:
             rest = found - expected

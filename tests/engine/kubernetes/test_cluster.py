@@ -1,7 +1,8 @@
 """The engine tier on a Kubernetes stack, in order: preview; up, which the API server admits
 object by object (the objects the program registers, each stored where its kind lives); no diff
 right after; a one-setting change (`alertmanagerReplicas`, one more than the stack has) that
-updates the Alertmanager StatefulSet and nothing else; no secret in plain text in the state;
+updates the Alertmanager StatefulSet, and Prometheus' rules, whose AlertmanagerClusterMemberMissing
+counts the replicas, with the Prometheus StatefulSet that restarts on them, and nothing else; no secret in plain text in the state;
 destroy refused by the protected namespace (`protectData`), then, unprotected, removing every
 object but the namespace, retained with its claims, which the test deletes last. The objects
 are whatever the program registers (its run under mocks says which). docs/engine.md.
@@ -27,6 +28,7 @@ pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("timed")]
 
 NAMESPACE_KIND: Final = "Namespace"
 STATEFUL_SET: Final = "kubernetes:apps/v1:StatefulSet"
+CONFIG_MAP: Final = "kubernetes:core/v1:ConfigMap"
 
 
 @dataclass(frozen=True, order=True)
@@ -103,15 +105,17 @@ def test_no_changes_right_after_up(cli: Cli) -> None:
         f"{result.stderr[-2000:]}")
 
 
-def test_alertmanager_replicas_change_updates_only_its_stateful_set(
+def test_alertmanager_replicas_change_updates_only_what_counts_them(
         cli: Cli, control_plane: ControlPlane) -> None:
     replicas = stack_settings(cli.source).kubernetes.alertmanager_replicas + 1
     (stateful_set,) = [obj for obj in in_state(cli) if obj.kind == "StatefulSet"
                        and obj.name == str(Service.ALERTMANAGER)]
     cli.config_set("alertmanagerReplicas", str(replicas))
     preview = json.loads(cli.run("preview", "--json").stdout)
-    assert _changes(preview) == {("update", STATEFUL_SET, str(Service.ALERTMANAGER))}, (
-        preview.get("changeSummary"))
+    assert _changes(preview) == {
+        ("update", STATEFUL_SET, str(Service.ALERTMANAGER)),
+        ("update", STATEFUL_SET, str(Service.PROMETHEUS)),
+        ("update", CONFIG_MAP, f"{Service.PROMETHEUS}-rules")}, preview.get("changeSummary")
 
     cli.run("up", "--yes", "--skip-preview")
     with control_plane.client() as api:

@@ -1,0 +1,110 @@
+"""redis_exporter on Kubernetes: one stateless pod of a Deployment, the environment and password
+file the Docker layer gives it (configs/redis_exporter.py), the password from a Secret mounted
+read-only where REDIS_PASSWORD_FILE points, never in the environment; reached by Prometheus
+alone, reaching the Redis alone."""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import urlsplit
+
+import pulumi
+import pulumi_kubernetes as kubernetes
+
+from components.kubernetes.workload import (
+    Allow,
+    WorkloadArgs,
+    container_security,
+    labels,
+    metadata,
+    network_policy,
+    pod_security,
+    probe,
+    resources,
+)
+from configs.redis_exporter import PASSWORD_FILE, password_file, redis_exporter_env
+from services import SERVICES, Service
+from settings import Redis
+from settings.pulumi_config import reveal
+
+SERVICE: Final = Service.REDIS_EXPORTER
+NAME: Final = str(SERVICE)
+SECRET_MODE: Final = 0o400
+# Redis' own default port, where `redisAddress` names none (redis://host).
+REDIS_PORT: Final = 6379
+meta = kubernetes.meta.v1
+core = kubernetes.core.v1
+apps = kubernetes.apps.v1
+
+
+@dataclass(frozen=True)
+class RedisExporterArgs:
+    workload: WorkloadArgs
+    redis: Redis
+
+
+def redis_port(redis: Redis) -> int:
+    return urlsplit(redis.address).port or REDIS_PORT
+
+
+class RedisExporter(pulumi.ComponentResource):
+    def __init__(self, name: str, args: RedisExporterArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("gatewayz:kubernetes:RedisExporter", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        workload, redis = args.workload, args.redis
+        facts = SERVICES[SERVICE]
+        secrets_dir, file_name = posixpath.split(PASSWORD_FILE)
+
+        volumes: list[core.VolumeArgs] = []
+        mounts: list[core.VolumeMountArgs] = []
+        if redis.password is not None:
+            secret = core.Secret(
+                f"{name}-password", metadata=metadata(f"{NAME}-password", workload, SERVICE),
+                type="Opaque",
+                string_data={file_name: reveal(redis.password).apply(
+                    lambda password: password_file(redis, password))},
+                opts=child)
+            volumes.append(core.VolumeArgs(name="secrets", secret=core.SecretVolumeSourceArgs(
+                secret_name=secret.metadata.name,
+                items=[core.KeyToPathArgs(key=file_name, path=file_name, mode=SECRET_MODE)])))
+            mounts.append(core.VolumeMountArgs(name="secrets", mount_path=secrets_dir,
+                                               read_only=True))
+
+        container = core.ContainerArgs(
+            name=NAME, image=workload.image,
+            env=[core.EnvVarArgs(name=key, value=value)
+                 for key, value in sorted(redis_exporter_env(redis).items())],
+            ports=[core.ContainerPortArgs(name="http", container_port=facts.http_port)],
+            liveness_probe=probe(SERVICE), readiness_probe=probe(SERVICE),
+            resources=resources(workload), security_context=container_security(SERVICE),
+            volume_mounts=mounts or None)
+        kubernetes.apps.v1.Deployment(
+            name, metadata=metadata(NAME, workload, SERVICE),
+            spec=apps.DeploymentSpecArgs(
+                # Stateless, and one is enough: a scrape missed while it restarts is one gap.
+                replicas=1,
+                selector=meta.LabelSelectorArgs(match_labels=labels(SERVICE)),
+                template=core.PodTemplateSpecArgs(
+                    metadata=meta.ObjectMetaArgs(labels=labels(SERVICE)),
+                    spec=core.PodSpecArgs(
+                        automount_service_account_token=False,
+                        security_context=pod_security(SERVICE),
+                        containers=[container], volumes=volumes or None))),
+            opts=child)
+        # Scraped in the cluster only: the Docker alias, as on the stack network.
+        core.Service(name, metadata=metadata(NAME, workload, SERVICE),
+                     spec=core.ServiceSpecArgs(
+                         type="ClusterIP", selector=labels(SERVICE),
+                         ports=[core.ServicePortArgs(name="http", port=facts.http_port,
+                                                     target_port=facts.http_port,
+                                                     protocol="TCP")]),
+                     opts=child)
+
+        # In: Prometheus' scrapes. Out: the Redis, outside the cluster, on its port.
+        network_policy(f"{NAME}-network", workload, SERVICE, opts=child,
+                       ingress=[Allow((Service.PROMETHEUS,), ((facts.http_port, "TCP"),))],
+                       egress=[Allow((), ((redis_port(redis), "TCP"),))])
+        self.register_outputs({})
