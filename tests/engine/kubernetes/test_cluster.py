@@ -1,12 +1,12 @@
-"""The engine tier on a Kubernetes stack, in order: preview; up, which the API server admits
-object by object (the objects the program registers, each stored where its kind lives); no diff
-right after; a one-setting change (`alertmanagerReplicas`, one more than the stack has) that
-updates the Alertmanager StatefulSet, and Prometheus' rules, whose AlertmanagerClusterMemberMissing
-counts the replicas, with the Prometheus StatefulSet that restarts on them, and nothing else; no secret in plain text in the state;
-destroy refused by the protected namespace (`protectData`), then, unprotected, removing every
-object but the namespace, retained with its claims, which the test deletes last. The objects
-are whatever the program registers (its run under mocks says which). docs/engine.md.
-"""
+"""The engine tier on a Kubernetes stack, in order: preview; up, which the API server admits object
+by object (the objects the program registers, each stored where its kind lives); no diff right
+after; a one-setting change (`alertmanagerReplicas`, one more than the stack has) that updates
+the Alertmanager StatefulSet, and Prometheus' rules, whose AlertmanagerClusterMemberMissing
+counts the replicas, with the Prometheus StatefulSet that restarts on them, and nothing else; no
+secret in plain text in the state; destroy refused by the protected namespace (`protectData`),
+then, unprotected, removing every object but the namespace, retained with its claims, which the
+test deletes last. The objects are whatever the program registers (its run under mocks says
+which). docs/engine.md."""
 
 from __future__ import annotations
 
