@@ -123,7 +123,6 @@ validate: venv
 ## smoke STACK=...: the rendered stack's containers on Docker (docs/smoke.md)
 smoke: tools
 	$(if $(filter dev,$(STACK)),$(error make smoke runs a real stack: STACK=staging or STACK=production))
-	$(if $(filter cluster,$(STACK)),$(error make smoke runs a Docker stack's containers: STACK=staging or STACK=production; the cluster stack's run is make engine STACK=cluster))
 	$(VENV)/bin/pytest tests/smoke -m smoke --stack $(STACK) -p no:cacheprovider
 
 # The real Pulumi CLI and docker provider on the stack, against a file backend in a temporary

@@ -40,7 +40,7 @@ from configs.rules.watchdog import WATCHDOG
 from review.mock_runtime import stack_settings
 from review.render import Rendered, load, render
 from services import SERVICES, Service
-from settings import Settings
+from settings import Platform, Settings
 from settings.stack_file import ROOT
 from tests.smoke.clients import Alertmanager, Catcher, Prometheus
 from tests.smoke.containers import Health, create, logs_tail, wait_healthy
@@ -148,7 +148,11 @@ def stack_name(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def settings(stack_name: str) -> Settings:
-    return stack_settings(stack_name, SMOKE_OVERRIDES.get(stack_name))
+    settings = stack_settings(stack_name, SMOKE_OVERRIDES.get(stack_name))
+    if settings.platform is not Platform.DOCKER:
+        pytest.fail(f"the smoke test runs a Docker stack's containers; {stack_name} is a "
+                    f"{settings.platform} stack: `make engine STACK={stack_name}` runs it")
+    return settings
 
 
 @pytest.fixture(scope="session")
