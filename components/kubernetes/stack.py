@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Final
 
 import pulumi
+import pulumi_kubernetes as kubernetes
 
 from components.kubernetes.alertmanager import Alertmanager, AlertmanagerArgs
 from components.kubernetes.grafana import Grafana, GrafanaArgs
@@ -67,6 +68,13 @@ KUBERNETES_COMPONENTS: Final[Mapping[Service, Factory]] = {
 
 def run_kubernetes(settings: Settings, generated: Generated,
                    opts: pulumi.ResourceOptions | None = None) -> Namespace:
+    # The kubeconfig's cluster, as the default provider would reach it, but with ConfigMaps
+    # updated in place (pulumi-kubernetes 4.25.0 `enableConfigMapMutable`) rather than
+    # replaced: a changed rule file is one update of its ConfigMap, and the pods' config
+    # checksum (each workload's pod template) rolls them, instead of a replace that the
+    # StatefulSet reading the ConfigMap's name would follow with a replace of its own.
+    provider = kubernetes.Provider("kubernetes", enable_config_map_mutable=True, opts=opts)
+    opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(provider=provider))
     namespace = Namespace("namespace", settings.kubernetes.namespace, settings.protect_data, opts)
     after = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[namespace]))
     for service, factory in KUBERNETES_COMPONENTS.items():

@@ -229,13 +229,13 @@ def test_objects_are_the_same_at_every_run_with_stable_names() -> None:
         {(r.type, r.name): r.inputs for r in second.resources}
     # Every object is named by the program, never auto-named with a random suffix.
     for resource in first.resources:
-        if resource.custom:
+        if resource.custom and resource.type.startswith("kubernetes:"):
             assert resource.plain_inputs()["metadata"]["name"], resource.name
 
 
 def test_the_namespace_is_the_setting() -> None:
     run = kubernetes_run(kubernetesNamespace="obs-staging")
-    namespaced = [r for r in run.resources if r.custom
+    namespaced = [r for r in run.resources if r.custom and r.type.startswith("kubernetes:")
                   and r.type != "kubernetes:core/v1:Namespace"]
     assert namespaced
     assert {r.plain_inputs()["metadata"]["namespace"] for r in namespaced} == {"obs-staging"}
