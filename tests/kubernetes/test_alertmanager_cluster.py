@@ -5,7 +5,8 @@ pods to turn Ready (no skipAwait here), and the replicas find each other by the 
 Service's names: each reports every replica a member of its gossip cluster.
 
 Where the machine cannot run a node the test skips with the exact reason (NodeUnavailableError);
-without the binaries it skips on a workstation and fails under CI=true, as the others do."""
+without the binaries or Debian's packages (.ci/run) it skips on a workstation and fails under
+CI=true, as the others do."""
 
 from __future__ import annotations
 
@@ -21,13 +22,15 @@ from services import SERVICES, Listener, Service
 from tests.kubernetes.conftest import stack_on
 from tests.support.kubernetes import BINARIES, ControlPlane, running
 from tests.support.kubernetes_node import BINARIES as NODE_BINARIES
+from tests.support.kubernetes_node import TOOLS as NODE_TOOLS
 from tests.support.kubernetes_node import (
     Node,
     NodeUnavailableError,
     check_machine,
+    missing_cni_plugins,
     running_node,
 )
-from tests.support.tools import require_tool
+from tests.support.tools import missing, require_tool
 from tests.support.waiting import wait_until
 from toolchain import images, releases
 from toolchain.cache import BuildError
@@ -74,6 +77,10 @@ def _no_node(error: NodeUnavailableError) -> NoReturn:
 @pytest.fixture(scope="module")
 def node_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ControlPlane, Node]]:
     binaries = {name: require_tool(name) for name in (*BINARIES, *NODE_BINARIES)}
+    for tool in NODE_TOOLS:
+        require_tool(tool)
+    if missing_cni_plugins():
+        missing(f"no CNI plugins {missing_cni_plugins()} (Debian: containernetworking-plugins)")
     try:
         check_machine()
     except NodeUnavailableError as error:

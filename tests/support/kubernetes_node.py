@@ -3,8 +3,9 @@ machine can: kube-scheduler, a kubelet on Debian's containerd and CNI plugins wi
 images imported (pulled from nowhere: imagePullPolicy or not, the images are there), and CoreDNS
 serving the cluster's names from the API server, as `make tools` builds them.
 
-`running_node()` raises NodeUnavailableError with the exact reason where the machine cannot run one
-(not root, a package missing, no address but loopback, the kubelet refusing to start); it stops
+`running_node()` raises NodeUnavailableError with the exact reason where the machine cannot run
+one (not root, no address but loopback, the kubelet refusing to start or to turn Ready); the
+Debian packages it runs are the test's to require (TOOLS, missing_cni_plugins). It stops
 every pod, then each process, and unmounts what the kubelet mounted, whatever happened.
 
 What it needs of the machine, each checked on upstream sources:
@@ -14,7 +15,8 @@ What it needs of the machine, each checked on upstream sources:
   CAP_SYS_RESOURCE; in a container or VM without it, runc fails the sandbox with "can't get
   final child's PID from pipe: EOF" (its debug log: "failed to update /proc/self/oom_score_adj:
   Permission denied"). containerd's CRI `restrict_oom_score_adj` keeps each score at or above
-  containerd's own (containerd v1.6.20 `pkg/cri/config/config.go`), as for rootless.
+  containerd's own, as for rootless (containerd v1.7.29 `docs/cri/config.md`; Debian 12's
+  1.6.20 reads it too).
 - A node IP that is not loopback: kubelet 1.37 refuses one ("nodeIP can't be loopback
   address", pkg/kubelet/kubelet_node_status.go); the API server and CoreDNS are reached there.
 - No kube-proxy: a test reaches a pod through the API server's pod proxy, pods each other by
@@ -97,23 +99,29 @@ def node_address() -> str:
     return address
 
 
+# The Debian packages the node runs (.ci/run installs them): containerd (with runc), iproute2.
+TOOLS: Final = ("containerd", "ctr", "runc", "ip")
+# The pods' network, their addresses, and their `lo` (containerd's CRI sets it up with
+# `loopback`).
+CNI_PLUGIN_NAMES: Final = ("bridge", "host-local", "loopback")
+
+
+def missing_cni_plugins() -> list[Path]:
+    """The CNI plugins the node's network needs that are not installed (Debian:
+    containernetworking-plugins)."""
+    return [CNI_PLUGINS / name for name in CNI_PLUGIN_NAMES if not (CNI_PLUGINS / name).is_file()]
+
+
 def check_machine() -> None:
-    """NodeUnavailableError unless the machine has what a node needs."""
+    """NodeUnavailableError unless this process may run a node (the packages aside)."""
     if os.geteuid() != 0:
-        raise NodeUnavailableError("not root: the kubelet and containerd mount, create cgroups and "
-                              "network namespaces")
-    for tool in ("containerd", "ctr", "runc", "ip"):
-        if shutil.which(tool) is None:
-            raise NodeUnavailableError(f"{tool} is not installed (Debian: containerd, runc, "
-                                  "iproute2)")
-    for plugin in ("bridge", "host-local", "loopback"):
-        if not (CNI_PLUGINS / plugin).is_file():
-            raise NodeUnavailableError(f"no CNI plugin {CNI_PLUGINS / plugin} (Debian: "
-                                  "containernetworking-plugins)")
+        raise NodeUnavailableError("not root: the kubelet and containerd mount, create cgroups "
+                                   "and network namespaces")
 
 
 def _containerd_config(directory: Path, sandbox_image: str) -> str:
-    # Version 2 of containerd 1.6's config (containerd v1.6.20 docs/cri/config.md); every path
+    # Version 2 of the config, which containerd 1.6 and 1.7 read (containerd v1.7.29
+    # docs/cri/config.md); every path
     # the run's own, so it never meets the machine's containerd.
     return f"""version = 2
 root = "{directory / 'root'}"
