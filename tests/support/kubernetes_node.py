@@ -121,8 +121,7 @@ def check_machine() -> None:
 
 def _containerd_config(directory: Path, sandbox_image: str) -> str:
     # Version 2 of the config, which containerd 1.6 and 1.7 read (containerd v1.7.29
-    # docs/cri/config.md); every path
-    # the run's own, so it never meets the machine's containerd.
+    # docs/cri/config.md); every path the run's own, so it never meets the machine's.
     return f"""version = 2
 root = "{directory / 'root'}"
 state = "{directory / 'state'}"
