@@ -40,6 +40,8 @@ def test_the_kubernetes_binaries_carry_the_version_flags_of_its_own_build() -> N
         assert f"{package}.gitCommit=f47bc2d6f1996444" in flags
     assert kubernetes.ETCD.ldflags("0123456789abcdef", "") == (
         "-X go.etcd.io/etcd/api/v3/version.GitSHA=0123456789ab")
+    assert kubernetes.COREDNS.ldflags("0123456789abcdef", "") == (
+        "-X github.com/coredns/coredns/coremain.GitCommit=0123456789ab")
 
 
 def test_before_make_tools_a_binary_says_to_run_it(
@@ -55,6 +57,7 @@ def test_a_warm_cache_builds_nothing(capsys: pytest.CaptureFixture[str]) -> None
         require_tool(name)
     kubernetes.ensure()
     out = capsys.readouterr().out.splitlines()
+    count = len(kubernetes.BUILDS)
     assert [line.split(": ", 1)[0] for line in out[:-1]] == [
-        "[1/2] already built", "[2/2] already built"], out
-    assert out[-1].startswith("Kubernetes control plane: nothing built, 2 already there")
+        f"[{index}/{count}] already built" for index in range(1, count + 1)], out
+    assert out[-1].startswith(f"Kubernetes control plane: nothing built, {count} already there")

@@ -112,6 +112,16 @@ USER {_EXPORTER.user_id}:{_EXPORTER.user_id}
 EXPOSE {_EXPORTER.http_port}
 ENTRYPOINT [ "/redis_exporter" ]
 """
+# The pod sandbox (containerd's CRI `sandbox_image`) of the tests' Kubernetes node
+# (tests/support/kubernetes_node.py), in place of registry.k8s.io/pause, pulled from nowhere: a
+# process that holds the pod's namespaces and never exits. No signal handling needed: containerd
+# stops a sandbox with SIGKILL (containerd v1.7.29 pkg/cri/server/sandbox_stop.go).
+_SANDBOX: Final = """\
+ARG BASE
+FROM ${BASE}
+USER 65534:65534
+ENTRYPOINT [ "/bin/sleep", "2147483647" ]
+"""
 DOCKERFILES: Final[Mapping[Service, str]] = {
     Service.PROMETHEUS: _PROMETHEUS,
     Service.ALERTMANAGER: _ALERTMANAGER,
@@ -395,6 +405,14 @@ def build_images(client: docker.DockerClient, report: bool = False) -> list[Loca
     images += _build_standins(client, base, progress)
     progress.say(progress.summary("local images"))
     return images
+
+
+def sandbox_image(client: docker.DockerClient) -> str:
+    """`gatewayz-local/sandbox:<busybox version>`, built on the base if its recipe changed."""
+    base = _base(client)
+    base_id = client.images.get(base.tag).id
+    return _build(client, f"{REPOSITORY}/sandbox:{busybox_version()}",
+                  f"# base {base_id}\n{_SANDBOX}", {}, {"BASE": base.tag}).tag
 
 
 def build_standins(client: docker.DockerClient) -> list[LocalImage]:

@@ -4,9 +4,11 @@ kube-controller-manager, built from their Go modules.
 `make tools` (`python -m toolchain.kubernetes`) builds each in a wrapper module that requires
 the pinned module (a `go install module@version` is refused where its go.mod replaces modules
 with folders of its repository), static with cgo off and with the version ldflags of the
-project's own build, into a cache outside the repository keyed by module@version. No kubelet,
-scheduler or kube-proxy: the tests need an API server that stores, validates and deletes
-objects, and the controllers that finish a deletion (namespace controller, garbage collector).
+project's own build, into a cache outside the repository keyed by module@version. The API
+server stores, validates and deletes objects, the controllers finish a deletion (namespace
+controller, garbage collector); kube-scheduler, kubelet and CoreDNS make the one node that runs
+pods where the machine can (tests/support/kubernetes_node.py). No kube-proxy: the tests reach a
+pod through the API server's pod proxy, and the pods each other by DNS (headless Services).
 """
 
 from __future__ import annotations
@@ -41,6 +43,27 @@ _KUBE_VERSION_PACKAGES: Final = ("k8s.io/component-base/version", "k8s.io/client
 # go.etcd.io/etcd/api/v3/version/version.go: the commit `etcd --version` reports (its Version
 # is a constant of the module).
 _ETCD_GIT_SHA: Final = "go.etcd.io/etcd/api/v3/version.GitSHA"
+COREDNS_MODULE: Final = "github.com/coredns/coredns"
+# coredns/coredns v1.15.0 `Makefile` (LDFLAGS) and `coremain/version.go`.
+_COREDNS_GIT_COMMIT: Final = f"{COREDNS_MODULE}/coremain.GitCommit"
+# coredns/coredns v1.15.0 `coredns.go` imports `core/plugin`, every plugin of its `plugin.cfg`
+# (cloud DNS providers' SDKs among them); a test cluster's DNS needs these: a Corefile's
+# directives must each be registered by an import (`coremain` keeps their order).
+_COREDNS_MAIN: Final = f"""\
+// CoreDNS with the plugins a test cluster's DNS uses (tests/support/kubernetes_node.py).
+package main
+
+import (
+	_ "{COREDNS_MODULE}/core/dnsserver"
+	"{COREDNS_MODULE}/coremain"
+	_ "{COREDNS_MODULE}/plugin/bind"
+	_ "{COREDNS_MODULE}/plugin/errors"
+	_ "{COREDNS_MODULE}/plugin/kubernetes"
+	_ "{COREDNS_MODULE}/plugin/ready"
+)
+
+func main() {{ coremain.Run() }}
+"""
 
 
 @dataclass(frozen=True)
@@ -59,6 +82,9 @@ class ControlPlaneBuild:
     staging_version: str | None = None
     # For the line a cold build starts with (2 cores).
     cold: str = ""
+    # The wrapper module's own main package (its `main.go`), where the module's main would
+    # compile in far more than the tests use; the binary's package is then the wrapper's.
+    main: str = ""
 
     @property
     def pin(self) -> str:
@@ -76,6 +102,8 @@ class ControlPlaneBuild:
                       "gitCommit": revision, "gitTreeState": "clean", "buildDate": released}
             return " ".join(f"-X {package}.{name}={value}" for package in _KUBE_VERSION_PACKAGES
                             for name, value in values.items())
+        if self.module == COREDNS_MODULE:
+            return f"-X {_COREDNS_GIT_COMMIT}={revision[:12]}"
         return f"-X {_ETCD_GIT_SHA}={revision[:12]}"
 
 
@@ -84,9 +112,14 @@ ETCD: Final = ControlPlaneBuild("etcd", "go.etcd.io/etcd/server/v3", "v3.7.3",
 KUBERNETES: Final = ControlPlaneBuild(
     "kubernetes", KUBERNETES_MODULE, "v1.37.2",
     {"kube-apiserver": f"{KUBERNETES_MODULE}/cmd/kube-apiserver",
-     "kube-controller-manager": f"{KUBERNETES_MODULE}/cmd/kube-controller-manager"},
-    staging_version="v0.37.2", cold="about 7 min cold")
-BUILDS: Final[tuple[ControlPlaneBuild, ...]] = (ETCD, KUBERNETES)
+     "kube-controller-manager": f"{KUBERNETES_MODULE}/cmd/kube-controller-manager",
+     "kube-scheduler": f"{KUBERNETES_MODULE}/cmd/kube-scheduler",
+     "kubelet": f"{KUBERNETES_MODULE}/cmd/kubelet"},
+    staging_version="v0.37.2", cold="about 9 min cold")
+COREDNS: Final = ControlPlaneBuild("coredns", COREDNS_MODULE, "v1.15.0",
+                                   {"coredns": "gatewayz.local/coredns"}, main=_COREDNS_MAIN,
+                                   cold="about 3 min cold")
+BUILDS: Final[tuple[ControlPlaneBuild, ...]] = (ETCD, KUBERNETES, COREDNS)
 BUILD_OF_BINARY: Final[Mapping[str, ControlPlaneBuild]] = {
     binary: build for build in BUILDS for binary in build.binaries}
 
@@ -143,10 +176,13 @@ def build(piece: ControlPlaneBuild) -> Path:
         work = Path(scratch) / "wrapper"
         work.mkdir()
         (work / "go.mod").write_text(f"module gatewayz.local/{piece.name}\n\ngo 1.26\n")
-        # `go mod tidy` keeps a requirement only for a package something imports.
-        imports = "".join(f'\t_ "{package}"\n' for package in piece.binaries.values())
-        (work / "tools.go").write_text(
-            f"//go:build tools\n\npackage tools\n\nimport (\n{imports})\n")
+        if piece.main:
+            (work / "main.go").write_text(piece.main)
+        else:
+            # `go mod tidy` keeps a requirement only for a package something imports.
+            imports = "".join(f'\t_ "{package}"\n' for package in piece.binaries.values())
+            (work / "tools.go").write_text(
+                f"//go:build tools\n\npackage tools\n\nimport (\n{imports})\n")
         gomod = go(["mod", "edit", "-json", info["GoMod"]]).stdout
         _go(["mod", "edit", f"-require={piece.pin}", *staging_replaces(piece, gomod)],
             piece.pin, work)

@@ -6,7 +6,8 @@ run's own). `running()` starts them, waits until each says it is ready, and stop
 the end, whatever happened.
 
 No kubelet, scheduler or kube-proxy: objects are stored, validated, defaulted and deleted for
-real (the namespace controller and garbage collector finish a deletion), but no Pod runs.
+real (the namespace controller and garbage collector finish a deletion), but no Pod runs; a test
+that needs pods to run adds a node (tests/support/kubernetes_node.py).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ STOP_SECONDS: Final = 30.0
 DELETION_SECONDS: Final = 180.0
 LOG_LINES: Final = 40
 # The API server allocates Service IPs from this range. Nothing is ever sent there: no
-# kube-proxy or kubelet runs, so no address of it is routed or served.
+# kube-proxy runs, so no address of it is routed or served.
 SERVICE_RANGE: Final = "10.96.0.0/16"
 ADMIN_USER: Final = "gatewayz-test-admin"
 
@@ -220,7 +221,7 @@ class ControlPlane:
         return "\n".join(server.tail() for server in self.servers)
 
 
-def _start(name: str, command: list[str], directory: Path) -> Server:
+def start_server(name: str, command: list[str], directory: Path) -> Server:
     log = directory / f"{name}.log"
     with log.open("wb") as output:
         # Its own session, so stop() reaches everything it started.
@@ -229,7 +230,7 @@ def _start(name: str, command: list[str], directory: Path) -> Server:
     return Server(name, process, log)
 
 
-def _wait_ready(server: Server, condition: str, read: httpx.Client, path: str,
+def wait_ready(server: Server, condition: str, read: httpx.Client, path: str,
                 done: str) -> None:
     def probe() -> str:
         server.alive()
@@ -254,7 +255,7 @@ def running(directory: Path, binaries: Mapping[str, str]) -> Iterator[ControlPla
     try:
         # Plain HTTP on loopback: only the API server talks to it, from the same machine.
         peer = f"http://{LOOPBACK}:{peer_port}"
-        servers.append(_start(ETCD, [
+        servers.append(start_server(ETCD, [
             binaries[ETCD], "--name=gatewayz-test", f"--data-dir={directory / 'etcd'}",
             f"--listen-client-urls={etcd_url}", f"--advertise-client-urls={etcd_url}",
             f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
@@ -263,9 +264,9 @@ def running(directory: Path, binaries: Mapping[str, str]) -> Iterator[ControlPla
             # write's time.
             "--unsafe-no-fsync"], directory))
         with httpx.Client(base_url=etcd_url, timeout=10) as etcd:
-            _wait_ready(servers[-1], f"etcd to answer {etcd_url}/health", etcd, "/health",
+            wait_ready(servers[-1], f"etcd to answer {etcd_url}/health", etcd, "/health",
                         '200 {"health":"true","reason":""}')
-        servers.append(_start(API_SERVER, [
+        servers.append(start_server(API_SERVER, [
             binaries[API_SERVER], f"--etcd-servers={etcd_url}",
             f"--bind-address={LOOPBACK}", f"--advertise-address={LOOPBACK}",
             f"--secure-port={api_port}",
@@ -282,12 +283,12 @@ def running(directory: Path, binaries: Mapping[str, str]) -> Iterator[ControlPla
             "--endpoint-reconciler-type=none",
             f"--cert-dir={directory / 'apiserver'}"], directory))
         with pki.client(server) as api:
-            _wait_ready(servers[-1], f"kube-apiserver to answer {server}/readyz with ok", api,
+            wait_ready(servers[-1], f"kube-apiserver to answer {server}/readyz with ok", api,
                         "/readyz", "200 ok")
         manager_config = pki.kubeconfig(directory / "controller-manager.kubeconfig", server,
                                         "controller-manager")
         manager = f"https://{LOOPBACK}:{manager_port}"
-        servers.append(_start(CONTROLLER_MANAGER, [
+        servers.append(start_server(CONTROLLER_MANAGER, [
             binaries[CONTROLLER_MANAGER], f"--kubeconfig={manager_config}",
             f"--bind-address={LOOPBACK}", f"--secure-port={manager_port}",
             f"--tls-cert-file={pki.path('controller-manager-serving.crt')}",
@@ -303,7 +304,7 @@ def running(directory: Path, binaries: Mapping[str, str]) -> Iterator[ControlPla
         with httpx.Client(base_url=manager, verify=pki.context(), timeout=10) as health:
             # /healthz is among the paths it serves to anyone (its
             # --authorization-always-allow-paths default).
-            _wait_ready(servers[-1], f"kube-controller-manager to answer {manager}/healthz "
+            wait_ready(servers[-1], f"kube-controller-manager to answer {manager}/healthz "
                         "with ok", health, "/healthz", "200 ok")
         yield ControlPlane(server, pki.kubeconfig(directory / "admin.kubeconfig", server,
                                                   "admin"), pki, tuple(servers))
