@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
 import pytest
 
+from services import NAME_LABEL, Service
 from tests.support.kubernetes import BINARIES, ControlPlane, running
 from tests.support.tools import require_engine, require_tool
 from toolchain.engine_run import Cli, copy_project, engine_env
@@ -39,11 +40,13 @@ AWAITS_NEEDING_NODES: Final = (
     "kubernetes:core/v1:ReplicationController", "kubernetes:core/v1:Service",
     "kubernetes:networking.k8s.io/v1:Ingress")
 # Put before the program's own first line, so the transform sees every resource it registers.
-SKIP_AWAIT_PROGRAM: Final = f'''"""The program; what awaits nodes marked skipAwait (no kubelet)."""
+_SKIP_AWAIT_PROGRAM: Final = '''"""The program; what awaits nodes marked skipAwait."""
 
 import pulumi
 
-AWAITED = {AWAITS_NEEDING_NODES!r}
+AWAITED = {awaited!r}
+# The services whose pods run here (a kubelet node); their objects are awaited as on a cluster.
+RUNNING = {running!r}
 
 
 def skip_await(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
@@ -51,7 +54,9 @@ def skip_await(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformRe
         return None
     props = dict(args.props)
     metadata = dict(props.get("metadata") or {{}})
-    metadata["annotations"] = {{**(metadata.get("annotations") or {{}}), "{SKIP_AWAIT}": "true"}}
+    if (metadata.get("labels") or {{}}).get("{label}") in RUNNING:
+        return None
+    metadata["annotations"] = {{**(metadata.get("annotations") or {{}}), "{skip}": "true"}}
     props["metadata"] = metadata
     return pulumi.ResourceTransformResult(props, args.opts)
 
@@ -59,6 +64,14 @@ def skip_await(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformRe
 pulumi.runtime.register_resource_transform(skip_await)
 
 '''
+
+
+def skip_await_program(running: Iterable[Service] = ()) -> str:
+    """The transform, awaiting the objects of the `running` services (their pods run on a node)
+    and marking every other `AWAITS_NEEDING_NODES` object skipAwait."""
+    return _SKIP_AWAIT_PROGRAM.format(awaited=AWAITS_NEEDING_NODES,
+                                      running=tuple(sorted(str(s) for s in running)),
+                                      label=NAME_LABEL, skip=SKIP_AWAIT)
 
 
 @pytest.fixture(scope="session")
@@ -70,12 +83,14 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
         yield plane
 
 
-def cluster_project(root: Path, source: str, *, as_stack: str) -> Path:
+def cluster_project(root: Path, source: str, *, as_stack: str,
+                    running: Iterable[Service] = ()) -> Path:
     """The project copied under `root` (toolchain.engine_run.copy_project), the stack file of
-    `source` as that of `as_stack`, its program marking `AWAITS_NEEDING_NODES` skipAwait."""
+    `source` as that of `as_stack`, its program marking `AWAITS_NEEDING_NODES` skipAwait but
+    for the `running` services' objects."""
     project = copy_project(root, source, as_stack=as_stack)
     main = project / "__main__.py"
-    main.write_text(SKIP_AWAIT_PROGRAM + main.read_text())
+    main.write_text(skip_await_program(running) + main.read_text())
     return project
 
 
