@@ -21,12 +21,14 @@ from components.kubernetes.workload import (
     container_security,
     data_claim,
     data_mount,
+    disruption_budget,
     labels,
     metadata,
     network_policy,
     pod_security,
     probe,
     resources,
+    spread,
 )
 from configs.alertmanager import (
     CLUSTER_PORT,
@@ -165,12 +167,7 @@ class Alertmanager(pulumi.ComponentResource):
                         automount_service_account_token=False,
                         security_context=pod_security(SERVICE),
                         containers=[container],
-                        # Spread over nodes where there are several; one node still runs all.
-                        topology_spread_constraints=[core.TopologySpreadConstraintArgs(
-                            max_skew=1, topology_key="kubernetes.io/hostname",
-                            when_unsatisfiable="ScheduleAnyway",
-                            label_selector=meta.LabelSelectorArgs(
-                                match_labels=labels(SERVICE)))],
+                        topology_spread_constraints=spread(labels(SERVICE)),
                         volumes=[core.VolumeArgs(name="config", projected=(
                             core.ProjectedVolumeSourceArgs(sources=sources)))])),
                 # Silences and the notification log: gossiped between the peers, and kept on
@@ -179,11 +176,8 @@ class Alertmanager(pulumi.ComponentResource):
                 persistent_volume_claim_retention_policy=claim_retention(workload)),
             opts=child)
 
-        kubernetes.policy.v1.PodDisruptionBudget(
-            f"{name}-disruption", metadata=metadata(NAME, workload, SERVICE),
-            spec=kubernetes.policy.v1.PodDisruptionBudgetSpecArgs(
-                max_unavailable=1, selector=meta.LabelSelectorArgs(match_labels=labels(SERVICE))),
-            opts=child)
+        disruption_budget(f"{name}-disruption", NAME, workload, SERVICE,
+                          selector=labels(SERVICE), opts=child)
 
         # In: the API from its clients, gossip from the peers. Out: gossip to the peers, and
         # the receivers, on any port (their URLs are secrets the plan does not read).

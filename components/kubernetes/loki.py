@@ -31,6 +31,7 @@ from components.kubernetes.workload import (
     container_security,
     data_claim,
     data_mount,
+    disruption_budget,
     labels,
     metadata,
     network_policy,
@@ -38,6 +39,7 @@ from components.kubernetes.workload import (
     probe,
     resources,
     scratch,
+    spread,
     startup_probe,
 )
 from configs.loki import (
@@ -179,11 +181,7 @@ def _target(name: str, target: LokiTarget, args: LokiArgs, *, checksum: str,
             security_context=pod_security(SERVICE),
             termination_grace_period_seconds=GRACE_SECONDS if stateful else None,
             containers=[container],
-            # Spread over nodes where there are several; one node still runs all.
-            topology_spread_constraints=[core.TopologySpreadConstraintArgs(
-                max_skew=1, topology_key="kubernetes.io/hostname",
-                when_unsatisfiable="ScheduleAnyway",
-                label_selector=meta.LabelSelectorArgs(match_labels=selector))],
+            topology_spread_constraints=spread(selector),
             volumes=[volume, *data_volumes, *scratch_volumes]))
     match = meta.LabelSelectorArgs(match_labels=selector)
     if stateful:
@@ -210,11 +208,8 @@ def _target(name: str, target: LokiTarget, args: LokiArgs, *, checksum: str,
             opts=opts)
     # One pod of a target down at a time on a drain: the write path keeps its
     # replication factor's quorum, the others keep serving.
-    kubernetes.policy.v1.PodDisruptionBudget(
-        f"{name}-disruption", metadata=metadata(object_name, workload, SERVICE),
-        spec=kubernetes.policy.v1.PodDisruptionBudgetSpecArgs(max_unavailable=1,
-                                                              selector=match),
-        opts=opts)
+    disruption_budget(f"{name}-disruption", object_name, workload, SERVICE, selector=selector,
+                      opts=opts)
     # Out: the bucket, and the other Loki pods (gRPC, gossip).
     network_policy(f"{object_name}-network", workload, SERVICE, opts=opts,
                    selector=selector, ingress=_ingress(target),

@@ -23,12 +23,14 @@ from components.kubernetes.workload import (
     container_security,
     data_claim,
     data_mount,
+    disruption_budget,
     labels,
     metadata,
     network_policy,
     pod_security,
     probe,
     resources,
+    spread,
 )
 from configs.mixins import rule_files
 from configs.prometheus import (
@@ -223,12 +225,7 @@ class Prometheus(pulumi.ComponentResource):
                         automount_service_account_token=True,
                         security_context=pod_security(SERVICE),
                         containers=[container],
-                        # Spread over nodes where there are several; one node still runs all.
-                        topology_spread_constraints=[core.TopologySpreadConstraintArgs(
-                            max_skew=1, topology_key="kubernetes.io/hostname",
-                            when_unsatisfiable="ScheduleAnyway",
-                            label_selector=meta.LabelSelectorArgs(
-                                match_labels=labels(SERVICE)))],
+                        topology_spread_constraints=spread(labels(SERVICE)),
                         volumes=[core.VolumeArgs(name="config", projected=(
                             core.ProjectedVolumeSourceArgs(sources=sources)))])),
                 # Each replica's TSDB on its own claim, sized from the retention size.
@@ -236,11 +233,8 @@ class Prometheus(pulumi.ComponentResource):
                 persistent_volume_claim_retention_policy=claim_retention(workload)),
             opts=child)
 
-        kubernetes.policy.v1.PodDisruptionBudget(
-            f"{name}-disruption", metadata=metadata(NAME, workload, SERVICE),
-            spec=kubernetes.policy.v1.PodDisruptionBudgetSpecArgs(
-                max_unavailable=1, selector=meta.LabelSelectorArgs(match_labels=labels(SERVICE))),
-            opts=child)
+        disruption_budget(f"{name}-disruption", NAME, workload, SERVICE,
+                          selector=labels(SERVICE), opts=child)
 
         network_policy(f"{NAME}-network", workload, SERVICE, opts=child,
                        ingress=_ingress(), egress=_egress(settings))

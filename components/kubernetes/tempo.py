@@ -130,13 +130,7 @@ class Tempo(pulumi.ComponentResource):
                 volume_claim_templates=[data_claim(workload, SERVICE)],
                 persistent_volume_claim_retention_policy=claim_retention(workload)),
             opts=child)
-        # One pod: a drain may move it (a budget of none unavailable would block every drain);
-        # the budget states it, and holds should replicas ever grow.
-        kubernetes.policy.v1.PodDisruptionBudget(
-            f"{name}-disruption", metadata=metadata(NAME, workload, SERVICE),
-            spec=kubernetes.policy.v1.PodDisruptionBudgetSpecArgs(max_unavailable=1,
-                                                                  selector=match),
-            opts=child)
+        # One pod, so no PodDisruptionBudget (workload.disruption_budget says why).
 
         http = ((FACTS.http_port, "TCP"),)
         # In: OTLP from anywhere (the backend exports from outside the cluster); the query API

@@ -5,7 +5,7 @@ security context)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -190,6 +190,27 @@ def _peers(allow: Allow) -> list[networking.NetworkPolicyPeerArgs]:
 def _ports(allow: Allow) -> list[networking.NetworkPolicyPortArgs]:
     return [networking.NetworkPolicyPortArgs(port=port, protocol=protocol)
             for port, protocol in allow.ports]
+
+
+def spread(selector: Mapping[str, str]) -> list[core.TopologySpreadConstraintArgs]:
+    """The pods `selector` picks spread over nodes where there are several; one node still
+    runs them all."""
+    return [core.TopologySpreadConstraintArgs(
+        max_skew=1, topology_key="kubernetes.io/hostname", when_unsatisfiable="ScheduleAnyway",
+        label_selector=meta.LabelSelectorArgs(match_labels=dict(selector)))]
+
+
+def disruption_budget(name: str, object_name: str, args: WorkloadArgs, service: Service, *,
+                      selector: Mapping[str, str],
+                      opts: pulumi.ResourceOptions) -> kubernetes.policy.v1.PodDisruptionBudget:
+    """At most one of the pods `selector` picks down at a time by a drain: for a set of
+    replicas, where the others carry on meanwhile (none for a single pod: it would allow every
+    eviction, or with `minAvailable` block every drain)."""
+    return kubernetes.policy.v1.PodDisruptionBudget(
+        name, metadata=metadata(object_name, args, service),
+        spec=kubernetes.policy.v1.PodDisruptionBudgetSpecArgs(
+            max_unavailable=1, selector=meta.LabelSelectorArgs(match_labels=dict(selector))),
+        opts=opts)
 
 
 def network_policy(name: str, args: WorkloadArgs, service: Service, *,
