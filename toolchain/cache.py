@@ -17,9 +17,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol, TypeVar
 
 STAMP: Final = "build.json"
 BUILD_TIMEOUT_SECONDS: Final = 3600
@@ -209,6 +209,34 @@ def reported_version(binary: Path, env: Mapping[str, str] | None = None) -> str:
     except OSError:
         return ""
     return result.stdout.strip()
+
+
+class GoBuild(Protocol):
+    """A piece `make tools` builds with `go`: the binaries it installs, by name."""
+
+    @property
+    def binaries(self) -> Iterable[str]: ...
+
+
+B = TypeVar("B", bound=GoBuild)
+
+
+def build_missing(pieces: Sequence[B], *, root: Path, title: str, report: bool,
+                  installed: Callable[[str], Path | None], describe: Callable[[B], str],
+                  where: Callable[[B], Path], note: Callable[[B], str],
+                  build: Callable[[B], Path]) -> None:
+    """Build each piece whose binaries are not all `installed`, one build at a time under
+    `root`'s lock; with `report`, one line per piece (already built and where, or `building`
+    as it starts and `built` with how long it took), then a summary of `title`."""
+    progress = Progress(len(pieces), report=report)
+    with locked(root, progress.say):
+        for piece in pieces:
+            if all(installed(name) is not None for name in piece.binaries):
+                progress.cached(describe(piece), where(piece))
+                continue
+            with progress.building(describe(piece), note(piece)) as went:
+                went(build(piece))
+    progress.say(progress.summary(title))
 
 
 def make_tools_main(ensure: Callable[[], object]) -> int:

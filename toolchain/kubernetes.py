@@ -24,12 +24,11 @@ from typing import Final
 
 from toolchain.cache import (
     BuildError,
-    Progress,
+    build_missing,
     cache_root,
     go,
     install,
     last_of,
-    locked,
     make_tools_main,
     stamp,
 )
@@ -206,16 +205,10 @@ def describe(piece: ControlPlaneBuild) -> str:
 
 def ensure(builds: tuple[ControlPlaneBuild, ...] = BUILDS, report: bool = True) -> None:
     """Build what is missing, with the same lines as the releases' (toolchain/releases.py)."""
-    progress = Progress(len(builds), report=report)
-    with locked(kubernetes_root(), progress.say):
-        for one in builds:
-            if all(binary_path(name) is not None for name in one.binaries):
-                progress.cached(describe(one), build_dir(one))
-                continue
-            with progress.building(describe(one),
-                                   f"from the Go module proxy, then go build; {one.cold}") as went:
-                went(build(one))
-    progress.say(progress.summary("Kubernetes control plane"))
+    build_missing(builds, root=kubernetes_root(), title="Kubernetes control plane",
+                  report=report, installed=binary_path, describe=describe, where=build_dir,
+                  note=lambda one: f"from the Go module proxy, then go build; {one.cold}",
+                  build=build)
 
 
 def main(argv: list[str] | None = None) -> int:

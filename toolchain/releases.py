@@ -25,12 +25,11 @@ from services import Service
 from settings import DEFAULT_IMAGES
 from toolchain.cache import (
     BuildError,
-    Progress,
+    build_missing,
     cache_root,
     go,
     install,
     last_of,
-    locked,
     make_tools_main,
     stamp,
     writable_copy,
@@ -178,16 +177,9 @@ def ensure(releases: tuple[GoRelease, ...] = RELEASES, report: bool = True) -> N
     """Build what is missing. With `report`, one line per release: already built (and where),
     or `building` as its build starts (a cold one takes minutes) and `built` with how long it
     took; then a summary."""
-    progress = Progress(len(releases), report=report)
-    with locked(cache_root(), progress.say):
-        for release in releases:
-            if all(binary_path(name) is not None for name in release.binaries):
-                progress.cached(describe(release), release_dir(release))
-                continue
-            note = "from the Go module proxy, then go build"
-            with progress.building(describe(release), note) as went:
-                went(build(release))
-    progress.say(progress.summary("pinned releases"))
+    build_missing(releases, root=cache_root(), title="pinned releases", report=report,
+                  installed=binary_path, describe=describe, where=release_dir,
+                  note=lambda _: "from the Go module proxy, then go build", build=build)
 
 
 def main(argv: list[str] | None = None) -> int:
