@@ -20,7 +20,7 @@ from toolchain import pulumi_engine
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 WORKFLOWS: Final = ROOT / ".github" / "workflows"
-STACKS: Final = {"staging", "production"}
+STACKS: Final = {"staging", "production", "cluster"}
 PULUMI_ACTION: Final = "pulumi/actions@"
 _MATRIX_RE: Final = re.compile(r"^\$\{\{\s*matrix\.(\w+)\s*\}\}$")
 _SECRET_RE: Final = re.compile(r"\$\{\{\s*secrets\.")
