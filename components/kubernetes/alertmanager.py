@@ -6,7 +6,6 @@ survives a node."""
 
 from __future__ import annotations
 
-import hashlib
 import posixpath
 from dataclasses import dataclass
 from typing import Final
@@ -17,18 +16,22 @@ import pulumi_kubernetes as kubernetes
 from components.kubernetes.workload import (
     Allow,
     WorkloadArgs,
-    claim_retention,
-    container_security,
-    data_claim,
+    config_dir,
+    config_file,
+    config_map,
+    config_mount,
+    config_volume,
+    container,
     data_mount,
     disruption_budget,
+    expose,
     labels,
-    metadata,
     network_policy,
-    pod_security,
-    probe,
-    resources,
-    spread,
+    pod_template,
+    projection,
+    secret,
+    service_port,
+    stateful_set,
 )
 from configs.alertmanager import (
     CLUSTER_PORT,
@@ -40,25 +43,19 @@ from configs.alertmanager import (
     alertmanager_config,
 )
 from configs.render import to_yaml
-from services import SERVICES, Service, config_path
+from services import SERVICES, Service
 from settings import Alerting
 from settings.pulumi_config import reveal
 
 SERVICE: Final = Service.ALERTMANAGER
 NAME: Final = str(SERVICE)
-# The directory the config file and the secrets' directory share: one projected volume holds
-# both, so no mount lands inside another (a read-only volume cannot take a mount point).
-CONFIG_DIR: Final = posixpath.dirname(config_path(SERVICE))
-# Read by the service's user alone (the group is the pod's fsGroup, the image's own).
-SECRET_MODE: Final = 0o400
-CONFIG_MODE: Final = 0o444
+# The config file and the receivers' URLs, in one projected volume.
+CONFIG_DIR: Final = config_dir(SERVICE)
 # Who may reach Alertmanager's API: Prometheus, which sends it the alerts, and Grafana, whose
 # Alertmanager datasource reads and makes silences.
 API_CLIENTS: Final = (Service.PROMETHEUS, Service.GRAFANA)
 GOSSIP: Final = tuple((CLUSTER_PORT, protocol) for protocol in ("TCP", "UDP"))
-meta = kubernetes.meta.v1
 core = kubernetes.core.v1
-apps = kubernetes.apps.v1
 
 
 @dataclass(frozen=True)
@@ -89,11 +86,6 @@ def _secret_files(alerting: Alerting) -> dict[str, pulumi.Output[str]]:
     return {posixpath.relpath(path, CONFIG_DIR): value for path, value in sorted(files.items())}
 
 
-def _key(relative: str) -> str:
-    # A Secret's keys are file names: `secrets/slack_api_url` is stored as `slack_api_url`.
-    return posixpath.basename(relative)
-
-
 class Alertmanager(pulumi.ComponentResource):
     def __init__(self, name: str, args: AlertmanagerArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
@@ -102,42 +94,25 @@ class Alertmanager(pulumi.ComponentResource):
         workload = args.workload
         facts = SERVICES[SERVICE]
         config = to_yaml(alertmanager_config(args.alerting))
-        config_file = posixpath.basename(config_path(SERVICE))
 
-        config_map = core.ConfigMap(f"{name}-config", metadata=metadata(f"{NAME}-config",
-                                                                        workload, SERVICE),
-                                    data={config_file: config}, opts=child)
-        sources = [core.VolumeProjectionArgs(config_map=core.ConfigMapProjectionArgs(
-            name=config_map.metadata.name,
-            items=[core.KeyToPathArgs(key=config_file, path=config_file, mode=CONFIG_MODE)]))]
+        config_files = config_map(f"{NAME}-config", workload, SERVICE,
+                                  {config_file(SERVICE): config}, child)
+        sources = [projection(config_files, [config_file(SERVICE)])]
         secret_files = _secret_files(args.alerting)
         if secret_files:
-            secret = core.Secret(
-                f"{name}-receivers", metadata=metadata(f"{NAME}-receivers", workload, SERVICE),
-                type="Opaque",
-                string_data={_key(path): value for path, value in secret_files.items()},
-                opts=child)
-            sources.append(core.VolumeProjectionArgs(secret=core.SecretProjectionArgs(
-                name=secret.metadata.name,
-                items=[core.KeyToPathArgs(key=_key(path), path=path, mode=SECRET_MODE)
-                       for path in secret_files])))
+            receivers = secret(f"{NAME}-receivers", workload, SERVICE, secret_files, child)
+            sources.append(projection(receivers, secret_files))
 
-        ports = [core.ServicePortArgs(name="http", port=facts.http_port,
-                                      target_port=facts.http_port, protocol="TCP"),
-                 core.ServicePortArgs(name="cluster-tcp", port=CLUSTER_PORT,
-                                      target_port=CLUSTER_PORT, protocol="TCP"),
-                 core.ServicePortArgs(name="cluster-udp", port=CLUSTER_PORT,
-                                      target_port=CLUSTER_PORT, protocol="UDP")]
         # Headless, and listing replicas before they are ready: a replica finds its peers by
         # their names while the cluster forms, as prometheus-operator's alertmanager-operated.
-        headless = core.Service(f"{name}-peers", metadata=metadata(NAME, workload, SERVICE),
-                                spec=core.ServiceSpecArgs(
-                                    cluster_ip="None", publish_not_ready_addresses=True,
-                                    selector=labels(SERVICE), ports=ports),
-                                opts=child)
+        headless = expose(f"{name}-peers", NAME, workload, SERVICE, selector=labels(SERVICE),
+                          ports=[service_port("http", facts.http_port),
+                                 service_port("cluster-tcp", CLUSTER_PORT, "TCP"),
+                                 service_port("cluster-udp", CLUSTER_PORT, "UDP")],
+                          headless=True, ready_or_not=True, opts=child)
 
-        container = core.ContainerArgs(
-            name=NAME, image=workload.image, args=command(args.replicas),
+        pod = container(
+            SERVICE, workload, command=command(args.replicas),
             env=[core.EnvVarArgs(name=POD_IP_ENV, value_from=core.EnvVarSourceArgs(
                 field_ref=core.ObjectFieldSelectorArgs(field_path="status.podIP")))],
             ports=[core.ContainerPortArgs(name="http", container_port=facts.http_port),
@@ -145,36 +120,15 @@ class Alertmanager(pulumi.ComponentResource):
                                           protocol="TCP"),
                    core.ContainerPortArgs(name="cluster-udp", container_port=CLUSTER_PORT,
                                           protocol="UDP")],
-            liveness_probe=probe(SERVICE), readiness_probe=probe(SERVICE),
-            resources=resources(workload), security_context=container_security(SERVICE),
-            volume_mounts=[core.VolumeMountArgs(name="config", mount_path=CONFIG_DIR,
-                                                read_only=True),
-                           data_mount(SERVICE)])
-        # Each pod restarts with the file it runs: Alertmanager reads it at start only.
-        checksum = hashlib.sha256(config.encode()).hexdigest()
-        self.stateful_set = apps.StatefulSet(
-            name, metadata=metadata(NAME, workload, SERVICE),
-            spec=apps.StatefulSetSpecArgs(
-                replicas=args.replicas, service_name=headless.metadata.name,
-                # All at once: a replica waits for no other to be Ready before it starts.
-                pod_management_policy="Parallel",
-                selector=meta.LabelSelectorArgs(match_labels=labels(SERVICE)),
-                template=core.PodTemplateSpecArgs(
-                    metadata=meta.ObjectMetaArgs(
-                        labels=labels(SERVICE),
-                        annotations={"gatewayz.ai/config-sha256": checksum}),
-                    spec=core.PodSpecArgs(
-                        automount_service_account_token=False,
-                        security_context=pod_security(SERVICE),
-                        containers=[container],
-                        topology_spread_constraints=spread(labels(SERVICE)),
-                        volumes=[core.VolumeArgs(name="config", projected=(
-                            core.ProjectedVolumeSourceArgs(sources=sources)))])),
-                # Silences and the notification log: gossiped between the peers, and kept on
-                # each replica's own claim, so a cluster restarted at once keeps them too.
-                volume_claim_templates=[data_claim(workload, SERVICE)],
-                persistent_volume_claim_retention_policy=claim_retention(workload)),
-            opts=child)
+            mounts=[config_mount(SERVICE), data_mount(SERVICE)])
+        # Silences and the notification log: gossiped between the peers, and kept on each
+        # replica's own claim, so a cluster restarted at once keeps them too. Each pod restarts
+        # with the file it runs: Alertmanager reads it at start only.
+        self.stateful_set = stateful_set(
+            name, NAME, workload, SERVICE, replicas=args.replicas, governing=headless,
+            template=pod_template(SERVICE, pod, [config_volume(sources)], config=[config],
+                                  spread_pods=True),
+            parallel=True, opts=child)
 
         disruption_budget(f"{name}-disruption", NAME, workload, SERVICE,
                           selector=labels(SERVICE), opts=child)

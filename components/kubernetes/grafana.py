@@ -14,19 +14,22 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 
 from components.kubernetes.workload import (
+    SECRET_MODE,
     Allow,
     WorkloadArgs,
-    claim_retention,
-    container_security,
-    data_claim,
+    container,
     data_mount,
+    expose,
+    items,
     labels,
     metadata,
     network_policy,
-    pod_security,
+    pod_template,
     probe,
-    resources,
     scratch,
+    secret,
+    service_port,
+    stateful_set,
 )
 from configs.grafana import (
     ADMIN_PASSWORD_FILE,
@@ -40,19 +43,13 @@ from settings import GrafanaApi
 
 SERVICE: Final = Service.GRAFANA
 NAME: Final = str(SERVICE)
-# Read by Grafana's user alone: the kubelet gives the files the pod's fsGroup (Grafana's own
-# group) and adds the group's read bit to what a mode grants (kubernetes/kubernetes
-# pkg/volume/volume_linux.go, SetVolumeOwnership).
-SECRET_MODE: Final = 0o400
 # Grafana's first start creates its database, an upgrade migrates it: up to 5 minutes (30
 # probes 10s apart) before the liveness probe may restart it.
 STARTUP_PROBES: Final = 30
 # What Grafana's datasources query (configs/datasources.py), each on its HTTP port: Loki's read
 # path is the pods labelled with Loki's name, whichever target serves it.
 QUERIED: Final = (Service.PROMETHEUS, Service.LOKI, Service.TEMPO, Service.ALERTMANAGER)
-meta = kubernetes.meta.v1
 core = kubernetes.core.v1
-apps = kubernetes.apps.v1
 networking = kubernetes.networking.v1
 
 
@@ -71,10 +68,6 @@ class GrafanaArgs:
     metrics_password: pulumi.Input[str]
 
 
-def _http(port: int) -> list[core.ServicePortArgs]:
-    return [core.ServicePortArgs(name="http", port=port, target_port=port, protocol="TCP")]
-
-
 class Grafana(pulumi.ComponentResource):
     def __init__(self, name: str, args: GrafanaArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
@@ -84,65 +77,39 @@ class Grafana(pulumi.ComponentResource):
         port = SERVICES[SERVICE].http_port
 
         # The files the Docker layer uploads, at the same paths, which GF_*__FILE name.
-        files = {ADMIN_PASSWORD_FILE: args.admin_password, SECRET_KEY_FILE: args.secret_key,
-                 METRICS_PASSWORD_FILE: args.metrics_password}
-        secret = core.Secret(
-            f"{name}-secrets", metadata=metadata(f"{NAME}-secrets", workload, SERVICE),
-            type="Opaque",
-            string_data={posixpath.basename(path): value for path, value in files.items()},
-            opts=child)
+        files = {posixpath.relpath(path, SECRETS_DIR): value for path, value in {
+            ADMIN_PASSWORD_FILE: args.admin_password, SECRET_KEY_FILE: args.secret_key,
+            METRICS_PASSWORD_FILE: args.metrics_password}.items()}
+        secrets = secret(f"{NAME}-secrets", workload, SERVICE, files, child)
         secrets_volume = core.VolumeArgs(name="secrets", secret=core.SecretVolumeSourceArgs(
-            secret_name=secret.metadata.name,
-            items=[core.KeyToPathArgs(key=posixpath.basename(path),
-                                      path=posixpath.relpath(path, SECRETS_DIR),
-                                      mode=SECRET_MODE) for path in sorted(files)]))
+            secret_name=secrets.metadata.name, items=items(files, SECRET_MODE)))
 
-        service = core.Service(f"{name}-service", metadata=metadata(NAME, workload, SERVICE),
-                               spec=core.ServiceSpecArgs(type="ClusterIP",
-                                                         selector=labels(SERVICE),
-                                                         ports=_http(port)),
-                               opts=child)
+        http = [service_port("http", port)]
+        service = expose(f"{name}-service", NAME, workload, SERVICE, selector=labels(SERVICE),
+                         ports=http, opts=child)
         # The StatefulSet's governing Service: the pod's stable name `grafana-0.grafana-pods`.
-        headless = core.Service(f"{name}-pods", metadata=metadata(f"{NAME}-pods", workload,
-                                                                  SERVICE),
-                                spec=core.ServiceSpecArgs(cluster_ip="None",
-                                                          selector=labels(SERVICE),
-                                                          ports=_http(port)),
-                                opts=child)
+        headless = expose(f"{name}-pods", f"{NAME}-pods", workload, SERVICE,
+                          selector=labels(SERVICE), ports=http, headless=True, opts=child)
 
         volumes, mounts = scratch(SERVICE)
-        container = core.ContainerArgs(
-            name=NAME, image=workload.image,
+        pod = container(
+            SERVICE, workload,
             # Names and paths only: every secret is a file (`__FILE`), never a value here.
             env=[core.EnvVarArgs(name=key, value=value)
                  for key, value in sorted(grafana_env(args.api).items())],
             ports=[core.ContainerPortArgs(name=str(Listener.HTTP), container_port=port)],
-            startup_probe=probe(SERVICE, failure_threshold=STARTUP_PROBES),
-            liveness_probe=probe(SERVICE), readiness_probe=probe(SERVICE),
-            resources=resources(workload), security_context=container_security(SERVICE),
-            volume_mounts=[core.VolumeMountArgs(name="secrets", mount_path=SECRETS_DIR,
-                                                read_only=True),
-                           data_mount(SERVICE), *mounts])
+            startup=probe(SERVICE, failure_threshold=STARTUP_PROBES),
+            mounts=[core.VolumeMountArgs(name="secrets", mount_path=SECRETS_DIR,
+                                         read_only=True),
+                    data_mount(SERVICE), *mounts])
         # One replica: grafana.db is SQLite on a ReadWriteOnce claim, which one pod opens;
         # several would each keep their own users, sessions and alert state (Grafana shares
         # them only through a MySQL or PostgreSQL database, which this stack does not run).
         # A StatefulSet, not a Deployment: an update stops the old pod before the new one
         # opens the database.
-        apps.StatefulSet(
-            name, metadata=metadata(NAME, workload, SERVICE),
-            spec=apps.StatefulSetSpecArgs(
-                replicas=1, service_name=headless.metadata.name,
-                selector=meta.LabelSelectorArgs(match_labels=labels(SERVICE)),
-                template=core.PodTemplateSpecArgs(
-                    metadata=meta.ObjectMetaArgs(labels=labels(SERVICE)),
-                    spec=core.PodSpecArgs(
-                        automount_service_account_token=False,
-                        security_context=pod_security(SERVICE),
-                        containers=[container],
-                        volumes=[secrets_volume, *volumes])),
-                volume_claim_templates=[data_claim(workload, SERVICE)],
-                persistent_volume_claim_retention_policy=claim_retention(workload)),
-            opts=child)
+        stateful_set(name, NAME, workload, SERVICE, replicas=1, governing=headless,
+                     template=pod_template(SERVICE, pod, [secrets_volume, *volumes]),
+                     opts=child)
         # No PodDisruptionBudget: of one pod, `maxUnavailable: 1` allows every eviction (a
         # budget that says nothing), and `minAvailable: 1` allows none, so every node drain
         # and cluster upgrade would wait on an operator, for a UI whose outage pages no one

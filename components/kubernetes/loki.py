@@ -7,7 +7,6 @@ meet in memberlist rings through one headless Service."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -16,31 +15,30 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 
 from components.kubernetes.object_storage import (
-    config_file,
-    config_mount,
-    config_volume,
     credentials_env,
     credentials_secret,
+    storage_config_volume,
     storage_egress,
 )
 from components.kubernetes.workload import (
     DATA_VOLUME,
     Allow,
     WorkloadArgs,
-    claim_retention,
-    container_security,
-    data_claim,
+    config_file,
+    config_map,
+    config_mount,
+    container,
     data_mount,
     disruption_budget,
+    expose,
     labels,
     metadata,
     network_policy,
-    pod_security,
-    probe,
-    resources,
+    pod_template,
     scratch,
-    spread,
+    service_port,
     startup_probe,
+    stateful_set,
 )
 from configs.loki import (
     MEMBERLIST_PORT,
@@ -94,8 +92,7 @@ def target_labels(target: LokiTarget) -> dict[str, str]:
 
 def _ports(*names: str) -> list[core.ServicePortArgs]:
     known = {"http": HTTP, "grpc": GRPC, "memberlist": MEMBERLIST_PORT}
-    return [core.ServicePortArgs(name=name, port=known[name], target_port=known[name],
-                                 protocol="TCP") for name in names]
+    return [service_port(name, known[name]) for name in names]
 
 
 def _ingress(target: LokiTarget) -> list[Allow]:
@@ -120,31 +117,25 @@ class Loki(pulumi.ComponentResource):
         workload = args.workload
         config = to_yaml(loki_cluster_config(args.retention, args.replicas[LokiTarget.WRITE],
                                              args.storage))
-        config_map = core.ConfigMap(
-            f"{name}-config", metadata=metadata(f"{SERVICE}-config", workload, SERVICE),
-            data={config_file(SERVICE): config}, opts=child)
-        secret = credentials_secret(f"{SERVICE}-object-storage", workload, SERVICE,
-                                    args.storage, child)
-        volume = config_volume(SERVICE, config_map, secret)
+        config_files = config_map(f"{SERVICE}-config", workload, SERVICE,
+                                  {config_file(SERVICE): config}, child)
+        credentials = credentials_secret(f"{SERVICE}-object-storage", workload, SERVICE,
+                                         args.storage, child)
+        volume = storage_config_volume(SERVICE, config_files, credentials)
 
         # Every Loki pod, ready or not: a starting pod finds the others by this name to join
         # the rings (the Helm chart's memberlist Service, publishNotReadyAddresses too).
-        core.Service(f"{name}-memberlist", metadata=metadata(MEMBERLIST_SERVICE, workload,
-                                                             SERVICE),
-                     spec=core.ServiceSpecArgs(cluster_ip="None",
-                                               publish_not_ready_addresses=True,
-                                               selector=labels(SERVICE),
-                                               ports=_ports("memberlist")),
-                     opts=child)
+        expose(f"{name}-memberlist", MEMBERLIST_SERVICE, workload, SERVICE,
+               selector=labels(SERVICE), ports=_ports("memberlist"), headless=True,
+               ready_or_not=True, opts=child)
         # Each pod restarts with the file it runs: Loki reads it at start only.
-        checksum = hashlib.sha256(config.encode()).hexdigest()
         for target in LokiTarget:
-            _target(f"{name}-{target}", target, args, checksum=checksum, volume=volume,
+            _target(f"{name}-{target}", target, args, config=config, volume=volume,
                     opts=child)
         self.register_outputs({})
 
 
-def _target(name: str, target: LokiTarget, args: LokiArgs, *, checksum: str,
+def _target(name: str, target: LokiTarget, args: LokiArgs, *, config: str,
             volume: core.VolumeArgs, opts: pulumi.ResourceOptions) -> None:
     """One target's pods, its Services, disruption budget and NetworkPolicy."""
     workload = args.workload
@@ -155,56 +146,38 @@ def _target(name: str, target: LokiTarget, args: LokiArgs, *, checksum: str,
     # where pushes go; `loki-read` Grafana's; `loki-backend` the read path's compactor client,
     # on gRPC. Within a target, pods reach each other by the addresses the rings hold.
     ports = _ports("http", "grpc") if target is LokiTarget.BACKEND else _ports("http")
-    core.Service(f"{name}-service", metadata=metadata(SERVICE_NAMES[target], workload, SERVICE),
-                 spec=core.ServiceSpecArgs(selector=selector, ports=ports), opts=opts)
+    expose(f"{name}-service", SERVICE_NAMES[target], workload, SERVICE, selector=selector,
+           ports=ports, opts=opts)
     scratch_volumes, scratch_mounts = scratch(SERVICE)
     # The read path keeps nothing: its caches live as long as the pod.
     data_volumes = [] if stateful else [core.VolumeArgs(
         name=DATA_VOLUME, empty_dir=core.EmptyDirVolumeSourceArgs())]
-    container = core.ContainerArgs(
-        name=str(SERVICE), image=workload.image, args=loki_command(target),
-        env=[credentials_env(SERVICE)],
+    pod = container(
+        SERVICE, workload, command=loki_command(target), env=[credentials_env(SERVICE)],
         ports=[core.ContainerPortArgs(name=port.name, container_port=port.port)
                for port in _ports("http", "grpc", "memberlist")],
-        startup_probe=startup_probe(SERVICE), liveness_probe=probe(SERVICE),
-        readiness_probe=probe(SERVICE),
-        resources=resources(workload), security_context=container_security(SERVICE),
-        volume_mounts=[config_mount(SERVICE),
-                       data_mount(SERVICE) if stateful else core.VolumeMountArgs(
-                           name=DATA_VOLUME, mount_path=data_dir(SERVICE)),
-                       *scratch_mounts])
-    template = core.PodTemplateSpecArgs(
-        metadata=meta.ObjectMetaArgs(labels=selector,
-                                     annotations={"gatewayz.ai/config-sha256": checksum}),
-        spec=core.PodSpecArgs(
-            automount_service_account_token=False,
-            security_context=pod_security(SERVICE),
-            termination_grace_period_seconds=GRACE_SECONDS if stateful else None,
-            containers=[container],
-            topology_spread_constraints=spread(selector),
-            volumes=[volume, *data_volumes, *scratch_volumes]))
-    match = meta.LabelSelectorArgs(match_labels=selector)
+        startup=startup_probe(SERVICE),
+        mounts=[config_mount(SERVICE),
+                data_mount(SERVICE) if stateful else core.VolumeMountArgs(
+                    name=DATA_VOLUME, mount_path=data_dir(SERVICE)),
+                *scratch_mounts])
+    template = pod_template(SERVICE, pod, [volume, *data_volumes, *scratch_volumes],
+                            selector=selector, config=[config], spread_pods=True,
+                            grace_seconds=GRACE_SECONDS if stateful else None)
     if stateful:
         # Governs the pods' stable names; gRPC for the index gateways' `dns+` discovery.
-        headless = core.Service(
-            f"{name}-pods", metadata=metadata(pods_service(target), workload, SERVICE),
-            spec=core.ServiceSpecArgs(cluster_ip="None", selector=selector,
-                                      ports=_ports("http", "grpc")),
-            opts=opts)
-        apps.StatefulSet(
-            name, metadata=metadata(object_name, workload, SERVICE),
-            spec=apps.StatefulSetSpecArgs(
-                replicas=args.replicas[target], service_name=headless.metadata.name,
-                # All at once: a pod waits for no other to be Ready before it starts.
-                pod_management_policy="Parallel", selector=match, template=template,
-                volume_claim_templates=[data_claim(workload, SERVICE)],
-                persistent_volume_claim_retention_policy=claim_retention(workload)),
-            opts=opts)
+        headless = expose(f"{name}-pods", pods_service(target), workload, SERVICE,
+                          selector=selector, ports=_ports("http", "grpc"), headless=True,
+                          opts=opts)
+        stateful_set(name, object_name, workload, SERVICE, replicas=args.replicas[target],
+                     governing=headless, template=template, selector=selector, parallel=True,
+                     opts=opts)
     else:
         apps.Deployment(
             name, metadata=metadata(object_name, workload, SERVICE),
-            spec=apps.DeploymentSpecArgs(replicas=args.replicas[target], selector=match,
-                                         template=template),
+            spec=apps.DeploymentSpecArgs(
+                replicas=args.replicas[target],
+                selector=meta.LabelSelectorArgs(match_labels=selector), template=template),
             opts=opts)
     # One pod of a target down at a time on a drain: the write path keeps its
     # replication factor's quorum, the others keep serving.

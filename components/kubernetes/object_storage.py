@@ -5,42 +5,35 @@ config file, the variable that points the S3 client at it, and the way out to th
 from __future__ import annotations
 
 import posixpath
-from typing import Final
 
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from components.kubernetes.workload import Allow, WorkloadArgs, metadata
+from components.kubernetes.workload import (
+    Allow,
+    WorkloadArgs,
+    config_dir,
+    config_file,
+    config_volume,
+    projection,
+    secret,
+)
 from configs.object_storage import (
     CREDENTIALS_ENV,
     credentials_file,
     credentials_path,
     endpoint_port,
 )
-from services import Service, config_path
+from services import Service
 from settings import ObjectStorage
 from settings.pulumi_config import reveal
 
-# Read by the service's user alone (the group is the pod's fsGroup, the image's own).
-SECRET_MODE: Final = 0o400
-CONFIG_MODE: Final = 0o444
-CONFIG_VOLUME: Final = "config"
 core = kubernetes.core.v1
 
 
-def config_dir(service: Service) -> str:
-    """Where the projected volume is mounted: the config file's directory, which holds the
-    secrets dir too (a read-only volume cannot take a mount point inside it)."""
-    return posixpath.dirname(config_path(service))
-
-
-def config_file(service: Service) -> str:
-    """The config file's name: its key in the ConfigMap and its path in the volume."""
-    return posixpath.basename(config_path(service))
-
-
-def credentials_key(service: Service) -> str:
-    return posixpath.basename(credentials_path(service))
+def _credentials(service: Service) -> str:
+    """The credentials file's path in the config volume."""
+    return posixpath.relpath(credentials_path(service), config_dir(service))
 
 
 def credentials_secret(name: str, workload: WorkloadArgs, service: Service,
@@ -49,30 +42,14 @@ def credentials_secret(name: str, workload: WorkloadArgs, service: Service,
     what an apply of secrets makes is a secret too."""
     text = pulumi.Output.all(reveal(storage.access_key_id), reveal(storage.secret_access_key)) \
         .apply(lambda keys: credentials_file(keys[0], keys[1]))
-    return core.Secret(name, metadata=metadata(name, workload, service), type="Opaque",
-                       string_data={credentials_key(service): text},
-                       opts=opts)
+    return secret(name, workload, service, {_credentials(service): text}, opts)
 
 
-def config_volume(service: Service, config_map: core.ConfigMap,
-                  secret: core.Secret) -> core.VolumeArgs:
+def storage_config_volume(service: Service, config_map: core.ConfigMap,
+                          credentials: core.Secret) -> core.VolumeArgs:
     """The config file (world-readable, no secret in it) and the credentials file (0400)."""
-    name = config_file(service)
-    secret_file = posixpath.relpath(credentials_path(service), config_dir(service))
-    return core.VolumeArgs(name=CONFIG_VOLUME, projected=core.ProjectedVolumeSourceArgs(sources=[
-        core.VolumeProjectionArgs(config_map=core.ConfigMapProjectionArgs(
-            name=config_map.metadata.name,
-            items=[core.KeyToPathArgs(key=name, path=name, mode=CONFIG_MODE)])),
-        core.VolumeProjectionArgs(secret=core.SecretProjectionArgs(
-            name=secret.metadata.name,
-            items=[core.KeyToPathArgs(key=credentials_key(service), path=secret_file,
-                                      mode=SECRET_MODE)])),
-    ]))
-
-
-def config_mount(service: Service) -> core.VolumeMountArgs:
-    return core.VolumeMountArgs(name=CONFIG_VOLUME, mount_path=config_dir(service),
-                                read_only=True)
+    return config_volume([projection(config_map, [config_file(service)]),
+                          projection(credentials, [_credentials(service)])])
 
 
 def credentials_env(service: Service) -> core.EnvVarArgs:

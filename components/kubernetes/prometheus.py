@@ -7,7 +7,6 @@ lets it discover the pods and endpoints of its own namespace, and nothing else."
 
 from __future__ import annotations
 
-import hashlib
 import posixpath
 from dataclasses import dataclass
 from typing import Final
@@ -19,18 +18,23 @@ import pulumi_kubernetes as kubernetes
 from components.kubernetes.workload import (
     Allow,
     WorkloadArgs,
-    claim_retention,
-    container_security,
-    data_claim,
+    config_dir,
+    config_file,
+    config_map,
+    config_mount,
+    config_volume,
+    container,
     data_mount,
     disruption_budget,
+    expose,
     labels,
     metadata,
     network_policy,
-    pod_security,
-    probe,
-    resources,
-    spread,
+    pod_template,
+    projection,
+    secret,
+    service_port,
+    stateful_set,
 )
 from configs.mixins import rule_files
 from configs.prometheus import (
@@ -42,7 +46,7 @@ from configs.prometheus import (
 )
 from configs.render import to_yaml
 from configs.rules import RULES_DIR
-from services import SERVICES, Service, config_path
+from services import SERVICES, Service
 from settings import ScrapeTarget, Settings
 from settings.pulumi_config import reveal
 
@@ -51,11 +55,8 @@ NAME: Final = str(SERVICE)
 # The StatefulSet's governing Service: each pod is `prometheus-<i>.prometheus-pods`
 # (services.pod_address), where Tempo remote-writes its span metrics to every replica.
 PODS_SERVICE: Final = f"{NAME}-pods"
-# prometheus.yml, rules/ and secrets/ share this directory: one projected volume holds them
-# all, so no mount lands inside another (a read-only volume cannot take a mount point).
-CONFIG_DIR: Final = posixpath.dirname(config_path(SERVICE))
-SECRET_MODE: Final = 0o400
-CONFIG_MODE: Final = 0o444
+# prometheus.yml, rules/ and secrets/, in one projected volume.
+CONFIG_DIR: Final = config_dir(SERVICE)
 # What service discovery reads: pods (the scrape jobs' role), and the endpoint slices of the
 # Alertmanager Service with the Services and pods they point at (the endpointslice role
 # watches all three; prometheus/prometheus v3.14.0 discovery/kubernetes/kubernetes.go).
@@ -68,9 +69,7 @@ READ_VERBS: Final = ("get", "list", "watch")
 # kubeadm or kind cluster runs it.
 API_SERVER_PORTS: Final = ((443, "TCP"), (6443, "TCP"))
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
-meta = kubernetes.meta.v1
 core = kubernetes.core.v1
-apps = kubernetes.apps.v1
 rbac = kubernetes.rbac.v1
 
 
@@ -127,7 +126,6 @@ class Prometheus(pulumi.ComponentResource):
         rules = {f"{RULES_DIR}/{file}": to_yaml(document)
                  for file, document in sorted(rule_files(settings).items())}
         config = to_yaml(prometheus_config(settings, rules))
-        config_file = posixpath.basename(config_path(SERVICE))
 
         # Discovery's identity: the only pods of the stack that mount a service-account token.
         account = core.ServiceAccount(
@@ -148,90 +146,42 @@ class Prometheus(pulumi.ComponentResource):
                                                     namespace=workload.namespace)],
                          opts=child)
 
-        config_map = core.ConfigMap(f"{name}-config", metadata=metadata(f"{NAME}-config",
-                                                                        workload, SERVICE),
-                                    data={config_file: config}, opts=child)
-        # A ConfigMap's keys are file names: `rules/backend.yml` is stored as `backend.yml`.
-        rule_map = core.ConfigMap(f"{name}-rules", metadata=metadata(f"{NAME}-rules", workload,
-                                                                     SERVICE),
-                                  data={posixpath.basename(path): text
-                                        for path, text in rules.items()},
-                                  opts=child)
+        config_files = config_map(f"{NAME}-config", workload, SERVICE,
+                                  {config_file(SERVICE): config}, child)
+        rule_files_map = config_map(f"{NAME}-rules", workload, SERVICE, {
+            posixpath.relpath(path, CONFIG_DIR): text for path, text in rules.items()}, child)
         secret_files = _secret_files(args)
-        secret = core.Secret(
-            f"{name}-credentials", metadata=metadata(f"{NAME}-credentials", workload, SERVICE),
-            type="Opaque",
-            string_data={posixpath.basename(path): value for path, value in secret_files.items()},
-            opts=child)
-        sources = [
-            core.VolumeProjectionArgs(config_map=core.ConfigMapProjectionArgs(
-                name=config_map.metadata.name,
-                items=[core.KeyToPathArgs(key=config_file, path=config_file,
-                                          mode=CONFIG_MODE)])),
-            core.VolumeProjectionArgs(config_map=core.ConfigMapProjectionArgs(
-                name=rule_map.metadata.name,
-                items=[core.KeyToPathArgs(key=posixpath.basename(path),
-                                          path=posixpath.relpath(path, CONFIG_DIR),
-                                          mode=CONFIG_MODE) for path in rules])),
-            core.VolumeProjectionArgs(secret=core.SecretProjectionArgs(
-                name=secret.metadata.name,
-                items=[core.KeyToPathArgs(key=posixpath.basename(path), path=path,
-                                          mode=SECRET_MODE) for path in secret_files]))]
+        credentials = secret(f"{NAME}-credentials", workload, SERVICE, secret_files, child)
+        sources = [projection(config_files, [config_file(SERVICE)]),
+                   projection(rule_files_map, [posixpath.relpath(path, CONFIG_DIR)
+                                               for path in rules]),
+                   projection(credentials, secret_files)]
 
-        http = [core.ServicePortArgs(name="http", port=facts.http_port,
-                                     target_port=facts.http_port, protocol="TCP")]
+        http = [service_port("http", facts.http_port)]
         # Headless, listing pods before they are Ready: each replica's stable name resolves
         # from its start, for Tempo's remote write to each one.
-        pods_service = core.Service(f"{name}-pods", metadata=metadata(PODS_SERVICE, workload,
-                                                                      SERVICE),
-                                    spec=core.ServiceSpecArgs(
-                                        cluster_ip="None", publish_not_ready_addresses=True,
-                                        selector=labels(SERVICE), ports=http),
-                                    opts=child)
+        pods_service = expose(f"{name}-pods", PODS_SERVICE, workload, SERVICE,
+                              selector=labels(SERVICE), ports=http, headless=True,
+                              ready_or_not=True, opts=child)
         # Both replicas behind the Docker alias: Grafana's datasource queries either.
-        core.Service(name, metadata=metadata(NAME, workload, SERVICE),
-                     spec=core.ServiceSpecArgs(type="ClusterIP", selector=labels(SERVICE),
-                                               ports=http),
-                     opts=child)
+        expose(name, NAME, workload, SERVICE, selector=labels(SERVICE), ports=http, opts=child)
 
-        container = core.ContainerArgs(
-            name=NAME, image=workload.image, args=prometheus_command(settings),
+        pod = container(
+            SERVICE, workload, command=prometheus_command(settings),
             # The pod's name, which prometheus.yml's replica label expands.
             env=[core.EnvVarArgs(name=POD_NAME_ENV, value_from=core.EnvVarSourceArgs(
                 field_ref=core.ObjectFieldSelectorArgs(field_path="metadata.name")))],
             ports=[core.ContainerPortArgs(name="http", container_port=facts.http_port)],
-            liveness_probe=probe(SERVICE), readiness_probe=probe(SERVICE),
-            resources=resources(workload), security_context=container_security(SERVICE),
-            volume_mounts=[core.VolumeMountArgs(name="config", mount_path=CONFIG_DIR,
-                                                read_only=True),
-                           data_mount(SERVICE)])
-        # Each pod restarts with the files it runs: Prometheus reads them at start (the
-        # credentials it reads at each scrape, so they need no restart).
-        checksum = hashlib.sha256("\n".join([config, *rules.values()]).encode()).hexdigest()
-        kubernetes.apps.v1.StatefulSet(
-            name, metadata=metadata(NAME, workload, SERVICE),
-            spec=apps.StatefulSetSpecArgs(
-                replicas=args.replicas, service_name=pods_service.metadata.name,
-                # All at once: a replica waits for no other to be Ready before it starts;
-                # updates still roll one pod at a time, so one replica always evaluates.
-                pod_management_policy="Parallel",
-                selector=meta.LabelSelectorArgs(match_labels=labels(SERVICE)),
-                template=core.PodTemplateSpecArgs(
-                    metadata=meta.ObjectMetaArgs(
-                        labels=labels(SERVICE),
-                        annotations={"gatewayz.ai/config-sha256": checksum}),
-                    spec=core.PodSpecArgs(
-                        service_account_name=account.metadata.name,
-                        automount_service_account_token=True,
-                        security_context=pod_security(SERVICE),
-                        containers=[container],
-                        topology_spread_constraints=spread(labels(SERVICE)),
-                        volumes=[core.VolumeArgs(name="config", projected=(
-                            core.ProjectedVolumeSourceArgs(sources=sources)))])),
-                # Each replica's TSDB on its own claim, sized from the retention size.
-                volume_claim_templates=[data_claim(workload, SERVICE)],
-                persistent_volume_claim_retention_policy=claim_retention(workload)),
-            opts=child)
+            mounts=[config_mount(SERVICE), data_mount(SERVICE)])
+        # Each replica's TSDB on its own claim, sized from the retention size. Each pod
+        # restarts with the files it runs: Prometheus reads them at start (the credentials it
+        # reads at each scrape, so they need no restart).
+        stateful_set(name, NAME, workload, SERVICE, replicas=args.replicas,
+                     governing=pods_service,
+                     template=pod_template(SERVICE, pod, [config_volume(sources)],
+                                           config=[config, *rules.values()], spread_pods=True,
+                                           service_account=account.metadata.name),
+                     parallel=True, opts=child)
 
         disruption_budget(f"{name}-disruption", NAME, workload, SERVICE,
                           selector=labels(SERVICE), opts=child)

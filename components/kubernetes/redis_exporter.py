@@ -14,15 +14,18 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 
 from components.kubernetes.workload import (
+    SECRET_MODE,
     Allow,
     WorkloadArgs,
-    container_security,
+    container,
+    expose,
+    items,
     labels,
     metadata,
     network_policy,
-    pod_security,
-    probe,
-    resources,
+    pod_template,
+    secret,
+    service_port,
 )
 from configs.redis_exporter import PASSWORD_FILE, password_file, redis_exporter_env
 from services import SERVICES, Service
@@ -31,7 +34,6 @@ from settings.pulumi_config import reveal
 
 SERVICE: Final = Service.REDIS_EXPORTER
 NAME: Final = str(SERVICE)
-SECRET_MODE: Final = 0o400
 # Redis' own default port, where `redisAddress` names none (redis://host).
 REDIS_PORT: Final = 6379
 meta = kubernetes.meta.v1
@@ -61,47 +63,31 @@ class RedisExporter(pulumi.ComponentResource):
         volumes: list[core.VolumeArgs] = []
         mounts: list[core.VolumeMountArgs] = []
         if redis.password is not None:
-            secret = core.Secret(
-                f"{name}-password", metadata=metadata(f"{NAME}-password", workload, SERVICE),
-                type="Opaque",
-                string_data={file_name: reveal(redis.password).apply(
-                    lambda password: password_file(redis, password))},
-                opts=child)
+            files = {file_name: reveal(redis.password).apply(
+                lambda password: password_file(redis, password))}
+            password_secret = secret(f"{NAME}-password", workload, SERVICE, files, child)
             volumes.append(core.VolumeArgs(name="secrets", secret=core.SecretVolumeSourceArgs(
-                secret_name=secret.metadata.name,
-                items=[core.KeyToPathArgs(key=file_name, path=file_name, mode=SECRET_MODE)])))
+                secret_name=password_secret.metadata.name, items=items(files, SECRET_MODE))))
             mounts.append(core.VolumeMountArgs(name="secrets", mount_path=secrets_dir,
                                                read_only=True))
 
-        container = core.ContainerArgs(
-            name=NAME, image=workload.image,
+        pod = container(
+            SERVICE, workload,
             env=[core.EnvVarArgs(name=key, value=value)
                  for key, value in sorted(redis_exporter_env(redis).items())],
             ports=[core.ContainerPortArgs(name="http", container_port=facts.http_port)],
-            liveness_probe=probe(SERVICE), readiness_probe=probe(SERVICE),
-            resources=resources(workload), security_context=container_security(SERVICE),
-            volume_mounts=mounts or None)
-        kubernetes.apps.v1.Deployment(
+            mounts=mounts)
+        apps.Deployment(
             name, metadata=metadata(NAME, workload, SERVICE),
             spec=apps.DeploymentSpecArgs(
                 # Stateless, and one is enough: a scrape missed while it restarts is one gap.
                 replicas=1,
                 selector=meta.LabelSelectorArgs(match_labels=labels(SERVICE)),
-                template=core.PodTemplateSpecArgs(
-                    metadata=meta.ObjectMetaArgs(labels=labels(SERVICE)),
-                    spec=core.PodSpecArgs(
-                        automount_service_account_token=False,
-                        security_context=pod_security(SERVICE),
-                        containers=[container], volumes=volumes or None))),
+                template=pod_template(SERVICE, pod, volumes)),
             opts=child)
         # Scraped in the cluster only: the Docker alias, as on the stack network.
-        core.Service(name, metadata=metadata(NAME, workload, SERVICE),
-                     spec=core.ServiceSpecArgs(
-                         type="ClusterIP", selector=labels(SERVICE),
-                         ports=[core.ServicePortArgs(name="http", port=facts.http_port,
-                                                     target_port=facts.http_port,
-                                                     protocol="TCP")]),
-                     opts=child)
+        expose(name, NAME, workload, SERVICE, selector=labels(SERVICE),
+               ports=[service_port("http", facts.http_port)], opts=child)
 
         # In: Prometheus' scrapes. Out: the Redis, outside the cluster, on its port.
         network_policy(f"{NAME}-network", workload, SERVICE, opts=child,

@@ -10,7 +10,6 @@ until they reach the bucket."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Final
 
@@ -18,28 +17,27 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 
 from components.kubernetes.object_storage import (
-    config_file,
-    config_mount,
-    config_volume,
     credentials_env,
     credentials_secret,
+    storage_config_volume,
     storage_egress,
 )
 from components.kubernetes.workload import (
     Allow,
     WorkloadArgs,
-    claim_retention,
-    container_security,
-    data_claim,
+    config_file,
+    config_map,
+    config_mount,
+    container,
     data_mount,
+    expose,
     labels,
-    metadata,
     network_policy,
-    pod_security,
-    probe,
-    resources,
+    pod_template,
     scratch,
+    service_port,
     startup_probe,
+    stateful_set,
 )
 from configs.render import to_yaml
 from configs.tempo import tempo_cluster_config, tempo_command
@@ -54,9 +52,7 @@ REPLICAS: Final = 1
 PODS_SERVICE: Final = f"{NAME}-pods"
 OTLP: Final = tuple((FACTS.listens[listener], "TCP")
                     for listener in (Listener.OTLP_GRPC, Listener.OTLP_HTTP))
-meta = kubernetes.meta.v1
 core = kubernetes.core.v1
-apps = kubernetes.apps.v1
 
 
 @dataclass(frozen=True)
@@ -68,9 +64,7 @@ class TempoArgs:
 
 
 def _ports() -> list[core.ServicePortArgs]:
-    return [core.ServicePortArgs(name=str(listener), port=port, target_port=port,
-                                 protocol="TCP")
-            for listener, port in FACTS.listens.items()]
+    return [service_port(str(listener), port) for listener, port in FACTS.listens.items()]
 
 
 class Tempo(pulumi.ComponentResource):
@@ -81,55 +75,34 @@ class Tempo(pulumi.ComponentResource):
         workload = args.workload
         config = to_yaml(tempo_cluster_config(workload.environment, args.retention,
                                               args.storage, args.prometheus_replicas))
-        config_map = core.ConfigMap(
-            f"{name}-config", metadata=metadata(f"{NAME}-config", workload, SERVICE),
-            data={config_file(SERVICE): config}, opts=child)
-        secret = credentials_secret(f"{NAME}-object-storage", workload, SERVICE, args.storage,
-                                    child)
+        config_files = config_map(f"{NAME}-config", workload, SERVICE,
+                                  {config_file(SERVICE): config}, child)
+        credentials = credentials_secret(f"{NAME}-object-storage", workload, SERVICE,
+                                         args.storage, child)
 
         # The Docker alias: Grafana's datasource and the backend's OTLP exports name `tempo`
         # on both platforms.
-        core.Service(f"{name}-service", metadata=metadata(NAME, workload, SERVICE),
-                     spec=core.ServiceSpecArgs(selector=labels(SERVICE), ports=_ports()),
-                     opts=child)
-        headless = core.Service(
-            f"{name}-pods", metadata=metadata(PODS_SERVICE, workload, SERVICE),
-            spec=core.ServiceSpecArgs(cluster_ip="None", selector=labels(SERVICE),
-                                      ports=_ports()),
-            opts=child)
+        expose(f"{name}-service", NAME, workload, SERVICE, selector=labels(SERVICE),
+               ports=_ports(), opts=child)
+        headless = expose(f"{name}-pods", PODS_SERVICE, workload, SERVICE,
+                          selector=labels(SERVICE), ports=_ports(), headless=True, opts=child)
 
         scratch_volumes, scratch_mounts = scratch(SERVICE)
-        container = core.ContainerArgs(
-            name=NAME, image=workload.image, args=tempo_command(),
-            env=[credentials_env(SERVICE)],
+        pod = container(
+            SERVICE, workload, command=tempo_command(), env=[credentials_env(SERVICE)],
             ports=[core.ContainerPortArgs(name=str(listener), container_port=port)
                    for listener, port in FACTS.listens.items()],
-            startup_probe=startup_probe(SERVICE), liveness_probe=probe(SERVICE),
-            readiness_probe=probe(SERVICE),
-            resources=resources(workload), security_context=container_security(SERVICE),
-            volume_mounts=[config_mount(SERVICE), data_mount(SERVICE), *scratch_mounts])
-        # The pod restarts with the file it runs: Tempo reads it at start only.
-        checksum = hashlib.sha256(config.encode()).hexdigest()
-        match = meta.LabelSelectorArgs(match_labels=labels(SERVICE))
-        apps.StatefulSet(
-            name, metadata=metadata(NAME, workload, SERVICE),
-            spec=apps.StatefulSetSpecArgs(
-                replicas=REPLICAS, service_name=headless.metadata.name, selector=match,
-                template=core.PodTemplateSpecArgs(
-                    metadata=meta.ObjectMetaArgs(
-                        labels=labels(SERVICE),
-                        annotations={"gatewayz.ai/config-sha256": checksum}),
-                    spec=core.PodSpecArgs(
-                        automount_service_account_token=False,
-                        security_context=pod_security(SERVICE),
-                        containers=[container],
-                        volumes=[config_volume(SERVICE, config_map, secret),
-                                 *scratch_volumes])),
-                # The WAL, the live store's recent traces and the generator's WAL: what has
-                # not reached the bucket yet survives a restart.
-                volume_claim_templates=[data_claim(workload, SERVICE)],
-                persistent_volume_claim_retention_policy=claim_retention(workload)),
-            opts=child)
+            startup=startup_probe(SERVICE),
+            mounts=[config_mount(SERVICE), data_mount(SERVICE), *scratch_mounts])
+        # The WAL, the live store's recent traces and the generator's WAL: what has not
+        # reached the bucket yet survives a restart. The pod restarts with the file it runs:
+        # Tempo reads it at start only.
+        stateful_set(name, NAME, workload, SERVICE, replicas=REPLICAS, governing=headless,
+                     template=pod_template(
+                         SERVICE, pod,
+                         [storage_config_volume(SERVICE, config_files, credentials),
+                          *scratch_volumes], config=[config]),
+                     opts=child)
         # One pod, so no PodDisruptionBudget (workload.disruption_budget says why).
 
         http = ((FACTS.http_port, "TCP"),)

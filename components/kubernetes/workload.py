@@ -1,18 +1,21 @@
 """What every workload of the Kubernetes platform shares: its namespace (Pod Security
 `restricted` enforced, ingress denied but for what each service's NetworkPolicy lets in), its
-labels, and the parts of a pod a service's row in services.py decides (user, probes, limits,
-security context)."""
+labels, the parts of a pod a service's row in services.py decides (user, probes, limits,
+security context), and the way its files reach it (ConfigMaps and Secrets, mounted read-only
+with the modes below)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import hashlib
+import posixpath
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from services import NAME_LABEL, SCRATCH_MB, SERVICES, Service, data_dir
+from services import NAME_LABEL, SCRATCH_MB, SERVICES, Service, config_path, data_dir
 from settings import Settings
 from settings.keys import storage_key
 
@@ -26,6 +29,18 @@ DNS_NAMESPACE: Final = "kube-system"
 DNS_PORT: Final = 53
 # Any address outside the cluster's pods: the backend, the Redis, the receivers, object storage.
 ANYWHERE: Final = "0.0.0.0/0"
+# A Secret's files are read by the service's user alone (their group is the pod's fsGroup, the
+# image's own; the kubelet adds the group's read bit to what a mode grants, kubernetes/kubernetes
+# pkg/volume/volume_linux.go, SetVolumeOwnership); a ConfigMap's hold no secret, and are
+# world-readable.
+SECRET_MODE: Final = 0o400
+CONFIG_MODE: Final = 0o444
+# The volume that holds a service's config files and the secrets beside them, mounted at its
+# config file's directory (`config_mount`).
+CONFIG_VOLUME: Final = "config"
+# On each pod template whose container reads files at start only: a changed file changes the
+# template, so the pods restart with it.
+CONFIG_CHECKSUM: Final = "gatewayz.ai/config-sha256"
 meta = kubernetes.meta.v1
 core = kubernetes.core.v1
 networking = kubernetes.networking.v1
@@ -71,6 +86,86 @@ def metadata(name: str, args: WorkloadArgs, service: Service) -> meta.ObjectMeta
     its service and the stack's `env`."""
     return meta.ObjectMetaArgs(name=name, namespace=args.namespace,
                                labels={**labels(service), "gatewayz.ai/env": args.environment})
+
+
+def service_port(name: str, port: int, protocol: str = "TCP") -> core.ServicePortArgs:
+    return core.ServicePortArgs(name=name, port=port, target_port=port, protocol=protocol)
+
+
+def expose(name: str, object_name: str, args: WorkloadArgs, service: Service, *,
+            selector: Mapping[str, str], ports: Sequence[core.ServicePortArgs],
+            opts: pulumi.ResourceOptions, headless: bool = False,
+            ready_or_not: bool = False) -> core.Service:
+    """A Service over the pods `selector` picks: a ClusterIP that balances over them, or
+    `headless`, where each pod has its own name (a StatefulSet's governing Service, peers that
+    find each other); `ready_or_not` lists pods before they are Ready, so peers find each
+    other while their cluster forms."""
+    return core.Service(name, metadata=metadata(object_name, args, service),
+                        spec=core.ServiceSpecArgs(
+                            type=None if headless else "ClusterIP",
+                            cluster_ip="None" if headless else None,
+                            publish_not_ready_addresses=True if ready_or_not else None,
+                            selector=dict(selector), ports=list(ports)),
+                        opts=opts)
+
+
+def config_map(name: str, args: WorkloadArgs, service: Service, files: Mapping[str, str],
+               opts: pulumi.ResourceOptions) -> core.ConfigMap:
+    """The files `files` holds (by their path in the service's volume: `projection`), each
+    under its file name: a ConfigMap's keys cannot hold a `/`."""
+    return core.ConfigMap(name, metadata=metadata(name, args, service),
+                          data={posixpath.basename(path): text
+                                for path, text in sorted(files.items())},
+                          opts=opts)
+
+
+def secret(name: str, args: WorkloadArgs, service: Service,
+           files: Mapping[str, pulumi.Input[str]], opts: pulumi.ResourceOptions) -> core.Secret:
+    """`config_map`'s twin for secret files: the values stay Pulumi secrets, the provider
+    masks them in the state and in every preview."""
+    return core.Secret(name, metadata=metadata(name, args, service), type="Opaque",
+                       string_data={posixpath.basename(path): value
+                                    for path, value in sorted(files.items())},
+                       opts=opts)
+
+
+def items(paths: Iterable[str], mode: int) -> list[core.KeyToPathArgs]:
+    """Where each file of a ConfigMap or Secret lands (its path in the volume), with `mode`."""
+    return [core.KeyToPathArgs(key=posixpath.basename(path), path=path, mode=mode)
+            for path in sorted(paths)]
+
+
+def projection(source: core.ConfigMap | core.Secret,
+               paths: Iterable[str]) -> core.VolumeProjectionArgs:
+    """One source of a projected volume, its files at `paths`: a Secret's 0400, a ConfigMap's
+    0444."""
+    if isinstance(source, core.Secret):
+        return core.VolumeProjectionArgs(secret=core.SecretProjectionArgs(
+            name=source.metadata.name, items=items(paths, SECRET_MODE)))
+    return core.VolumeProjectionArgs(config_map=core.ConfigMapProjectionArgs(
+        name=source.metadata.name, items=items(paths, CONFIG_MODE)))
+
+
+def config_dir(service: Service) -> str:
+    """Where the config volume is mounted: the config file's directory, which holds the
+    secrets' directory too, so no mount lands inside another (a read-only volume cannot take a
+    mount point)."""
+    return posixpath.dirname(config_path(service))
+
+
+def config_file(service: Service) -> str:
+    """The config file's path in the config volume."""
+    return posixpath.basename(config_path(service))
+
+
+def config_volume(sources: Sequence[core.VolumeProjectionArgs]) -> core.VolumeArgs:
+    return core.VolumeArgs(name=CONFIG_VOLUME,
+                           projected=core.ProjectedVolumeSourceArgs(sources=list(sources)))
+
+
+def config_mount(service: Service) -> core.VolumeMountArgs:
+    return core.VolumeMountArgs(name=CONFIG_VOLUME, mount_path=config_dir(service),
+                                read_only=True)
 
 
 def resources(args: WorkloadArgs) -> core.ResourceRequirementsArgs:
@@ -161,6 +256,65 @@ def claim_retention(args: WorkloadArgs) -> apps.StatefulSetPersistentVolumeClaim
     policy = "Retain" if args.protect_data else "Delete"
     return apps.StatefulSetPersistentVolumeClaimRetentionPolicyArgs(
         when_deleted=policy, when_scaled=policy)
+
+
+def container(service: Service, args: WorkloadArgs, *,
+              ports: Sequence[core.ContainerPortArgs],
+              mounts: Sequence[core.VolumeMountArgs] = (), command: Sequence[str] | None = None,
+              env: Sequence[core.EnvVarArgs] = (),
+              startup: core.ProbeArgs | None = None) -> core.ContainerArgs:
+    """The service's container: its image, its health check as liveness and readiness probe
+    (`startup` before them where it needs time to start), its limits and security context."""
+    return core.ContainerArgs(
+        name=str(service), image=args.image,
+        args=None if command is None else list(command), env=list(env) or None,
+        ports=list(ports), startup_probe=startup, liveness_probe=probe(service),
+        readiness_probe=probe(service), resources=resources(args),
+        security_context=container_security(service), volume_mounts=list(mounts) or None)
+
+
+def pod_template(service: Service, container: core.ContainerArgs,
+                 volumes: Sequence[core.VolumeArgs] = (), *,
+                 selector: Mapping[str, str] | None = None, config: Sequence[str] = (),
+                 spread_pods: bool = False, service_account: pulumi.Input[str] | None = None,
+                 grace_seconds: int | None = None) -> core.PodTemplateSpecArgs:
+    """A pod of the service, labelled `selector` (default its labels), that runs `container`
+    as the service's user. `config`: the texts of the files it reads at start only, whose
+    checksum (CONFIG_CHECKSUM) restarts the pods when one changes. `spread_pods` over the
+    nodes, for a set of replicas. Only a pod with a `service_account` mounts a token (the API
+    is no business of the others)."""
+    chosen = dict(selector or labels(service))
+    checksum = hashlib.sha256("\n".join(config).encode()).hexdigest() if config else None
+    return core.PodTemplateSpecArgs(
+        metadata=meta.ObjectMetaArgs(
+            labels=chosen, annotations=None if checksum is None else {CONFIG_CHECKSUM: checksum}),
+        spec=core.PodSpecArgs(
+            service_account_name=service_account,
+            automount_service_account_token=service_account is not None,
+            security_context=pod_security(service),
+            termination_grace_period_seconds=grace_seconds,
+            containers=[container],
+            topology_spread_constraints=spread(chosen) if spread_pods else None,
+            volumes=list(volumes) or None))
+
+
+def stateful_set(name: str, object_name: str, args: WorkloadArgs, service: Service, *,
+                 replicas: int, governing: core.Service, template: core.PodTemplateSpecArgs,
+                 opts: pulumi.ResourceOptions, selector: Mapping[str, str] | None = None,
+                 parallel: bool = False) -> apps.StatefulSet:
+    """`replicas` pods of `template`, named under the headless Service `governing`, each with
+    its own data claim (`data_claim`), kept or deleted with the set (`claim_retention`).
+    `parallel`: the pods start at once, none waiting for the one before it to be Ready, as
+    peers must that form one cluster (updates still roll one pod at a time)."""
+    return apps.StatefulSet(
+        name, metadata=metadata(object_name, args, service),
+        spec=apps.StatefulSetSpecArgs(
+            replicas=replicas, service_name=governing.metadata.name,
+            pod_management_policy="Parallel" if parallel else None,
+            selector=meta.LabelSelectorArgs(match_labels=dict(selector or labels(service))),
+            template=template, volume_claim_templates=[data_claim(args, service)],
+            persistent_volume_claim_retention_policy=claim_retention(args)),
+        opts=opts)
 
 
 @dataclass(frozen=True)
