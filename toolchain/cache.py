@@ -64,6 +64,20 @@ def stamp(directory: Path) -> dict[str, Any] | None:
     return loaded if isinstance(loaded, dict) else None
 
 
+def finished(directory: Path, name: str) -> Path | None:
+    """The binary `name` of the finished build in `directory`, or None (never built, or
+    interrupted)."""
+    path = directory / name
+    return path if stamp(directory) is not None and path.is_file() else None
+
+
+def required(name: str, pin: str, path: Path | None) -> Path:
+    """`path`, the cached build of `name` from `pin`; BuildError before `make tools`."""
+    if path is None:
+        raise BuildError(f"{name} of {pin} is not built: run `make tools`")
+    return path
+
+
 def install(staged: Path, target: Path, facts: Mapping[str, object]) -> None:
     """Stamp `staged` with `facts` and move it to `target`, replacing what was there."""
     (staged / STAMP).write_text(json.dumps(dict(facts), sort_keys=True, indent=2) + "\n")

@@ -26,11 +26,12 @@ from toolchain.cache import (
     BuildError,
     build_missing,
     cache_root,
+    finished,
     go,
     install,
     last_of,
     make_tools_main,
-    stamp,
+    required,
 )
 from toolchain.cache import download as download_module
 
@@ -133,18 +134,12 @@ def build_dir(build: ControlPlaneBuild) -> Path:
 
 def binary_path(name: str) -> Path | None:
     """The cached build of a control-plane binary, or None before `make tools`."""
-    directory = build_dir(BUILD_OF_BINARY[name])
-    path = directory / name
-    return path if stamp(directory) is not None and path.is_file() else None
+    return finished(build_dir(BUILD_OF_BINARY[name]), name)
 
 
 def built(name: str) -> Path:
     """The cached build of a control-plane binary; BuildError before `make tools`."""
-    path = binary_path(name)
-    if path is None:
-        raise BuildError(f"{name} of {BUILD_OF_BINARY[name].pin} is not built: run "
-                         "`make tools`")
-    return path
+    return required(name, BUILD_OF_BINARY[name].pin, binary_path(name))
 
 
 def _go(args: list[str], what: str, cwd: Path) -> None:

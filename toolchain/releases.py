@@ -27,11 +27,12 @@ from toolchain.cache import (
     BuildError,
     build_missing,
     cache_root,
+    finished,
     go,
     install,
     last_of,
     make_tools_main,
-    stamp,
+    required,
     writable_copy,
 )
 from toolchain.cache import download as download_module
@@ -115,19 +116,12 @@ def release_dir(release: GoRelease) -> Path:
 
 def binary_path(name: str) -> Path | None:
     """The cached build of a binary of the pinned releases, or None before `make tools`."""
-    release = RELEASE_OF_BINARY[name]
-    directory = release_dir(release)
-    path = directory / name
-    return path if stamp(directory) is not None and path.is_file() else None
+    return finished(release_dir(RELEASE_OF_BINARY[name]), name)
 
 
 def built(name: str) -> Path:
     """The cached build of a binary of the pinned releases; BuildError before `make tools`."""
-    path = binary_path(name)
-    if path is None:
-        raise BuildError(f"{name} of {RELEASE_OF_BINARY[name].pin} is not built: run "
-                         "`make tools`")
-    return path
+    return required(name, RELEASE_OF_BINARY[name].pin, binary_path(name))
 
 
 def download(release: GoRelease) -> tuple[Path, str, str]:
