@@ -18,8 +18,8 @@ from components.kubernetes.workload import (
     WorkloadArgs,
     config_dir,
     config_file,
-    config_map,
     config_mount,
+    config_source,
     config_volume,
     container,
     data_mount,
@@ -28,8 +28,7 @@ from components.kubernetes.workload import (
     labels,
     network_policy,
     pod_template,
-    projection,
-    secret,
+    secret_source,
     service_port,
     stateful_set,
 )
@@ -95,13 +94,12 @@ class Alertmanager(pulumi.ComponentResource):
         facts = SERVICES[SERVICE]
         config = to_yaml(alertmanager_config(args.alerting))
 
-        config_files = config_map(f"{NAME}-config", workload, SERVICE,
-                                  {config_file(SERVICE): config}, child)
-        sources = [projection(config_files, [config_file(SERVICE)])]
+        sources = [config_source(f"{NAME}-config", workload, SERVICE,
+                                 {config_file(SERVICE): config}, child)]
         secret_files = _secret_files(args.alerting)
         if secret_files:
-            receivers = secret(f"{NAME}-receivers", workload, SERVICE, secret_files, child)
-            sources.append(projection(receivers, secret_files))
+            sources.append(secret_source(f"{NAME}-receivers", workload, SERVICE, secret_files,
+                                         child))
 
         # Headless, and listing replicas before they are ready: a replica finds its peers by
         # their names while the cluster forms, as prometheus-operator's alertmanager-operated.

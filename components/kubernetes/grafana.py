@@ -14,20 +14,19 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 
 from components.kubernetes.workload import (
-    SECRET_MODE,
     Allow,
     WorkloadArgs,
     container,
     data_mount,
     expose,
-    items,
     labels,
     metadata,
     network_policy,
     pod_template,
     probe,
     scratch,
-    secret,
+    secrets_mount,
+    secrets_volume,
     service_port,
     stateful_set,
 )
@@ -80,9 +79,7 @@ class Grafana(pulumi.ComponentResource):
         files = {posixpath.relpath(path, SECRETS_DIR): value for path, value in {
             ADMIN_PASSWORD_FILE: args.admin_password, SECRET_KEY_FILE: args.secret_key,
             METRICS_PASSWORD_FILE: args.metrics_password}.items()}
-        secrets = secret(f"{NAME}-secrets", workload, SERVICE, files, child)
-        secrets_volume = core.VolumeArgs(name="secrets", secret=core.SecretVolumeSourceArgs(
-            secret_name=secrets.metadata.name, items=items(files, SECRET_MODE)))
+        secrets = secrets_volume(f"{NAME}-secrets", workload, SERVICE, files, child)
 
         http = [service_port("http", port)]
         service = expose(f"{name}-service", NAME, workload, SERVICE, selector=labels(SERVICE),
@@ -99,16 +96,14 @@ class Grafana(pulumi.ComponentResource):
                  for key, value in sorted(grafana_env(args.api).items())],
             ports=[core.ContainerPortArgs(name=str(Listener.HTTP), container_port=port)],
             startup=probe(SERVICE, failure_threshold=STARTUP_PROBES),
-            mounts=[core.VolumeMountArgs(name="secrets", mount_path=SECRETS_DIR,
-                                         read_only=True),
-                    data_mount(SERVICE), *mounts])
+            mounts=[secrets_mount(SECRETS_DIR), data_mount(SERVICE), *mounts])
         # One replica: grafana.db is SQLite on a ReadWriteOnce claim, which one pod opens;
         # several would each keep their own users, sessions and alert state (Grafana shares
         # them only through a MySQL or PostgreSQL database, which this stack does not run).
         # A StatefulSet, not a Deployment: an update stops the old pod before the new one
         # opens the database.
         stateful_set(name, NAME, workload, SERVICE, replicas=1, governing=headless,
-                     template=pod_template(SERVICE, pod, [secrets_volume, *volumes]),
+                     template=pod_template(SERVICE, pod, [secrets, *volumes]),
                      opts=child)
         # No PodDisruptionBudget: of one pod, `maxUnavailable: 1` allows every eviction (a
         # budget that says nothing), and `minAvailable: 1` allows none, so every node drain

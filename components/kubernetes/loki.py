@@ -16,8 +16,7 @@ import pulumi_kubernetes as kubernetes
 
 from components.kubernetes.object_storage import (
     credentials_env,
-    credentials_secret,
-    storage_config_volume,
+    credentials_source,
     storage_egress,
 )
 from components.kubernetes.workload import (
@@ -25,8 +24,9 @@ from components.kubernetes.workload import (
     Allow,
     WorkloadArgs,
     config_file,
-    config_map,
     config_mount,
+    config_source,
+    config_volume,
     container,
     data_mount,
     disruption_budget,
@@ -117,11 +117,11 @@ class Loki(pulumi.ComponentResource):
         workload = args.workload
         config = to_yaml(loki_cluster_config(args.retention, args.replicas[LokiTarget.WRITE],
                                              args.storage))
-        config_files = config_map(f"{SERVICE}-config", workload, SERVICE,
-                                  {config_file(SERVICE): config}, child)
-        credentials = credentials_secret(f"{SERVICE}-object-storage", workload, SERVICE,
-                                         args.storage, child)
-        volume = storage_config_volume(SERVICE, config_files, credentials)
+        volume = config_volume([
+            config_source(f"{SERVICE}-config", workload, SERVICE, {config_file(SERVICE): config},
+                          child),
+            credentials_source(f"{SERVICE}-object-storage", workload, SERVICE, args.storage,
+                               child)])
 
         # Every Loki pod, ready or not: a starting pod finds the others by this name to join
         # the rings (the Helm chart's memberlist Service, publishNotReadyAddresses too).

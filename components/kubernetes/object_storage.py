@@ -1,6 +1,6 @@
 """What Loki and Tempo share on Kubernetes for their object storage: the key pair as a Secret
-file (0400, the service's user alone), the one projected volume that holds it beside the
-config file, the variable that points the S3 client at it, and the way out to the endpoint."""
+file (0400, the service's user alone) in the config volume beside the config file, the
+variable that points the S3 client at it, and the way out to the endpoint."""
 
 from __future__ import annotations
 
@@ -9,15 +9,7 @@ import posixpath
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from components.kubernetes.workload import (
-    Allow,
-    WorkloadArgs,
-    config_dir,
-    config_file,
-    config_volume,
-    projection,
-    secret,
-)
+from components.kubernetes.workload import Allow, WorkloadArgs, config_dir, secret_source
 from configs.object_storage import (
     CREDENTIALS_ENV,
     credentials_file,
@@ -36,20 +28,15 @@ def _credentials(service: Service) -> str:
     return posixpath.relpath(credentials_path(service), config_dir(service))
 
 
-def credentials_secret(name: str, workload: WorkloadArgs, service: Service,
-                       storage: ObjectStorage, opts: pulumi.ResourceOptions) -> core.Secret:
-    """The Secret holding the credentials file, built from the two secrets inside an apply:
-    what an apply of secrets makes is a secret too."""
+def credentials_source(name: str, workload: WorkloadArgs, service: Service,
+                       storage: ObjectStorage,
+                       opts: pulumi.ResourceOptions) -> core.VolumeProjectionArgs:
+    """The Secret holding the credentials file, as a source of the config volume beside the
+    config file; built from the two secrets inside an apply: what an apply of secrets makes is
+    a secret too."""
     text = pulumi.Output.all(reveal(storage.access_key_id), reveal(storage.secret_access_key)) \
         .apply(lambda keys: credentials_file(keys[0], keys[1]))
-    return secret(name, workload, service, {_credentials(service): text}, opts)
-
-
-def storage_config_volume(service: Service, config_map: core.ConfigMap,
-                          credentials: core.Secret) -> core.VolumeArgs:
-    """The config file (world-readable, no secret in it) and the credentials file (0400)."""
-    return config_volume([projection(config_map, [config_file(service)]),
-                          projection(credentials, [_credentials(service)])])
+    return secret_source(name, workload, service, {_credentials(service): text}, opts)
 
 
 def credentials_env(service: Service) -> core.EnvVarArgs:

@@ -20,8 +20,8 @@ from components.kubernetes.workload import (
     WorkloadArgs,
     config_dir,
     config_file,
-    config_map,
     config_mount,
+    config_source,
     config_volume,
     container,
     data_mount,
@@ -31,8 +31,7 @@ from components.kubernetes.workload import (
     metadata,
     network_policy,
     pod_template,
-    projection,
-    secret,
+    secret_source,
     service_port,
     stateful_set,
 )
@@ -146,16 +145,13 @@ class Prometheus(pulumi.ComponentResource):
                                                     namespace=workload.namespace)],
                          opts=child)
 
-        config_files = config_map(f"{NAME}-config", workload, SERVICE,
-                                  {config_file(SERVICE): config}, child)
-        rule_files_map = config_map(f"{NAME}-rules", workload, SERVICE, {
-            posixpath.relpath(path, CONFIG_DIR): text for path, text in rules.items()}, child)
-        secret_files = _secret_files(args)
-        credentials = secret(f"{NAME}-credentials", workload, SERVICE, secret_files, child)
-        sources = [projection(config_files, [config_file(SERVICE)]),
-                   projection(rule_files_map, [posixpath.relpath(path, CONFIG_DIR)
-                                               for path in rules]),
-                   projection(credentials, secret_files)]
+        sources = [
+            config_source(f"{NAME}-config", workload, SERVICE, {config_file(SERVICE): config},
+                          child),
+            config_source(f"{NAME}-rules", workload, SERVICE, {
+                posixpath.relpath(path, CONFIG_DIR): text for path, text in rules.items()},
+                child),
+            secret_source(f"{NAME}-credentials", workload, SERVICE, _secret_files(args), child)]
 
         http = [service_port("http", facts.http_port)]
         # Headless, listing pods before they are Ready: each replica's stable name resolves

@@ -14,17 +14,16 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 
 from components.kubernetes.workload import (
-    SECRET_MODE,
     Allow,
     WorkloadArgs,
     container,
     expose,
-    items,
     labels,
     metadata,
     network_policy,
     pod_template,
-    secret,
+    secrets_mount,
+    secrets_volume,
     service_port,
 )
 from configs.redis_exporter import PASSWORD_FILE, password_file, redis_exporter_env
@@ -65,11 +64,8 @@ class RedisExporter(pulumi.ComponentResource):
         if redis.password is not None:
             files = {file_name: reveal(redis.password).apply(
                 lambda password: password_file(redis, password))}
-            password_secret = secret(f"{NAME}-password", workload, SERVICE, files, child)
-            volumes.append(core.VolumeArgs(name="secrets", secret=core.SecretVolumeSourceArgs(
-                secret_name=password_secret.metadata.name, items=items(files, SECRET_MODE))))
-            mounts.append(core.VolumeMountArgs(name="secrets", mount_path=secrets_dir,
-                                               read_only=True))
+            volumes.append(secrets_volume(f"{NAME}-password", workload, SERVICE, files, child))
+            mounts.append(secrets_mount(secrets_dir))
 
         pod = container(
             SERVICE, workload,

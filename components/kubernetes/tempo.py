@@ -18,16 +18,16 @@ import pulumi_kubernetes as kubernetes
 
 from components.kubernetes.object_storage import (
     credentials_env,
-    credentials_secret,
-    storage_config_volume,
+    credentials_source,
     storage_egress,
 )
 from components.kubernetes.workload import (
     Allow,
     WorkloadArgs,
     config_file,
-    config_map,
     config_mount,
+    config_source,
+    config_volume,
     container,
     data_mount,
     expose,
@@ -75,10 +75,11 @@ class Tempo(pulumi.ComponentResource):
         workload = args.workload
         config = to_yaml(tempo_cluster_config(workload.environment, args.retention,
                                               args.storage, args.prometheus_replicas))
-        config_files = config_map(f"{NAME}-config", workload, SERVICE,
-                                  {config_file(SERVICE): config}, child)
-        credentials = credentials_secret(f"{NAME}-object-storage", workload, SERVICE,
-                                         args.storage, child)
+        volume = config_volume([
+            config_source(f"{NAME}-config", workload, SERVICE, {config_file(SERVICE): config},
+                          child),
+            credentials_source(f"{NAME}-object-storage", workload, SERVICE, args.storage,
+                               child)])
 
         # The Docker alias: Grafana's datasource and the backend's OTLP exports name `tempo`
         # on both platforms.
@@ -100,8 +101,7 @@ class Tempo(pulumi.ComponentResource):
         stateful_set(name, NAME, workload, SERVICE, replicas=REPLICAS, governing=headless,
                      template=pod_template(
                          SERVICE, pod,
-                         [storage_config_volume(SERVICE, config_files, credentials),
-                          *scratch_volumes], config=[config]),
+                         [volume, *scratch_volumes], config=[config]),
                      opts=child)
         # One pod, so no PodDisruptionBudget (workload.disruption_budget says why).
 

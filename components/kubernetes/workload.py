@@ -38,6 +38,8 @@ CONFIG_MODE: Final = 0o444
 # The volume that holds a service's config files and the secrets beside them, mounted at its
 # config file's directory (`config_mount`).
 CONFIG_VOLUME: Final = "config"
+# `secrets_volume`, mounted at the directory the service reads its secrets from.
+SECRETS_VOLUME: Final = "secrets"
 # On each pod template whose container reads files at start only: a changed file changes the
 # template, so the pods restart with it.
 CONFIG_CHECKSUM: Final = "gatewayz.ai/config-sha256"
@@ -109,41 +111,56 @@ def expose(name: str, object_name: str, args: WorkloadArgs, service: Service, *,
                         opts=opts)
 
 
-def config_map(name: str, args: WorkloadArgs, service: Service, files: Mapping[str, str],
-               opts: pulumi.ResourceOptions) -> core.ConfigMap:
-    """The files `files` holds (by their path in the service's volume: `projection`), each
-    under its file name: a ConfigMap's keys cannot hold a `/`."""
-    return core.ConfigMap(name, metadata=metadata(name, args, service),
-                          data={posixpath.basename(path): text
-                                for path, text in sorted(files.items())},
-                          opts=opts)
+def _by_name(files: Mapping[str, pulumi.Input[str]]) -> dict[str, pulumi.Input[str]]:
+    # A ConfigMap's and a Secret's keys are file names: they cannot hold a `/`.
+    return {posixpath.basename(path): value for path, value in sorted(files.items())}
 
 
-def secret(name: str, args: WorkloadArgs, service: Service,
-           files: Mapping[str, pulumi.Input[str]], opts: pulumi.ResourceOptions) -> core.Secret:
-    """`config_map`'s twin for secret files: the values stay Pulumi secrets, the provider
-    masks them in the state and in every preview."""
-    return core.Secret(name, metadata=metadata(name, args, service), type="Opaque",
-                       string_data={posixpath.basename(path): value
-                                    for path, value in sorted(files.items())},
-                       opts=opts)
-
-
-def items(paths: Iterable[str], mode: int) -> list[core.KeyToPathArgs]:
-    """Where each file of a ConfigMap or Secret lands (its path in the volume), with `mode`."""
+def _items(files: Iterable[str], mode: int) -> list[core.KeyToPathArgs]:
+    # Each file back at its path in the volume, with `mode`.
     return [core.KeyToPathArgs(key=posixpath.basename(path), path=path, mode=mode)
-            for path in sorted(paths)]
+            for path in sorted(files)]
 
 
-def projection(source: core.ConfigMap | core.Secret,
-               paths: Iterable[str]) -> core.VolumeProjectionArgs:
-    """One source of a projected volume, its files at `paths`: a Secret's 0400, a ConfigMap's
-    0444."""
-    if isinstance(source, core.Secret):
-        return core.VolumeProjectionArgs(secret=core.SecretProjectionArgs(
-            name=source.metadata.name, items=items(paths, SECRET_MODE)))
+def _secret(name: str, args: WorkloadArgs, service: Service,
+            files: Mapping[str, pulumi.Input[str]], opts: pulumi.ResourceOptions) -> core.Secret:
+    # The values stay Pulumi secrets: the provider masks them in the state and every preview.
+    return core.Secret(name, metadata=metadata(name, args, service), type="Opaque",
+                       string_data=_by_name(files), opts=opts)
+
+
+def config_source(name: str, args: WorkloadArgs, service: Service, files: Mapping[str, str],
+                  opts: pulumi.ResourceOptions) -> core.VolumeProjectionArgs:
+    """A ConfigMap `name` of `files` (each text by its path in the config volume), as one
+    source of that volume (`config_volume`): world-readable, it holds no secret."""
+    created = core.ConfigMap(name, metadata=metadata(name, args, service),
+                             data=_by_name(files), opts=opts)
     return core.VolumeProjectionArgs(config_map=core.ConfigMapProjectionArgs(
-        name=source.metadata.name, items=items(paths, CONFIG_MODE)))
+        name=created.metadata.name, items=_items(files, CONFIG_MODE)))
+
+
+def secret_source(name: str, args: WorkloadArgs, service: Service,
+                  files: Mapping[str, pulumi.Input[str]],
+                  opts: pulumi.ResourceOptions) -> core.VolumeProjectionArgs:
+    """`config_source`'s twin for secret files: a Secret `name`, its files 0400."""
+    created = _secret(name, args, service, files, opts)
+    return core.VolumeProjectionArgs(secret=core.SecretProjectionArgs(
+        name=created.metadata.name, items=_items(files, SECRET_MODE)))
+
+
+def secrets_volume(name: str, args: WorkloadArgs, service: Service,
+                   files: Mapping[str, pulumi.Input[str]],
+                   opts: pulumi.ResourceOptions) -> core.VolumeArgs:
+    """A Secret `name` of `files` (by their path under `secrets_mount`'s directory), as a
+    volume of its own, its files 0400: for a service whose secrets do not sit beside a config
+    file (Grafana's, redis_exporter's)."""
+    created = _secret(name, args, service, files, opts)
+    return core.VolumeArgs(name=SECRETS_VOLUME, secret=core.SecretVolumeSourceArgs(
+        secret_name=created.metadata.name, items=_items(files, SECRET_MODE)))
+
+
+def secrets_mount(directory: str) -> core.VolumeMountArgs:
+    return core.VolumeMountArgs(name=SECRETS_VOLUME, mount_path=directory, read_only=True)
 
 
 def config_dir(service: Service) -> str:
